@@ -1,0 +1,199 @@
+"""The model catalogue: PyMC model builders usable by name from the CLI and the tutorials.
+
+>>> from models import build
+>>> model = build("beta-binomial", heads=3, trials=10)
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models import builders
+from models.builders import blur_matrix
+
+__all__ = ["CATALOGUE", "ModelSpec", "build", "default_data", "get_spec", "parse_settings"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One catalogue entry.
+
+    ``settings`` maps each hyper-parameter to its default (whose type is enforced);
+    ``data`` describes the observations the builder takes (``None``: settings only);
+    ``make_data(rng)`` makes the built-in data; ``var_names`` are the parameters reported.
+    """
+
+    name: str
+    builder: Callable
+    summary: str
+    settings: dict
+    data: str | None = None
+    make_data: Callable | None = None
+    var_names: tuple | None = None
+    choices: dict = field(default_factory=dict)
+
+    def build(self, data=None, **settings):
+        settings = {**self.settings, **settings}
+        if self.data is None:
+            if data is not None:
+                raise ValueError(f"data: model {self.name!r} takes no data file; use --set")
+            return self.builder(**settings)
+        if data is None:
+            data = default_data(self.name)
+        return self.builder(data, **settings)
+
+
+def _sparse_spikes(rng, n=30, n_spikes=5, height=3.0, noise=0.5):
+    signal = np.zeros(n)
+    signal[rng.choice(n, n_spikes, replace=False)] = height * rng.choice([-1.0, 1.0], n_spikes)
+    return signal + noise * rng.normal(size=n)
+
+
+def _blurred_steps(rng, n=40, width=2.0, noise=0.05):
+    signal = np.zeros(n)
+    signal[8:16], signal[22:26], signal[30:34] = 1.0, -0.7, 0.5
+    return blur_matrix(n, width) @ signal + noise * rng.normal(size=n)
+
+
+def _regression_table(rng, n=50, beta=(1.5, -0.8), intercept=0.5, sigma=1.0):
+    features = rng.normal(size=(n, len(beta)))
+    y = intercept + features @ np.asarray(beta) + sigma * rng.normal(size=n)
+    return np.column_stack([features, y])
+
+
+CATALOGUE = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            "beta-binomial",
+            builders.beta_binomial,
+            "coin bias p ~ Beta(a, b) after `heads` of `trials` tosses",
+            {"heads": 3, "trials": 10, "a": 2.0, "b": 2.0, "parametrisation": "p"},
+            choices={"parametrisation": ("p", "logit")},
+        ),
+        ModelSpec(
+            "normal",
+            builders.normal,
+            "unknown mean and sd of normal data (mu ~ Normal, sigma ~ HalfNormal)",
+            {"mu0": 0.0, "mu_sd": 10.0, "sigma_sd": 5.0},
+            data="y: 1-D vector of real observations",
+            make_data=lambda rng: 1.0 + 2.0 * rng.normal(size=6),
+        ),
+        ModelSpec(
+            "poisson-gamma",
+            builders.poisson_gamma,
+            "Poisson counts with a conjugate Gamma(alpha, beta) rate",
+            {"alpha": 2.0, "beta": 1.0},
+            data="y: 1-D vector of non-negative integer counts",
+            make_data=lambda rng: rng.poisson(3.5, size=8),
+        ),
+        ModelSpec(
+            "exponential",
+            builders.exponential,
+            "exponential waiting times with a Gamma(alpha, beta) rate",
+            {"alpha": 2.0, "beta": 1.0},
+            data="y: 1-D vector of positive waiting times",
+            make_data=lambda rng: rng.exponential(1 / 1.5, size=6),
+        ),
+        ModelSpec(
+            "laplace-denoise",
+            builders.laplace_denoise,
+            "y = x + noise with a sparse Laplace prior on x: the MAP soft-thresholds",
+            {"b": 0.5, "sigma": 0.5},
+            data="y: 1-D noisy signal",
+            make_data=_sparse_spikes,
+            var_names=("x",),
+        ),
+        ModelSpec(
+            "deconvolution",
+            builders.deconvolution,
+            "deblurring y = A x + noise with a Gaussian, Laplace or total-variation prior",
+            {"prior": "gaussian", "scale": 1.0, "noise": 0.05, "width": 2.0},
+            data="y: 1-D blurred, noisy signal",
+            make_data=_blurred_steps,
+            var_names=("x",),
+            choices={"prior": ("gaussian", "laplace", "tv")},
+        ),
+        ModelSpec(
+            "linear-regression",
+            builders.linear_regression,
+            "y = intercept + X beta + noise, flat or weakly informative priors",
+            {"prior": "weak", "scale": 10.0},
+            data="table (n, k+1): k feature columns, then y",
+            make_data=_regression_table,
+            choices={"prior": ("flat", "weak")},
+        ),
+    ]
+}
+
+DATA_SEED = 20261122
+
+
+def get_spec(name):
+    """The catalogue entry called ``name``; a ValueError lists the valid names otherwise."""
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise ValueError(
+            f"model: unknown model {name!r}; choose one of: {', '.join(CATALOGUE)}"
+        ) from None
+
+
+def default_data(name, seed=DATA_SEED):
+    """The built-in data of a catalogue model (generated with a fixed seed)."""
+    spec = get_spec(name)
+    if spec.make_data is None:
+        return None
+    return spec.make_data(np.random.default_rng(seed))
+
+
+def parse_settings(name, pairs):
+    """Turn ``["key=value", ...]`` into typed settings of model ``name``.
+
+    The type of each value follows the default's type; unknown keys and malformed pairs raise a
+    ValueError that names them and lists the valid keys.
+    """
+    spec = get_spec(name)
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set: expected KEY=VALUE, got {pair!r}")
+        if key not in spec.settings:
+            valid = ", ".join(spec.settings) or "none"
+            raise ValueError(f"--set: model {name!r} has no setting {key!r}; valid: {valid}")
+        default = spec.settings[key]
+        try:
+            if isinstance(default, bool):
+                value = {"true": True, "false": False}[text.strip().lower()]
+            elif isinstance(default, int):
+                value = int(text)
+            elif isinstance(default, float):
+                value = float(text)
+            else:
+                value = text.strip()
+        except (KeyError, ValueError):
+            kind = type(default).__name__
+            raise ValueError(f"--set {key}: expected a {kind}, got {text!r}") from None
+        if key in spec.choices and value not in spec.choices[key]:
+            raise ValueError(
+                f"--set {key}: expected one of {', '.join(spec.choices[key])}, got {value!r}"
+            )
+        out[key] = value
+    return out
+
+
+def build(name, data=None, **settings):
+    """Build catalogue model ``name`` with ``data`` (built-in data when None) and settings."""
+    spec = get_spec(name)
+    unknown = set(settings) - set(spec.settings)
+    if unknown:
+        raise ValueError(
+            f"settings: model {name!r} has no setting(s) {sorted(unknown)}; "
+            f"valid: {', '.join(spec.settings)}"
+        )
+    model = spec.build(data, **settings)
+    model.name_in_catalogue = name
+    return model

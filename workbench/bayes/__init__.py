@@ -1,0 +1,16 @@
+"""Bayesian point and interval estimates of PyMC models (MAP, ML, CM, CM-ML) and risk studies."""
+
+from workbench.bayes.estimate import METHODS, EstimateResult, Estimator, Thresholds, estimate
+from workbench.bayes.flat import flat_prior_model
+from workbench.bayes.modes import ModeFinder, likelihood_terms
+
+__all__ = [
+    "METHODS",
+    "EstimateResult",
+    "Estimator",
+    "ModeFinder",
+    "Thresholds",
+    "estimate",
+    "flat_prior_model",
+    "likelihood_terms",
+]

@@ -1,0 +1,407 @@
+"""Point and interval estimates of a PyMC model's parameters: MAP, ML, CM and CM-ML.
+
+>>> import models, workbench
+>>> result = workbench.estimate(models.build("beta-binomial"), random_seed=1)
+>>> print(result.table())
+"""
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import arviz_stats as azs
+import numpy as np
+import pymc as pm
+from arviz_stats.base import array_stats
+
+from workbench.bayes.flat import flat_prior_model
+from workbench.bayes.modes import EDGE, ModeFinder, likelihood_terms
+from workbench.bayes.sampling import NutsRunner
+
+__all__ = ["METHODS", "Estimator", "EstimateResult", "Thresholds", "estimate"]
+
+METHODS = ("map", "ml", "cm", "cm_ml")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Convergence verdict: R-hat below ``r_hat``, bulk ESS of at least ``ess_per_chain`` per
+    chain, no divergences. Heavy tails: Pareto k above ``khat`` means no usable mean."""
+
+    r_hat: float = 1.01
+    ess_per_chain: float = 100.0
+    khat: float = 0.7
+    flat_r_hat: float = 1.05
+    flat_condition: float = 1e-10
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _draws(tree, name):
+    """Draws of ``name`` as an array shaped (*param_shape, chain, draw)."""
+    values = np.asarray(tree["posterior"][name].values, dtype=float)
+    return np.moveaxis(values, (0, 1), (-2, -1))
+
+
+@dataclass
+class EstimateResult:
+    """Estimates of one model. ``point[method][name]`` holds each point estimate as an array;
+    ``sd``, ``mcse``, ``hdi`` (lo, hi), ``r_hat``, ``ess_bulk`` summarise the posterior draws in
+    ``posterior`` (an ArviZ DataTree); ``flat_posterior`` holds the flat-prior draws."""
+
+    model_name: str
+    var_names: list
+    methods: tuple
+    hdi_prob: float
+    point: dict
+    sd: dict = field(default_factory=dict)
+    mcse: dict = field(default_factory=dict)
+    hdi: dict = field(default_factory=dict)
+    r_hat: dict = field(default_factory=dict)
+    ess_bulk: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    posterior: object = None
+    flat_posterior: object = None
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        """Plain-JSON summary: ``{"model", "estimates": {name: {...}}, "diagnostics", ...}``."""
+
+        def plain(value):
+            if value is None:
+                return None
+            arr = np.asarray(value, dtype=float)
+            out = np.where(np.isfinite(arr), arr, np.nan).tolist()
+            return _nan_to_none(out)
+
+        estimates = {}
+        for name in self.var_names:
+            entry = {method: plain(self.point.get(method, {}).get(name)) for method in METHODS}
+            hdi = self.hdi.get(name)
+            entry.update(
+                sd=plain(self.sd.get(name)),
+                mcse=plain(self.mcse.get(name)),
+                hdi=None if hdi is None else [plain(hdi[0]), plain(hdi[1])],
+                hdi_prob=self.hdi_prob,
+                r_hat=plain(self.r_hat.get(name)),
+                ess_bulk=plain(self.ess_bulk.get(name)),
+            )
+            estimates[name] = entry
+        return {
+            "model": self.model_name,
+            "estimates": estimates,
+            "diagnostics": self.diagnostics,
+            "warnings": list(self.warnings),
+            "settings": self.settings,
+        }
+
+    def table(self, max_components=12):
+        """A text table: one row per scalar (vector parameters row by row, up to a limit)."""
+        from workbench.report import format_table
+
+        return format_table(self, max_components=max_components)
+
+    def plot(self, **kwargs):
+        """Posterior densities with the four estimates and the HDI marked; a matplotlib Figure."""
+        from workbench.plots import plot_estimates
+
+        return plot_estimates(self, **kwargs)
+
+    def save(self, out_dir):
+        """Write ``estimates.json``, ``estimates.png`` and ``posterior.nc`` (and the flat-prior
+        draws) under ``out_dir``, atomically; returns the written paths."""
+        from workbench.report import save_result
+
+        return save_result(self, out_dir)
+
+
+def _nan_to_none(value):
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+class Estimator:
+    """Compile once, estimate many times (new ``pm.Data`` values per run are allowed).
+
+    Parameters mirror :func:`estimate`; ``run(data=None, random_seed=None)`` returns an
+    :class:`EstimateResult`.
+    """
+
+    def __init__(
+        self,
+        model,
+        *,
+        methods=METHODS,
+        hdi_prob=0.9,
+        draws=1000,
+        tune=1000,
+        chains=4,
+        var_names=None,
+        sampler="nutpie",
+        thresholds=None,
+        progressbar=None,
+        name=None,
+    ):
+        if not isinstance(model, pm.Model):
+            raise TypeError(f"model: expected a pymc.Model, got {type(model).__name__}")
+        methods = (methods,) if isinstance(methods, str) else tuple(methods)
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown or not methods:
+            raise ValueError(f"methods: expected a subset of {METHODS}, got {methods!r}")
+        if not 0 < float(hdi_prob) < 1:
+            raise ValueError(f"hdi_prob: expected a probability in (0, 1), got {hdi_prob!r}")
+        self.draws = _check_int("draws", draws, 10)
+        self.tune = _check_int("tune", tune, 0)
+        self.chains = _check_int("chains", chains, 1)
+        self.model, self.methods, self.hdi_prob = model, methods, float(hdi_prob)
+        self.sampler, self.progressbar = sampler, progressbar
+        self.thresholds = thresholds or Thresholds()
+        self.name = name or getattr(model, "name_in_catalogue", None) or model.name or "model"
+        self._check_parameters()
+        self.var_names = self._resolve_var_names(var_names)
+        self._cache = {}
+
+    def _check_parameters(self):
+        free = self.model.free_RVs
+        discrete = [rv.name for rv in free if rv.type.dtype.startswith(("int", "uint", "bool"))]
+        if not free or discrete:
+            what = f"discrete parameters {discrete}" if discrete else "no free parameters"
+            raise ValueError(
+                f"model: the estimators need continuous free parameters; this model has {what}. "
+                "Supported: models whose unobserved variables are all continuous (scalars or "
+                "arrays); marginalise discrete ones out first."
+            )
+        if not likelihood_terms(self.model):
+            raise ValueError("model: no observed variables or Potentials: there is no likelihood")
+
+    def _resolve_var_names(self, var_names):
+        available = [rv.name for rv in self.model.free_RVs] + [
+            d.name for d in self.model.deterministics
+        ]
+        if var_names is None:
+            return available
+        var_names = [var_names] if isinstance(var_names, str) else list(var_names)
+        unknown = [v for v in var_names if v not in available]
+        if unknown:
+            raise ValueError(f"var_names: unknown {unknown}; available: {', '.join(available)}")
+        return var_names
+
+    def _get(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def run(self, data=None, random_seed=None):
+        """Estimate with the current data (or ``data``: pm.Data name -> new values)."""
+        if data:
+            pm.set_data(data, model=self.model)
+        rng_seed = np.random.SeedSequence(random_seed)
+        cm_seed, flat_seed = (int(s.generate_state(1)[0]) for s in rng_seed.spawn(2))
+        notes = []
+        point = {}
+        result = EstimateResult(self.name, self.var_names, self.methods, self.hdi_prob, point)
+        result.settings = {
+            "draws": self.draws,
+            "tune": self.tune,
+            "chains": self.chains,
+            "sampler": self.sampler,
+            "random_seed": random_seed,
+            "hdi_prob": self.hdi_prob,
+        }
+        if "map" in self.methods:
+            finder = self._get("map", lambda: ModeFinder(self.model, None, "MAP"))
+            mode = finder()
+            point["map"] = {n: mode.values[n] for n in self.var_names}
+            notes += mode.warnings
+        ml_mode = None
+        if "ml" in self.methods or "cm_ml" in self.methods:
+            finder = self._get(
+                "ml", lambda: ModeFinder(self.model, likelihood_terms(self.model), "ML")
+            )
+            ml_mode = finder()
+            if "ml" in self.methods:
+                point["ml"] = {n: ml_mode.values[n] for n in self.var_names}
+                notes += ml_mode.warnings
+        if "cm" in self.methods:
+            runner = self._get("cm", lambda: NutsRunner(self.model, self.sampler))
+            tree = runner(
+                draws=self.draws,
+                tune=self.tune,
+                chains=self.chains,
+                seed=cm_seed,
+                data=data,
+                progressbar=self.progressbar,
+            )
+            result.posterior = tree
+            self._summarise(tree, result)
+            point["cm"] = {n: _draws(tree, n).mean(axis=(-2, -1)) for n in self.var_names}
+            notes += self._verdict_notes(result.diagnostics)
+        if "cm_ml" in self.methods:
+            point["cm_ml"], flat_tree, flat_notes = self._flat_mean(ml_mode, flat_seed, data)
+            result.flat_posterior = flat_tree
+            notes += flat_notes
+        result.warnings = notes
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return result
+
+    def _summarise(self, tree, result):
+        names = self.var_names
+        rhat = azs.rhat(tree, var_names=names)
+        ess = azs.ess(tree, var_names=names, method="bulk")
+        mcse = azs.mcse(tree, var_names=names, method="mean")
+        hdi = azs.hdi(tree, prob=self.hdi_prob, var_names=names)
+        for name in names:
+            draws = _draws(tree, name)
+            result.sd[name] = draws.std(axis=(-2, -1), ddof=1)
+            result.mcse[name] = np.asarray(mcse[name].values)
+            result.r_hat[name] = np.asarray(rhat[name].values)
+            result.ess_bulk[name] = np.asarray(ess[name].values)
+            bounds = np.asarray(hdi[name].values)  # (*shape, 2)
+            result.hdi[name] = (bounds[..., 0], bounds[..., 1])
+        stats = tree["sample_stats"]
+        divergences = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
+        r_hat_max = float(max(np.nanmax(result.r_hat[n]) for n in names))
+        ess_min = float(min(np.nanmin(result.ess_bulk[n]) for n in names))
+        t = self.thresholds
+        result.diagnostics = {
+            "converged": bool(
+                r_hat_max < t.r_hat and ess_min >= t.ess_per_chain * self.chains and divergences == 0
+            ),
+            "r_hat_max": r_hat_max,
+            "ess_bulk_min": ess_min,
+            "divergences": divergences,
+            "thresholds": {"r_hat": t.r_hat, "ess_bulk": t.ess_per_chain * self.chains},
+        }
+
+    def _verdict_notes(self, diag):
+        if diag["converged"]:
+            return []
+        t, reasons = self.thresholds, []
+        if not diag["r_hat_max"] < t.r_hat:
+            reasons.append(f"R-hat {diag['r_hat_max']:.3f} >= {t.r_hat} (chains disagree)")
+        if diag["ess_bulk_min"] < t.ess_per_chain * self.chains:
+            reasons.append(
+                f"bulk ESS {diag['ess_bulk_min']:.0f} < {t.ess_per_chain * self.chains:.0f} "
+                "(draw more, or reparametrise)"
+            )
+        if diag["divergences"]:
+            reasons.append(
+                f"{diag['divergences']} divergent transitions (raise tune / target acceptance, "
+                "or reparametrise)"
+            )
+        return ["CM: NUTS did not converge: " + "; ".join(reasons)]
+
+    def _flat_mean(self, ml_mode, seed, data):
+        """cm_ml: the mean under the likelihood normalised over the parameters (flat prior)."""
+        t = self.thresholds
+        ml_finder = self._cache["ml"]
+        interior = np.abs(ml_mode.x) <= EDGE
+        if interior.any():
+            curvature = np.linalg.eigvalsh(-ml_finder.hessian(ml_mode.x)[np.ix_(interior, interior)])
+            top = curvature.max()
+            if top <= 0 or curvature.min() <= t.flat_condition * top:
+                ratio = curvature.min() / top if top > 0 else float("nan")
+                return None, None, [
+                    "CM-ML: not reported: the likelihood is flat (curvature ratio "
+                    f"{ratio:.1e} at the ML) along some direction, so its integral over the "
+                    "parameters is infinite or numerically ill-posed. A prior is needed here: "
+                    "use the CM."
+                ]
+        runner = self._get(
+            "cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler)
+        )
+        tree = runner(
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            seed=seed,
+            data=data,
+            progressbar=self.progressbar,
+        )
+        notes, means = [], {}
+        rhat = azs.rhat(tree, var_names=self.var_names)
+        worst = float(max(np.nanmax(np.asarray(rhat[n].values)) for n in self.var_names))
+        if not worst < t.flat_r_hat or not np.isfinite(worst):
+            notes.append(
+                f"CM-ML: not reported: the flat-prior chains disagree (R-hat {worst:.2f}); the "
+                "likelihood is probably not integrable over the parameters (improper flat-prior "
+                "posterior). A prior is needed here: use the CM."
+            )
+            return None, tree, notes
+        for name in self.var_names:
+            draws = _draws(tree, name)
+            khat = np.asarray(array_stats.pareto_khat(draws, tail="both"), dtype=float)
+            mean = draws.mean(axis=(-2, -1))
+            heavy = khat > t.khat
+            if heavy.any():
+                notes.append(
+                    f"CM-ML: {name}: the likelihood decays too slowly for a mean (Pareto k "
+                    f"{np.max(khat):.2f} > {t.khat}): the integral of {name} times the "
+                    "likelihood diverges; not reported. More data or a prior fixes it."
+                )
+                mean = np.where(heavy, np.nan, mean)
+            means[name] = mean
+        return means, tree, notes
+
+
+def estimate(
+    model,
+    methods=METHODS,
+    hdi_prob=0.9,
+    draws=1000,
+    tune=1000,
+    chains=4,
+    random_seed=None,
+    *,
+    var_names=None,
+    sampler="nutpie",
+    progressbar=None,
+    thresholds=None,
+    name=None,
+):
+    """Estimate every free parameter (and deterministic) of a PyMC ``model``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        Prior and likelihood (observed variables and Potentials).
+    methods : tuple of str, default ("map", "ml", "cm", "cm_ml")
+        ``map``: posterior mode; ``ml``: likelihood maximum (priors dropped, supports kept);
+        ``cm``: posterior mean by NUTS, with sd, MCSE, HDI, R-hat and ESS; ``cm_ml``: mean of
+        the likelihood normalised over the parameters (a flat prior), when it exists.
+    hdi_prob : float, default 0.9
+        Probability mass of the highest-density interval.
+    draws, tune, chains : int
+        NUTS settings (per chain).
+    random_seed : int, optional
+        Same seed, same result.
+    var_names : list of str, optional
+        Parameters to report (default: all free variables and deterministics).
+    sampler : {"nutpie", "pymc"}, default "nutpie"
+
+    Returns
+    -------
+    EstimateResult
+        ``.to_dict()``, ``.table()``, ``.plot()``, ``.save(dir)``; the draws as ``.posterior``.
+    """
+    estimator = Estimator(
+        model,
+        methods=methods,
+        hdi_prob=hdi_prob,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        var_names=var_names,
+        sampler=sampler,
+        thresholds=thresholds,
+        progressbar=progressbar,
+        name=name,
+    )
+    return estimator.run(random_seed=random_seed)

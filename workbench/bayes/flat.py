@@ -1,0 +1,48 @@
+"""The flat-prior twin of a PyMC model: same likelihood, priors replaced by a flat density.
+
+Sampling the twin gives the likelihood normalised over the parameters, whose mean is the
+``cm_ml`` estimate. Each free variable becomes ``pm.Flat`` with the original variable's
+transform, so the flat density lives on the same support (for a positive ``sigma``, flat on
+``sigma > 0``, not on ``log sigma``).
+"""
+
+import numpy as np
+import pymc as pm
+from pytensor.graph.replace import graph_replace
+
+from workbench.bayes.modes import likelihood_terms
+
+__all__ = ["flat_prior_model"]
+
+LIKELIHOOD = "log_likelihood__"
+
+
+def flat_prior_model(model):
+    """Return a new ``pm.Model`` with flat priors and ``model``'s likelihood as a Potential.
+
+    Deterministics are rebuilt on the new variables; ``pm.Data`` is shared with ``model``.
+    """
+    loglik = model.logp(vars=likelihood_terms(model), jacobian=False)
+    start = model.initial_point()
+    values_fn = model.compile_fn(
+        model.free_RVs, inputs=model.value_vars, point_fn=False, on_unused_input="ignore"
+    )
+    start_values = dict(zip([rv.name for rv in model.free_RVs], values_fn(**start), strict=True))
+    dims = model.named_vars_to_dims
+    with pm.Model(coords=model.coords) as flat:
+        value_map, rv_map = {}, {}
+        for rv in model.free_RVs:
+            initval = np.asarray(start_values[rv.name], dtype=float)
+            new_rv = pm.Flat(
+                rv.name,
+                shape=initval.shape,
+                dims=dims.get(rv.name),
+                transform=model.rvs_to_transforms.get(rv),
+                initval=initval,
+            )
+            value_map[model.rvs_to_values[rv]] = flat.rvs_to_values[new_rv]
+            rv_map[rv] = new_rv
+        pm.Potential(LIKELIHOOD, graph_replace(loglik, value_map, strict=False))
+        for det in model.deterministics:
+            pm.Deterministic(det.name, graph_replace(det, rv_map, strict=False), dims=dims.get(det.name))
+    return flat

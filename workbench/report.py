@@ -1,0 +1,153 @@
+"""Text tables, saved results and the self-contained HTML report."""
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from workbench.io import atomic_path, write_text
+
+__all__ = ["HtmlReport", "format_table", "save_result"]
+
+COLUMNS = ("map", "ml", "cm", "cm_ml")
+
+
+def _fmt(value, width=10):
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-".rjust(width)
+    return f"{value:>{width}.4g}"
+
+
+def _rows(result, name, max_components):
+    cm = result.point.get("cm", {}).get(name)
+    ref = next(v for m in COLUMNS if (v := result.point.get(m, {}).get(name)) is not None)
+    shape = np.shape(ref)
+    if shape == ():
+        labels, indices = [name], [()]
+    else:
+        indices = list(np.ndindex(shape))
+        labels = [f"{name}[{','.join(map(str, i))}]" for i in indices]
+    rows = []
+    for label, index in list(zip(labels, indices, strict=True))[:max_components]:
+        cells = []
+        for method in COLUMNS:
+            value = result.point.get(method, {}).get(name)
+            cells.append(None if value is None else float(np.asarray(value)[index]))
+        extra = [None] * 4
+        if cm is not None:
+            lo, hi = result.hdi[name]
+            extra = [
+                float(np.asarray(result.sd[name])[index]),
+                float(np.asarray(result.mcse[name])[index]),
+                float(np.asarray(lo)[index]),
+                float(np.asarray(hi)[index]),
+            ]
+        rows.append((label, cells, extra))
+    hidden = len(labels) - len(rows)
+    return rows, hidden
+
+
+def format_table(result, max_components=12):
+    """Human-readable table of a :class:`~workbench.bayes.EstimateResult`."""
+    pct = f"{100 * result.hdi_prob:g}%"
+    head = f"{'parameter':<16}" + "".join(
+        c.upper().replace("_", "-").rjust(10) for c in COLUMNS
+    ) + f"{'sd':>10}{'mcse':>10}   {pct + ' HDI':<22}"
+    lines = [f"model: {result.model_name}", head, "-" * len(head)]
+    for name in result.var_names:
+        rows, hidden = _rows(result, name, max_components)
+        for label, cells, (sd, mcse, lo, hi) in rows:
+            hdi = "" if lo is None else f"[{lo:.4g}, {hi:.4g}]"
+            lines.append(
+                f"{label:<16}" + "".join(_fmt(c) for c in cells) + _fmt(sd) + _fmt(mcse)
+                + f"   {hdi}"
+            )
+        if hidden:
+            lines.append(f"{'':<16}... {hidden} more components (see --json or --out)")
+    diag = result.diagnostics
+    if diag:
+        verdict = "converged" if diag["converged"] else "NOT converged"
+        lines.append(
+            f"NUTS: {verdict} (R-hat max {diag['r_hat_max']:.4f}, bulk ESS min "
+            f"{diag['ess_bulk_min']:.0f}, divergences {diag['divergences']})"
+        )
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def figure_png(fig, dpi=110):
+    """PNG bytes of a matplotlib figure (closed afterwards)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def save_result(result, out_dir):
+    """Write estimates.json, estimates.png, posterior.nc (+ flat_posterior.nc) atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": write_text(out / "estimates.json", json.dumps(result.to_dict(), indent=2))}
+    with atomic_path(out / "estimates.png") as tmp:
+        tmp.write_bytes(figure_png(result.plot()))
+    paths["figure"] = out / "estimates.png"
+    for key, tree in (("posterior", result.posterior), ("flat_posterior", result.flat_posterior)):
+        if tree is not None:
+            with atomic_path(out / f"{key}.nc") as tmp:
+                _plain_tree(tree).to_netcdf(tmp, engine="h5netcdf")
+            paths[key] = out / f"{key}.nc"
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _plain_tree(tree):
+    """Copy of ``tree`` whose attributes and object-typed variables NetCDF can store."""
+    tree = tree.copy()
+    for node in tree.subtree:
+        dropped = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
+        if dropped:
+            node.dataset = node.dataset.drop_vars(dropped)
+        node.attrs = {k: (v if isinstance(v, str | int | float) else str(v))
+                      for k, v in node.attrs.items()}
+    return tree
+
+
+class HtmlReport:
+    """A self-contained HTML page: headings, paragraphs, preformatted tables, inline figures."""
+
+    def __init__(self, title):
+        self.title, self.parts = title, []
+
+    def heading(self, text, level=2):
+        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text):
+        self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def pre(self, text):
+        self.parts.append(f"<pre>{html.escape(text)}</pre>")
+
+    def figure(self, fig, caption=""):
+        data = base64.b64encode(figure_png(fig)).decode("ascii")
+        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+        self.parts.append(f'<figure><img src="data:image/png;base64,{data}"/>{cap}</figure>')
+
+    def html(self):
+        style = (
+            "body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;"
+            "padding:0 1em;color:#222}pre{background:#f6f6f6;padding:.8em;overflow-x:auto;"
+            "font-size:12px}img{max-width:100%}figcaption{color:#555;font-size:13px}"
+        )
+        body = "\n".join(self.parts)
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}"
+            f"</title><style>{style}</style></head><body><h1>{html.escape(self.title)}</h1>"
+            f"\n{body}\n</body></html>\n"
+        )
+
+    def save(self, path):
+        return write_text(path, self.html())
