@@ -1,0 +1,281 @@
+"""Frequentist risk of the estimators: draw truths from the prior, simulate data, estimate.
+
+Averaged over the prior, squared error is the Bayes risk, and the posterior mean (CM) is the
+estimator that minimises it; the study shows this with Monte Carlo errors, and with paired
+differences (every estimator sees the same simulated data sets).
+
+>>> study = risk_study("beta-binomial", replicates=100, seed=1)
+>>> print(study.table())
+"""
+
+import json
+import multiprocessing as mp
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pymc as pm
+from pytensor.graph.traversal import ancestors
+
+from workbench.bayes.estimate import METHODS
+
+__all__ = ["RiskResult", "risk_study"]
+
+
+@dataclass
+class RiskResult:
+    """Per-replicate truths and estimates, and their summaries.
+
+    ``truth[name]``: (replicates, *shape); ``estimates[method][name]``: same shape, NaN where
+    an estimator gave no value (a CM-ML that does not exist, say).
+    """
+
+    model_name: str
+    var_names: list
+    methods: tuple
+    truth: dict
+    estimates: dict
+    settings: dict
+
+    def summary(self):
+        """``{method: {"mse", "mse_mcse", "bias", "bias_mcse", "excess_over_cm",
+        "excess_mcse", "n"}}``, errors pooled over parameters and components."""
+        errors = {m: self._errors(m) for m in self.methods}
+        out = {}
+        for method, err in errors.items():
+            ok = np.isfinite(err).all(axis=1)
+            sq = (err[ok] ** 2).mean(axis=1)
+            n = int(ok.sum())
+            entry = {
+                "n": n,
+                "mse": float(sq.mean()) if n else None,
+                "mse_mcse": float(sq.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+                "bias": float(err[ok].mean()) if n else None,
+                "bias_mcse": float(err[ok].mean(axis=1).std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+            }
+            if "cm" in errors and method != "cm":
+                both = ok & np.isfinite(errors["cm"]).all(axis=1)
+                diff = (err[both] ** 2).mean(axis=1) - (errors["cm"][both] ** 2).mean(axis=1)
+                k = int(both.sum())
+                entry["excess_over_cm"] = float(diff.mean()) if k else None
+                entry["excess_mcse"] = float(diff.std(ddof=1) / np.sqrt(k)) if k > 1 else None
+            out[method] = entry
+        return out
+
+    def _errors(self, method):
+        parts = [
+            (np.asarray(self.estimates[method][n], float) - np.asarray(self.truth[n], float))
+            .reshape(len(self.truth[n]), -1)
+            for n in self.var_names
+        ]
+        return np.concatenate(parts, axis=1)
+
+    def to_dict(self):
+        return {
+            "model": self.model_name,
+            "replicates": int(len(next(iter(self.truth.values())))),
+            "parameters": list(self.var_names),
+            "risk": self.summary(),
+            "settings": self.settings,
+        }
+
+    def table(self):
+        rows = self.summary()
+        head = (
+            f"{'estimator':<10}{'MSE':>12}{'+-':>10}{'bias':>12}{'+-':>10}"
+            f"{'MSE - MSE(CM)':>16}{'+-':>10}{'n':>6}"
+        )
+        lines = [
+            f"risk study: {self.model_name}, {self.to_dict()['replicates']} replicates, "
+            f"squared error pooled over {', '.join(self.var_names)}",
+            head,
+            "-" * len(head),
+        ]
+
+        def cell(value, width, fmt=".4g"):
+            return ("-" if value is None else format(value, fmt)).rjust(width)
+
+        for method, r in rows.items():
+            lines.append(
+                f"{method.upper().replace('_', '-'):<10}{cell(r['mse'], 12)}"
+                f"{cell(r['mse_mcse'], 10, '.2g')}{cell(r['bias'], 12)}"
+                f"{cell(r['bias_mcse'], 10, '.2g')}{cell(r.get('excess_over_cm'), 16)}"
+                f"{cell(r.get('excess_mcse'), 10, '.2g')}{r['n']:>6}"
+            )
+        best = min((m for m in rows if rows[m]["mse"] is not None), key=lambda m: rows[m]["mse"])
+        lines.append(f"lowest MSE: {best.upper().replace('_', '-')}")
+        return "\n".join(lines)
+
+    def plot(self):
+        """Bar chart of the MSE per estimator with 2-MCSE error bars; a matplotlib Figure."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        from workbench.plots import STYLE
+
+        rows = {m: r for m, r in self.summary().items() if r["mse"] is not None}
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        names = list(rows)
+        ax.bar(
+            [STYLE[m]["label"] for m in names],
+            [rows[m]["mse"] for m in names],
+            yerr=[2 * (rows[m]["mse_mcse"] or 0) for m in names],
+            color=[STYLE[m]["color"] for m in names],
+            alpha=0.75,
+            capsize=4,
+        )
+        ax.set_ylabel("mean squared error")
+        ax.set_title(f"{self.model_name}: risk over {self.to_dict()['replicates']} prior draws")
+        fig.tight_layout()
+        return fig
+
+    def save(self, out_dir):
+        from workbench.io import atomic_path, write_text
+        from workbench.report import figure_png
+
+        out = Path(out_dir)
+        paths = {"json": write_text(out / "risk.json", json.dumps(self.to_dict(), indent=2))}
+        with atomic_path(out / "risk.png") as tmp:
+            tmp.write_bytes(figure_png(self.plot()))
+        paths["figure"] = out / "risk.png"
+        return {k: str(v) for k, v in paths.items()}
+
+
+def _observed_data_names(model):
+    """Map each observed variable to the name of the ``pm.Data`` holding its observations."""
+    names = {}
+    for rv in model.observed_RVs:
+        found = [v for v in ancestors([model.rvs_to_values[rv]]) if v in model.data_vars]
+        if len(found) != 1:
+            raise ValueError(
+                f"model: observed variable {rv.name!r} must take its data from one pm.Data so "
+                "that simulated data can be swapped in"
+            )
+        names[rv.name] = found[0].name
+    return names
+
+
+_WORKER = {}
+
+
+def _init_worker(name, settings, data, estimator_kwargs):
+    import warnings
+
+    import models
+    from workbench.bayes.estimate import Estimator
+
+    warnings.filterwarnings("ignore")
+    model = models.build(name, data=data, **settings)
+    _WORKER["estimator"] = Estimator(model, progressbar=False, name=name, **estimator_kwargs)
+
+
+def _run_replicate(data, seed):
+    import warnings
+
+    estimator = _WORKER["estimator"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = estimator.run(data=data, random_seed=seed)
+    out = {}
+    for method in estimator.methods:
+        values = result.point.get(method) or {}
+        out[method] = {n: values.get(n) for n in estimator.var_names}
+    return out
+
+
+def risk_study(
+    model_name,
+    replicates=100,
+    *,
+    settings=None,
+    data=None,
+    methods=METHODS,
+    draws=500,
+    tune=500,
+    chains=2,
+    sampler="nutpie",
+    seed=None,
+    jobs=2,
+    progressbar=None,
+):
+    """Risk of each estimator on catalogue model ``model_name`` over ``replicates`` prior draws.
+
+    The design (sample size, covariates) comes from ``data`` (built-in data when None); only the
+    observations are replaced by simulations. Replicates run in ``jobs`` worker processes, each
+    compiling the model once. Returns a :class:`RiskResult`.
+    """
+    import models
+
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
+        raise ValueError(f"replicates: expected an integer >= 2, got {replicates!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
+    spec = models.get_spec(model_name)
+    settings = dict(settings or {})
+    model = models.build(model_name, data=data, **settings)
+    data_names = _observed_data_names(model)
+    var_names = list(spec.var_names or [rv.name for rv in model.free_RVs])
+    try:
+        prior = pm.sample_prior_predictive(
+            draws=replicates, model=model, random_seed=np.random.default_rng(seed)
+        )
+    except Exception as err:  # PyMC raises NotImplementedError for flat priors, among others
+        raise ValueError(
+            f"model: cannot draw true parameters from the prior of {model_name!r} ({err}); the "
+            "risk study needs a proper prior (e.g. --set prior=weak)"
+        ) from None
+    truth = {n: np.asarray(prior["prior"][n].values[0]) for n in var_names}
+    simulated = [
+        {data_names[o]: np.asarray(prior["prior_predictive"][o].values[0, r]) for o in data_names}
+        for r in range(replicates)
+    ]
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replicates)]
+    estimator_kwargs = {
+        "methods": tuple(methods),
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "sampler": sampler,
+        "var_names": var_names,
+    }
+    init_args = (model_name, settings, data, estimator_kwargs)
+    if progressbar is None:
+        progressbar = sys.stderr.isatty()
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=replicates, desc=f"risk {model_name}", disable=not progressbar, file=sys.stderr)
+    if jobs == 1:
+        _init_worker(*init_args)
+        outputs = []
+        for sim, s in zip(simulated, seeds, strict=True):
+            outputs.append(_run_replicate(sim, s))
+            bar.update()
+    else:
+        context = mp.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+                                 initargs=init_args) as pool:
+            futures = [pool.submit(_run_replicate, sim, s) for sim, s in zip(simulated, seeds, strict=True)]
+            for future in futures:
+                future.add_done_callback(lambda _: bar.update())
+            outputs = [f.result() for f in futures]
+    bar.close()
+    def stacked(method, name):
+        blank = np.full(truth[name].shape[1:], np.nan)
+        return np.stack([blank if o[method][name] is None else o[method][name] for o in outputs])
+
+    estimates = {m: {n: stacked(m, n) for n in var_names} for m in methods}
+    run_settings = {
+        **settings,
+        "replicates": replicates,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "sampler": sampler,
+        "seed": seed,
+        "jobs": jobs,
+    }
+    return RiskResult(model_name, var_names, tuple(methods), truth, estimates, run_settings)

@@ -1,0 +1,176 @@
+"""The ``workbench`` command.
+
+Every sub-command prints a human table by default and one JSON object with ``--json``; with
+``--json`` standard output carries only the JSON, while progress bars and logs go to standard
+error. Bad input ends with one line on standard error and exit code 2.
+"""
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit code 2."""
+
+
+def _add_run_options(parser, *, draws=1000, chains=4):
+    parser.add_argument("--draws", type=int, default=draws, help="NUTS draws per chain")
+    parser.add_argument("--tune", type=int, default=1000, help="NUTS warm-up steps per chain")
+    parser.add_argument("--chains", type=int, default=chains, help="number of chains")
+    parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same result)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--out", default=None, help="folder for figures, draws and JSON")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Bayesian inference workbench: compare MAP, ML, CM and CM-ML estimates.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("estimate", help="estimate a catalogue model's parameters")
+    p.add_argument("model", help="catalogue model name (see `workbench models`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model setting, repeatable (e.g. --set heads=3)")
+    p.add_argument("--data", default=None, help="data file (.npy, .csv, .tsv, .txt)")
+    p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"],
+                   metavar="METHOD", help="subset of: map ml cm cm_ml")
+    p.add_argument("--hdi-prob", type=float, default=0.9, help="HDI probability (default 0.9)")
+    _add_run_options(p)
+
+    p = sub.add_parser("models", help="list the model catalogue with settings and defaults")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("risk", help="frequentist risk of each estimator over prior draws")
+    p.add_argument("model")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data", default=None, help="data file fixing the design (size, covariates)")
+    p.add_argument("--replicates", type=int, default=100)
+    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"], metavar="METHOD")
+    _add_run_options(p, draws=500, chains=2)
+
+    p = sub.add_parser("demo", help="the main job: the estimator comparison report")
+    p.add_argument("--out", default="workbench-demo", help="output folder (default workbench-demo)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _emit(args, payload, text):
+    if args.json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print(text)
+
+
+def cmd_models(args):
+    from models import CATALOGUE
+
+    payload = {
+        name: {"summary": s.summary, "settings": s.settings, "data": s.data,
+               "choices": {k: list(v) for k, v in s.choices.items()}}
+        for name, s in CATALOGUE.items()
+    }
+    lines = []
+    for name, s in CATALOGUE.items():
+        settings = " ".join(f"{k}={v}" for k, v in s.settings.items())
+        lines.append(f"{name:<18} {s.summary}")
+        lines.append(f"{'':<18}   settings: {settings}")
+        if s.data:
+            lines.append(f"{'':<18}   data:     {s.data} (built-in data when --data is omitted)")
+    _emit(args, payload, "\n".join(lines))
+
+
+def _build(args):
+    import models
+    from workbench.data import load_array
+
+    settings = models.parse_settings(args.model, args.set)
+    spec = models.get_spec(args.model)
+    data = None if args.data is None else load_array(args.data)
+    if data is not None and spec.data is None:
+        raise UsageError(f"--data: model {args.model!r} takes no data; use --set")
+    return spec, settings, data, models.build(args.model, data=data, **settings)
+
+
+def cmd_estimate(args):
+    from workbench.bayes import Estimator
+
+    spec, settings, _, model = _build(args)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("ignore", UserWarning)
+        estimator = Estimator(
+            model, methods=args.methods, hdi_prob=args.hdi_prob, draws=args.draws,
+            tune=args.tune, chains=args.chains, var_names=spec.var_names, sampler=args.sampler,
+            name=args.model,
+        )
+        result = estimator.run(random_seed=args.seed)
+    payload = result.to_dict()
+    payload["settings"].update(settings)
+    if args.out:
+        payload["files"] = result.save(args.out)
+    for note in result.warnings:
+        print(f"workbench: warning: {note}", file=sys.stderr)
+    text = result.table() + (f"\nwrote: {', '.join(payload['files'].values())}" if args.out else "")
+    _emit(args, payload, text)
+
+
+def cmd_risk(args):
+    from workbench.bayes.risk import risk_study
+
+    import models
+
+    settings = models.parse_settings(args.model, args.set)
+    from workbench.data import load_array
+
+    data = None if args.data is None else load_array(args.data)
+    study = risk_study(
+        args.model, replicates=args.replicates, settings=settings, data=data,
+        methods=args.methods, draws=args.draws, tune=args.tune, chains=args.chains,
+        sampler=args.sampler, seed=args.seed, jobs=args.jobs,
+    )
+    payload = study.to_dict()
+    if args.out:
+        payload["files"] = study.save(args.out)
+    _emit(args, payload, study.table())
+
+
+def cmd_demo(args):
+    from workbench.demo import run_demo
+
+    summary = run_demo(out_dir=args.out, seed=args.seed, replicates=args.replicates,
+                       echo=not args.json)
+    if args.json:
+        _emit(args, summary, "")
+
+
+COMMANDS = {"estimate": cmd_estimate, "models": cmd_models, "risk": cmd_risk, "demo": cmd_demo}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+    try:
+        COMMANDS[args.command](args)
+    except (UsageError, ValueError, TypeError, OSError) as err:
+        print(f"workbench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("workbench: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

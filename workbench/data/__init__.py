@@ -1,0 +1,46 @@
+"""Data loading shared by every capability: user files (.npy, .csv, .txt) checked at the door."""
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_array"]
+
+SUFFIXES = (".npy", ".csv", ".txt", ".tsv")
+
+
+def load_array(path):
+    """Read a numeric array from ``.npy``, ``.csv``, ``.tsv`` or ``.txt`` (one header row allowed).
+
+    Raises a ValueError naming the file for a missing or unreadable file, an unknown suffix, an
+    empty table, or NaN/inf entries.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--data: no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"--data: expected one of {', '.join(SUFFIXES)}, got {path.name!r}")
+    try:
+        if suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            delimiter = {".csv": ",", ".tsv": "\t"}.get(suffix)
+            arr = _read_text(path, delimiter)
+        arr = np.asarray(arr, dtype=float)
+    except (OSError, ValueError, TypeError) as err:
+        raise ValueError(f"--data: cannot read {path} as a numeric table: {err}") from None
+    if arr.size == 0:
+        raise ValueError(f"--data: {path} holds no numbers")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = np.argwhere(bad)[0].tolist()
+        raise ValueError(f"--data: {path} has {bad.sum()} NaN/inf entries (first at {where})")
+    return arr
+
+
+def _read_text(path, delimiter):
+    try:
+        return np.loadtxt(path, delimiter=delimiter, ndmin=1)
+    except ValueError:
+        return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=1)
