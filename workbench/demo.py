@@ -113,9 +113,9 @@ def section_normal(report, seed, **_):
         "reports no CM-ML for sigma and says why; a proper prior fixes it."
     )
     report.pre(result.table())
-    return "normal (n=3): CM-ML of sigma " + (
-        "not reported" if not np.isfinite(result.point["cm_ml"]["sigma"]) else "reported"
-    )
+    sigma = result.point["cm_ml"]["sigma"]
+    reported = sigma is not None and bool(np.isfinite(sigma))
+    return "normal (n=3): CM-ML of sigma " + ("reported" if reported else "not reported")
 
 
 def section_risk(report, seed, replicates=60, **_):

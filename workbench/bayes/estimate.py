@@ -243,7 +243,8 @@ class Estimator:
             point["cm"] = {n: _draws(tree, n).mean(axis=(-2, -1)) for n in self.var_names}
             notes += self._verdict_notes(result.diagnostics)
         if "cm_ml" in self.methods:
-            point["cm_ml"], flat_tree, flat_notes = self._flat_mean(ml_mode, flat_seed, data)
+            means, flat_tree, flat_notes = self._flat_mean(ml_mode, flat_seed, data)
+            point["cm_ml"] = means or dict.fromkeys(self.var_names)
             result.flat_posterior = flat_tree
             notes += flat_notes
         result.warnings = notes

@@ -1,0 +1,91 @@
+"""The `workbench` command: JSON on stdout only, one-line errors with exit code 2, artefacts."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+
+
+def run_cli(*args):
+    """Run the CLI in a subprocess; returns (exit code, stdout, stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=600
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_estimate_json_is_the_only_stdout_and_matches_closed_form(tmp_path):
+    code, out, err = run_cli(
+        "estimate", "beta-binomial", "--set", "heads=3", "--set", "trials=10", "--set", "a=2",
+        "--set", "b=2", "--json", "--seed", "3", "--out", str(tmp_path),
+    )
+    assert code == 0, err
+    payload = json.loads(out)  # raises if anything but JSON reached stdout
+    p = payload["estimates"]["p"]
+    assert p["map"] == pytest.approx(4 / 12, abs=1e-6)
+    assert p["ml"] == pytest.approx(3 / 10, abs=1e-6)
+    assert abs(p["cm"] - 5 / 14) < 4 * p["mcse"]
+    assert p["hdi_prob"] == 0.9 and p["hdi"][0] < p["cm"] < p["hdi"][1]
+    assert set(payload["diagnostics"]) >= {"converged", "r_hat_max", "ess_bulk_min", "divergences"}
+    for name in ("estimates.json", "estimates.png", "posterior.nc"):
+        assert (tmp_path / name).stat().st_size > 0
+    import arviz_base
+
+    tree = arviz_base.from_netcdf(tmp_path / "posterior.nc")
+    assert float(tree["posterior"]["p"].mean()) == pytest.approx(p["cm"], rel=1e-9)
+
+
+def test_estimate_reads_a_data_file(tmp_path):
+    y = np.array([2.1, 0.4, 1.9, 3.2, 1.1, 2.6, 1.8])
+    path = tmp_path / "y.csv"
+    np.savetxt(path, y, delimiter=",", header="y", comments="")
+    code, out, err = run_cli("estimate", "normal", "--data", str(path), "--methods", "map", "ml",
+                             "--json")
+    assert code == 0, err
+    est = json.loads(out)["estimates"]
+    assert est["mu"]["ml"] == pytest.approx(y.mean(), rel=1e-6)
+    assert est["sigma"]["ml"] == pytest.approx(y.std(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["estimate", "no-such-model"], "beta-binomial"),
+        (["estimate", "beta-binomial", "--set", "tails=3"], "tails"),
+        (["estimate", "beta-binomial", "--set", "heads"], "KEY=VALUE"),
+        (["estimate", "beta-binomial", "--set", "heads=abc"], "heads"),
+        (["estimate", "beta-binomial", "--set", "heads=11"], "heads"),
+        (["estimate", "normal", "--data", "missing.csv"], "missing.csv"),
+        (["estimate", "normal", "--methods", "mode"], "methods"),
+        (["estimate", "normal", "--hdi-prob", "1.5"], "hdi_prob"),
+        (["risk", "linear-regression", "--set", "prior=flat", "--replicates", "3"], "proper"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(args, needle, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("workbench: error:") and needle in err[0]
+
+
+def test_nan_and_wrong_shape_data_are_refused(tmp_path, capsys):
+    nan_file = tmp_path / "bad.csv"
+    nan_file.write_text("1.0\nnan\n2.0\n")
+    assert main(["estimate", "normal", "--data", str(nan_file)]) == 2
+    assert "NaN" in capsys.readouterr().err
+    table = tmp_path / "table.npy"
+    np.save(table, np.ones((4, 3)))
+    assert main(["estimate", "normal", "--data", str(table)]) == 2
+    assert "1-D" in capsys.readouterr().err
+
+
+def test_models_lists_the_catalogue(capsys):
+    assert main(["models", "--json"]) == 0
+    catalogue = json.loads(capsys.readouterr().out)
+    assert {"beta-binomial", "normal", "poisson-gamma", "exponential", "laplace-denoise",
+            "deconvolution", "linear-regression"} <= set(catalogue)
+    assert catalogue["beta-binomial"]["settings"] == {
+        "heads": 3, "trials": 10, "a": 2.0, "b": 2.0, "parametrisation": "p"}

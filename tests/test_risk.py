@@ -1,0 +1,64 @@
+"""Risk study against the exact Bayes risk of the Beta-Binomial, found by enumerating k."""
+
+import numpy as np
+import pytest
+from scipy.special import betaln, comb
+
+from workbench.bayes.risk import risk_study
+
+N, A, B = 10, 2.0, 2.0
+
+
+def exact_bayes_risk(estimator):
+    """sum_k P(k) E[(e(k) - p)^2 | k] = sum_k P(k) (Var(p | k) + (e(k) - E[p | k])^2)."""
+    k = np.arange(N + 1)
+    marginal = comb(N, k) * np.exp(betaln(A + k, B + N - k) - betaln(A, B))
+    a, b = A + k, B + N - k
+    mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+    return float(np.sum(marginal * (var + (estimator(k) - mean) ** 2)))
+
+
+EXACT = {
+    "map": exact_bayes_risk(lambda k: (A + k - 1) / (A + B + N - 2)),
+    "ml": exact_bayes_risk(lambda k: k / N),
+    "cm": exact_bayes_risk(lambda k: (A + k) / (A + B + N)),
+    "cm_ml": exact_bayes_risk(lambda k: (k + 1) / (N + 2)),
+}
+
+
+@pytest.fixture(scope="module")
+def study():
+    return risk_study("beta-binomial", replicates=60, seed=7, jobs=2, draws=500, chains=2)
+
+
+def test_exact_risk_is_smallest_for_the_posterior_mean():
+    assert min(EXACT, key=EXACT.get) == "cm"
+
+
+def test_simulated_risk_matches_exact_risk(study):
+    summary = study.summary()
+    for method, exact in EXACT.items():
+        row = summary[method]
+        assert row["n"] == 60
+        assert abs(row["mse"] - exact) < 4 * row["mse_mcse"], (method, row["mse"], exact)
+
+
+def test_replicates_apply_each_estimator_to_its_own_data(study):
+    truth = study.truth["p"]
+    assert truth.shape == (60,) and 0 < truth.min() and truth.max() < 1
+    heads = np.rint(study.estimates["ml"]["p"] * N)  # ML = k / n recovers each simulated k
+    np.testing.assert_allclose(study.estimates["ml"]["p"], heads / N, atol=1e-6)
+    np.testing.assert_allclose(study.estimates["map"]["p"], (A + heads - 1) / (A + B + N - 2),
+                               atol=1e-6)
+
+
+def test_ml_pays_a_clear_paired_excess_over_cm(study):
+    ml = study.summary()["ml"]
+    assert ml["excess_over_cm"] > 2 * ml["excess_mcse"]
+
+
+def test_same_seed_same_truths():
+    first = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
+    second = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
+    np.testing.assert_array_equal(first.truth["p"], second.truth["p"])
+    np.testing.assert_array_equal(first.estimates["ml"]["p"], second.estimates["ml"]["p"])

@@ -1,0 +1,23 @@
+"""Every tutorial runs end to end (jupytext -> notebook -> nbclient)."""
+
+from pathlib import Path
+
+import jupytext
+import nbclient
+import pytest
+
+TUTORIALS = sorted((Path(__file__).parents[1] / "tutorials").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_executes(path):
+    notebook = jupytext.read(path)
+    client = nbclient.NotebookClient(
+        notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent.parent)}}
+    )
+    client.execute()
+    errors = [
+        out for cell in notebook.cells if cell.cell_type == "code"
+        for out in cell.get("outputs", []) if out.get("output_type") == "error"
+    ]
+    assert not errors
