@@ -175,8 +175,10 @@ def parse_settings(name, pairs):
             else:
                 value = text.strip()
         except (KeyError, ValueError):
-            kind = type(default).__name__
-            raise ValueError(f"--set {key}: expected a {kind}, got {text!r}") from None
+            kind = {bool: "true/false", int: "an integer", float: "a number"}.get(
+                type(default), "a string"
+            )
+            raise ValueError(f"--set {key}: expected {kind}, got {text!r}") from None
         if key in spec.choices and value not in spec.choices[key]:
             raise ValueError(
                 f"--set {key}: expected one of {', '.join(spec.choices[key])}, got {value!r}"

@@ -149,8 +149,10 @@ def deconvolution(y, prior="gaussian", scale=1.0, noise=0.05, width=2.0):
     is nearly singular, so the likelihood alone does not pin ``x`` down.
     """
     y = _vector("y", y, min_size=2)
-    scale, noise, width = _positive("scale", scale), _positive("noise", noise), _positive(
-        "width", width
+    scale, noise, width = (
+        _positive("scale", scale),
+        _positive("noise", noise),
+        _positive("width", width),
     )
     if prior not in ("gaussian", "laplace", "tv"):
         raise ValueError(f"prior: expected 'gaussian', 'laplace' or 'tv', got {prior!r}")

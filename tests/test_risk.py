@@ -48,8 +48,9 @@ def test_replicates_apply_each_estimator_to_its_own_data(study):
     assert truth.shape == (60,) and 0 < truth.min() and truth.max() < 1
     heads = np.rint(study.estimates["ml"]["p"] * N)  # ML = k / n recovers each simulated k
     np.testing.assert_allclose(study.estimates["ml"]["p"], heads / N, atol=1e-6)
-    np.testing.assert_allclose(study.estimates["map"]["p"], (A + heads - 1) / (A + B + N - 2),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        study.estimates["map"]["p"], (A + heads - 1) / (A + B + N - 2), atol=1e-6
+    )
 
 
 def test_ml_pays_a_clear_paired_excess_over_cm(study):

@@ -59,7 +59,7 @@ assert abs(float(coin.point["cm"]["p"]) - exact["cm"]) < 4 * mcse
 assert abs(float(coin.point["map"]["p"]) - exact["map"]) < 1e-6
 
 # %%
-coin.plot();
+coin.plot()
 
 # %% [markdown]
 # The ML follows the data alone; the prior pulls the MAP towards 1/2, and the posterior mean
@@ -80,8 +80,10 @@ logit = workbench.estimate(
     **RUN,
 )
 print(f"MAP of p, written in p:        {float(coin.point['map']['p']):.4f}")
-print(f"MAP of z = logit p, mapped back: {float(logit.point['map']['p']):.4f}"
-      f"   ((a+k)/(a+b+n) = {(a + k) / (a + b + n):.4f})")
+print(
+    f"MAP of z = logit p, mapped back: {float(logit.point['map']['p']):.4f}"
+    f"   ((a+k)/(a+b+n) = {(a + k) / (a + b + n):.4f})"
+)
 print(f"ML in both:  {float(coin.point['ml']['p']):.4f}  {float(logit.point['ml']['p']):.4f}")
 
 # %% [markdown]
@@ -99,7 +101,7 @@ soft = np.sign(y) * np.maximum(np.abs(y) - threshold, 0)
 x_map, x_cm = np.ravel(denoise.point["map"]["x"]), np.ravel(denoise.point["cm"]["x"])
 print("max |MAP - soft threshold| =", np.abs(x_map - soft).max())
 print("MAP zeros:", int((np.abs(x_map) < 1e-4).sum()), " smallest |CM|:", np.abs(x_cm).min())
-denoise.plot();
+denoise.plot()
 
 # %% [markdown]
 # ## Deconvolution: an ill-posed problem
@@ -120,16 +122,18 @@ gauss = workbench.estimate(models.build("deconvolution", prior="gaussian"), **RU
 A = models.blur_matrix(y_blur.size, 2.0)
 tikhonov = np.linalg.solve(A.T @ A / 0.05**2 + np.eye(y_blur.size), A.T @ y_blur / 0.05**2)
 print("max |MAP - Tikhonov| =", np.abs(np.ravel(gauss.point["map"]["x"]) - tikhonov).max())
-print("max |CM - Tikhonov| / MCSE =",
-      (np.abs(np.ravel(gauss.point["cm"]["x"]) - tikhonov) / np.ravel(gauss.mcse["x"])).max())
+print(
+    "max |CM - Tikhonov| / MCSE =",
+    (np.abs(np.ravel(gauss.point["cm"]["x"]) - tikhonov) / np.ravel(gauss.mcse["x"])).max(),
+)
 print("CM-ML reported:", gauss.point["cm_ml"]["x"] is not None)
 print(*gauss.warnings, sep="\n")
-gauss.plot();
+gauss.plot()
 
 # %%
 tv = workbench.estimate(models.build("deconvolution", prior="tv"), **RUN, var_names=["x"])
 print(tv.table(max_components=5))
-tv.plot();
+tv.plot()
 
 # %% [markdown]
 # ## When CM-ML does not exist
@@ -151,11 +155,11 @@ print(few.table())
 # draw p from the prior, toss the coin 10 times, apply every estimator, and repeat.
 
 # %%
-from workbench.bayes.risk import risk_study
+from workbench.bayes.risk import risk_study  # noqa: E402
 
 study = risk_study("beta-binomial", replicates=40, seed=SEED, jobs=2, draws=500, chains=2)
 print(study.table())
-study.plot();
+study.plot()
 
 # %% [markdown]
 # The paired column (MSE minus the CM's MSE on the same data sets) removes most of the

@@ -23,7 +23,9 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     parser.add_argument("--tune", type=int, default=1000, help="NUTS warm-up steps per chain")
     parser.add_argument("--chains", type=int, default=chains, help="number of chains")
     parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (same seed, same result)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="random seed (same seed, same result)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", default=None, help="folder for figures, draws and JSON")
 
@@ -37,11 +39,21 @@ def build_parser():
 
     p = sub.add_parser("estimate", help="estimate a catalogue model's parameters")
     p.add_argument("model", help="catalogue model name (see `workbench models`)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="model setting, repeatable (e.g. --set heads=3)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model setting, repeatable (e.g. --set heads=3)",
+    )
     p.add_argument("--data", default=None, help="data file (.npy, .csv, .tsv, .txt)")
-    p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"],
-                   metavar="METHOD", help="subset of: map ml cm cm_ml")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["map", "ml", "cm", "cm_ml"],
+        metavar="METHOD",
+        help="subset of: map ml cm cm_ml",
+    )
     p.add_argument("--hdi-prob", type=float, default=0.9, help="HDI probability (default 0.9)")
     _add_run_options(p)
 
@@ -76,8 +88,12 @@ def cmd_models(args):
     from models import CATALOGUE
 
     payload = {
-        name: {"summary": s.summary, "settings": s.settings, "data": s.data,
-               "choices": {k: list(v) for k, v in s.choices.items()}}
+        name: {
+            "summary": s.summary,
+            "settings": s.settings,
+            "data": s.data,
+            "choices": {k: list(v) for k, v in s.choices.items()},
+        }
         for name, s in CATALOGUE.items()
     }
     lines = []
@@ -109,8 +125,14 @@ def cmd_estimate(args):
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore", UserWarning)
         estimator = Estimator(
-            model, methods=args.methods, hdi_prob=args.hdi_prob, draws=args.draws,
-            tune=args.tune, chains=args.chains, var_names=spec.var_names, sampler=args.sampler,
+            model,
+            methods=args.methods,
+            hdi_prob=args.hdi_prob,
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            var_names=spec.var_names,
+            sampler=args.sampler,
             name=args.model,
         )
         result = estimator.run(random_seed=args.seed)
@@ -125,18 +147,25 @@ def cmd_estimate(args):
 
 
 def cmd_risk(args):
-    from workbench.bayes.risk import risk_study
-
     import models
+    from workbench.bayes.risk import risk_study
 
     settings = models.parse_settings(args.model, args.set)
     from workbench.data import load_array
 
     data = None if args.data is None else load_array(args.data)
     study = risk_study(
-        args.model, replicates=args.replicates, settings=settings, data=data,
-        methods=args.methods, draws=args.draws, tune=args.tune, chains=args.chains,
-        sampler=args.sampler, seed=args.seed, jobs=args.jobs,
+        args.model,
+        replicates=args.replicates,
+        settings=settings,
+        data=data,
+        methods=args.methods,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        sampler=args.sampler,
+        seed=args.seed,
+        jobs=args.jobs,
     )
     payload = study.to_dict()
     if args.out:
@@ -147,8 +176,9 @@ def cmd_risk(args):
 def cmd_demo(args):
     from workbench.demo import run_demo
 
-    summary = run_demo(out_dir=args.out, seed=args.seed, replicates=args.replicates,
-                       echo=not args.json)
+    summary = run_demo(
+        out_dir=args.out, seed=args.seed, replicates=args.replicates, echo=not args.json
+    )
     if args.json:
         _emit(args, summary, "")
 
@@ -163,6 +193,8 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     try:
         COMMANDS[args.command](args)
+    except BrokenPipeError:  # `workbench ... | head`: the reader left, nothing to report
+        return 0
     except (UsageError, ValueError, TypeError, OSError) as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2

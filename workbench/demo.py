@@ -121,8 +121,7 @@ def section_normal(report, seed, **_):
 def section_risk(report, seed, replicates=60, **_):
     from workbench.bayes.risk import risk_study
 
-    study = risk_study("beta-binomial", replicates=replicates, seed=seed, jobs=2,
-                       progressbar=False)
+    study = risk_study("beta-binomial", replicates=replicates, seed=seed, jobs=2, progressbar=False)
     report.heading("Frequentist risk: the posterior mean wins on average")
     report.paragraph(
         f"{replicates} coins drawn from the Beta(2, 2) prior, 10 tosses each, every estimator "
@@ -160,8 +159,9 @@ def run_demo(out_dir="workbench-demo", seed=1, replicates=60, echo=True):
     for section in SECTIONS:
         tick = time.time()
         line = section(report, seed=seed, replicates=replicates)
-        summary["sections"].append({"name": section.__name__, "summary": line,
-                                    "seconds": round(time.time() - tick, 1)})
+        summary["sections"].append(
+            {"name": section.__name__, "summary": line, "seconds": round(time.time() - tick, 1)}
+        )
         if echo:
             print(f"  {line}  [{time.time() - tick:.0f} s]", flush=True)
     summary["report"] = str(report.save(out / "report.html"))

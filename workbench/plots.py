@@ -44,7 +44,9 @@ def plot_estimates(result, var_names=None, max_panels=8):
             _scalar_panel(ax, name, draws, estimates, result)
         else:
             _vector_panel(ax, name, draws, estimates, result)
-    axes[0, 0].set_title(f"{result.model_name}: estimates ({int(result.hdi_prob * 100)}% HDI shaded)")
+    axes[0, 0].set_title(
+        f"{result.model_name}: estimates ({int(result.hdi_prob * 100)}% HDI shaded)"
+    )
     fig.tight_layout()
     return fig
 
@@ -58,8 +60,14 @@ def _scalar_panel(ax, name, draws, estimates, result):
         ax.plot(grid, _density(flat, grid), color="0.3", lw=1.5, label="posterior")
         if result.flat_posterior is not None and name in result.flat_posterior["posterior"]:
             flat_draws = np.asarray(result.flat_posterior["posterior"][name].values).ravel()
-            ax.plot(grid, _density(flat_draws, grid), color="tab:purple", lw=1, ls=":",
-                    label="normalised likelihood")
+            ax.plot(
+                grid,
+                _density(flat_draws, grid),
+                color="tab:purple",
+                lw=1,
+                ls=":",
+                label="normalised likelihood",
+            )
         lo_h, hi_h = result.hdi[name]
         ax.axvspan(float(lo_h), float(hi_h), color="tab:blue", alpha=0.15, label="HDI")
         ax.set_xlim(grid[0], grid[-1])
@@ -92,8 +100,16 @@ def _vector_panel(ax, name, draws, estimates, result):
         value = np.ravel(value)
         off = (value < bottom) | (value > top)
         label = style["label"] + (f" ({off.sum()} off scale)" if off.any() else "")
-        ax.plot(index, np.clip(value, bottom, top), color=style["color"], ls=style["ls"],
-                marker=style["marker"], ms=3.5, lw=1.2, label=label)
+        ax.plot(
+            index,
+            np.clip(value, bottom, top),
+            color=style["color"],
+            ls=style["ls"],
+            marker=style["marker"],
+            ms=3.5,
+            lw=1.2,
+            label=label,
+        )
     ax.set_ylim(bottom, top)
     ax.set_xlabel(f"{name} index")
     ax.set_ylabel(name)

@@ -53,16 +53,21 @@ def _rows(result, name, max_components):
 def format_table(result, max_components=12):
     """Human-readable table of a :class:`~workbench.bayes.EstimateResult`."""
     pct = f"{100 * result.hdi_prob:g}%"
-    head = f"{'parameter':<16}" + "".join(
-        c.upper().replace("_", "-").rjust(10) for c in COLUMNS
-    ) + f"{'sd':>10}{'mcse':>10}   {pct + ' HDI':<22}"
+    head = (
+        f"{'parameter':<16}"
+        + "".join(c.upper().replace("_", "-").rjust(10) for c in COLUMNS)
+        + f"{'sd':>10}{'mcse':>10}   {pct + ' HDI':<22}"
+    )
     lines = [f"model: {result.model_name}", head, "-" * len(head)]
     for name in result.var_names:
         rows, hidden = _rows(result, name, max_components)
         for label, cells, (sd, mcse, lo, hi) in rows:
             hdi = "" if lo is None else f"[{lo:.4g}, {hi:.4g}]"
             lines.append(
-                f"{label:<16}" + "".join(_fmt(c) for c in cells) + _fmt(sd) + _fmt(mcse)
+                f"{label:<16}"
+                + "".join(_fmt(c) for c in cells)
+                + _fmt(sd)
+                + _fmt(mcse)
                 + f"   {hdi}"
             )
         if hidden:
@@ -111,8 +116,9 @@ def _plain_tree(tree):
         dropped = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
         if dropped:
             node.dataset = node.dataset.drop_vars(dropped)
-        node.attrs = {k: (v if isinstance(v, str | int | float) else str(v))
-                      for k, v in node.attrs.items()}
+        node.attrs = {
+            k: (v if isinstance(v, str | int | float) else str(v)) for k, v in node.attrs.items()
+        }
     return tree
 
 

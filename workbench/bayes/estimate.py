@@ -267,13 +267,17 @@ class Estimator:
             bounds = np.asarray(hdi[name].values)  # (*shape, 2)
             result.hdi[name] = (bounds[..., 0], bounds[..., 1])
         stats = tree["sample_stats"]
-        divergences = int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
+        divergences = (
+            int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
+        )
         r_hat_max = float(max(np.nanmax(result.r_hat[n]) for n in names))
         ess_min = float(min(np.nanmin(result.ess_bulk[n]) for n in names))
         t = self.thresholds
         result.diagnostics = {
             "converged": bool(
-                r_hat_max < t.r_hat and ess_min >= t.ess_per_chain * self.chains and divergences == 0
+                r_hat_max < t.r_hat
+                and ess_min >= t.ess_per_chain * self.chains
+                and divergences == 0
             ),
             "r_hat_max": r_hat_max,
             "ess_bulk_min": ess_min,
@@ -305,19 +309,23 @@ class Estimator:
         ml_finder = self._cache["ml"]
         interior = np.abs(ml_mode.x) <= EDGE
         if interior.any():
-            curvature = np.linalg.eigvalsh(-ml_finder.hessian(ml_mode.x)[np.ix_(interior, interior)])
+            curvature = np.linalg.eigvalsh(
+                -ml_finder.hessian(ml_mode.x)[np.ix_(interior, interior)]
+            )
             top = curvature.max()
             if top <= 0 or curvature.min() <= t.flat_condition * top:
                 ratio = curvature.min() / top if top > 0 else float("nan")
-                return None, None, [
-                    "CM-ML: not reported: the likelihood is flat (curvature ratio "
-                    f"{ratio:.1e} at the ML) along some direction, so its integral over the "
-                    "parameters is infinite or numerically ill-posed. A prior is needed here: "
-                    "use the CM."
-                ]
-        runner = self._get(
-            "cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler)
-        )
+                return (
+                    None,
+                    None,
+                    [
+                        "CM-ML: not reported: the likelihood is flat (curvature ratio "
+                        f"{ratio:.1e} at the ML) along some direction, so its integral over the "
+                        "parameters is infinite or numerically ill-posed. A prior is needed here: "
+                        "use the CM."
+                    ],
+                )
+        runner = self._get("cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler))
         tree = runner(
             draws=self.draws,
             tune=self.tune,

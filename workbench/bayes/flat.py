@@ -44,5 +44,7 @@ def flat_prior_model(model):
             rv_map[rv] = new_rv
         pm.Potential(LIKELIHOOD, graph_replace(loglik, value_map, strict=False))
         for det in model.deterministics:
-            pm.Deterministic(det.name, graph_replace(det, rv_map, strict=False), dims=dims.get(det.name))
+            pm.Deterministic(
+                det.name, graph_replace(det, rv_map, strict=False), dims=dims.get(det.name)
+            )
     return flat

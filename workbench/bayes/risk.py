@@ -53,7 +53,9 @@ class RiskResult:
                 "mse": float(sq.mean()) if n else None,
                 "mse_mcse": float(sq.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
                 "bias": float(err[ok].mean()) if n else None,
-                "bias_mcse": float(err[ok].mean(axis=1).std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+                "bias_mcse": float(err[ok].mean(axis=1).std(ddof=1) / np.sqrt(n))
+                if n > 1
+                else None,
             }
             if "cm" in errors and method != "cm":
                 both = ok & np.isfinite(errors["cm"]).all(axis=1)
@@ -66,8 +68,9 @@ class RiskResult:
 
     def _errors(self, method):
         parts = [
-            (np.asarray(self.estimates[method][n], float) - np.asarray(self.truth[n], float))
-            .reshape(len(self.truth[n]), -1)
+            (
+                np.asarray(self.estimates[method][n], float) - np.asarray(self.truth[n], float)
+            ).reshape(len(self.truth[n]), -1)
             for n in self.var_names
         ]
         return np.concatenate(parts, axis=1)
@@ -247,7 +250,9 @@ def risk_study(
         progressbar = sys.stderr.isatty()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=replicates, desc=f"risk {model_name}", disable=not progressbar, file=sys.stderr)
+    bar = tqdm(
+        total=replicates, desc=f"risk {model_name}", disable=not progressbar, file=sys.stderr
+    )
     if jobs == 1:
         _init_worker(*init_args)
         outputs = []
@@ -256,13 +261,17 @@ def risk_study(
             bar.update()
     else:
         context = mp.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                                 initargs=init_args) as pool:
-            futures = [pool.submit(_run_replicate, sim, s) for sim, s in zip(simulated, seeds, strict=True)]
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_init_worker, initargs=init_args
+        ) as pool:
+            futures = [
+                pool.submit(_run_replicate, sim, s) for sim, s in zip(simulated, seeds, strict=True)
+            ]
             for future in futures:
                 future.add_done_callback(lambda _: bar.update())
             outputs = [f.result() for f in futures]
     bar.close()
+
     def stacked(method, name):
         blank = np.full(truth[name].shape[1:], np.nan)
         return np.stack([blank if o[method][name] is None else o[method][name] for o in outputs])
