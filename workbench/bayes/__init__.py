@@ -1,6 +1,6 @@
 """Bayesian point and interval estimates of PyMC models (MAP, ML, CM, CM-ML) and risk studies."""
 
-from workbench.bayes.estimate import METHODS, EstimateResult, Estimator, Thresholds, estimate
+from workbench.bayes.estimators import METHODS, EstimateResult, Estimator, Thresholds, estimate
 from workbench.bayes.flat import flat_prior_model
 from workbench.bayes.modes import ModeFinder, likelihood_terms
 

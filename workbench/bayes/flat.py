@@ -25,7 +25,10 @@ def flat_prior_model(model):
     loglik = model.logp(vars=likelihood_terms(model), jacobian=False)
     start = model.initial_point()
     values_fn = model.compile_fn(
-        model.free_RVs, inputs=model.value_vars, point_fn=False, on_unused_input="ignore"
+        model.replace_rvs_by_values(model.free_RVs),  # constrained values, not prior draws
+        inputs=model.value_vars,
+        point_fn=False,
+        on_unused_input="ignore",
     )
     start_values = dict(zip([rv.name for rv in model.free_RVs], values_fn(**start), strict=True))
     dims = model.named_vars_to_dims
@@ -37,7 +40,7 @@ def flat_prior_model(model):
                 rv.name,
                 shape=initval.shape,
                 dims=dims.get(rv.name),
-                transform=model.rvs_to_transforms.get(rv),
+                default_transform=model.rvs_to_transforms.get(rv),
                 initval=initval,
             )
             value_map[model.rvs_to_values[rv]] = flat.rvs_to_values[new_rv]

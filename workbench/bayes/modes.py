@@ -70,6 +70,34 @@ class ModeFinder:
         )
         self._names = [var.name for var in model.unobserved_value_vars]
         self._x0 = DictToArrayBijection.map({v.name: self.start[v.name] for v in self.value_vars})
+        bounded = [
+            model.rvs_to_transforms.get(model.values_to_rvs[v]) is not None for v in self.value_vars
+        ]
+        self.bounded = (
+            np.concatenate(
+                [
+                    np.full(size, flag)
+                    for (_, _, size, _), flag in zip(self._x0.point_map_info, bounded, strict=True)
+                ]
+            )
+            if bounded
+            else np.zeros(0, bool)
+        )
+
+    gradient_tolerance = 1e-4
+
+    def _minimise(self, x0):
+        return minimize(
+            self._loss_and_grad,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 20000, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10},
+        )
+
+    @staticmethod
+    def _gradient_norm(result):
+        return float(np.max(np.abs(result.jac))) if result.jac.size else 0.0
 
     def values_at(self, x):
         """Constrained values (free and deterministic) at the unconstrained vector ``x``."""
@@ -86,21 +114,28 @@ class ModeFinder:
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = minimize(
-                self._loss_and_grad,
-                x0,
-                jac=True,
-                method="L-BFGS-B",
-                options={"maxiter": 20000, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10},
-            )
+            result = self._minimise(x0)
+            if self._gradient_norm(result) > self.gradient_tolerance * (1.0 + abs(result.fun)):
+                # A kink (|x| of a Laplace prior at zero) stalls L-BFGS; Powell's exact line
+                # searches along each direction settle on it.
+                polished = minimize(
+                    lambda x: self._loss_and_grad(x)[0],
+                    result.x,
+                    method="Powell",
+                    options={"xtol": 1e-10, "ftol": 1e-15, "maxfev": 200000},
+                )
+                if polished.fun <= result.fun:
+                    result.x, result.fun, result.message = polished.x, polished.fun, "Powell polish"
+                    result.nonsmooth = True
         notes = []
-        grad_norm = float(np.max(np.abs(result.jac))) if result.jac.size else 0.0
-        if grad_norm > 1e-4 * (1.0 + abs(result.fun)):
+        grad_norm = self._gradient_norm(result)
+        smooth = not getattr(result, "nonsmooth", False)
+        if smooth and grad_norm > self.gradient_tolerance * (1.0 + abs(result.fun)):
             notes.append(
                 f"{self.label}: the optimiser stopped with gradient {grad_norm:.2g} "
                 f"({result.message}); the estimate may be inaccurate"
             )
-        at_edge = np.abs(result.x) > EDGE
+        at_edge = self.at_edge(result.x)
         if at_edge.any():
             names = sorted({self._coordinate_name(i) for i in np.flatnonzero(at_edge)})
             notes.append(
@@ -109,6 +144,10 @@ class ModeFinder:
             )
         values = self.values_at(result.x)
         return Mode(values, np.asarray(result.x), -float(result.fun), result, notes)
+
+    def at_edge(self, x):
+        """Mask of coordinates of bounded variables that ran to an edge of their support."""
+        return self.bounded & (np.abs(np.asarray(x)) > EDGE)
 
     def hessian(self, x, step=1e-5):
         """Hessian of the maximised log-density at ``x`` by central differences of the gradient,

@@ -19,7 +19,7 @@ import numpy as np
 import pymc as pm
 from pytensor.graph.traversal import ancestors
 
-from workbench.bayes.estimate import METHODS
+from workbench.bayes.estimators import METHODS
 
 __all__ = ["RiskResult", "risk_study"]
 
@@ -169,7 +169,7 @@ def _init_worker(name, settings, data, estimator_kwargs):
     import warnings
 
     import models
-    from workbench.bayes.estimate import Estimator
+    from workbench.bayes.estimators import Estimator
 
     warnings.filterwarnings("ignore")
     model = models.build(name, data=data, **settings)

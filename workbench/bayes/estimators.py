@@ -15,7 +15,7 @@ import pymc as pm
 from arviz_stats.base import array_stats
 
 from workbench.bayes.flat import flat_prior_model
-from workbench.bayes.modes import EDGE, ModeFinder, likelihood_terms
+from workbench.bayes.modes import ModeFinder, likelihood_terms
 from workbench.bayes.sampling import NutsRunner
 
 __all__ = ["METHODS", "Estimator", "EstimateResult", "Thresholds", "estimate"]
@@ -26,11 +26,12 @@ METHODS = ("map", "ml", "cm", "cm_ml")
 @dataclass(frozen=True)
 class Thresholds:
     """Convergence verdict: R-hat below ``r_hat``, bulk ESS of at least ``ess_per_chain`` per
-    chain, no divergences. Heavy tails: Pareto k above ``khat`` means no usable mean."""
+    chain, no divergences. CM-ML: a Pareto tail index above ``khat`` = 0.5 means infinite
+    variance (no Monte Carlo error, and the mean may not exist), so no value is reported."""
 
     r_hat: float = 1.01
     ess_per_chain: float = 100.0
-    khat: float = 0.7
+    khat: float = 0.5
     flat_r_hat: float = 1.05
     flat_condition: float = 1e-10
 
@@ -307,7 +308,7 @@ class Estimator:
         """cm_ml: the mean under the likelihood normalised over the parameters (flat prior)."""
         t = self.thresholds
         ml_finder = self._cache["ml"]
-        interior = np.abs(ml_mode.x) <= EDGE
+        interior = ~ml_finder.at_edge(ml_mode.x)
         if interior.any():
             curvature = np.linalg.eigvalsh(
                 -ml_finder.hessian(ml_mode.x)[np.ix_(interior, interior)]
@@ -340,8 +341,8 @@ class Estimator:
         if not worst < t.flat_r_hat or not np.isfinite(worst):
             notes.append(
                 f"CM-ML: not reported: the flat-prior chains disagree (R-hat {worst:.2f}); the "
-                "likelihood is probably not integrable over the parameters (improper flat-prior "
-                "posterior). A prior is needed here: use the CM."
+                "likelihood is probably not integrable over the parameters, or too heavy-tailed "
+                "for a mean. A prior is needed here: use the CM."
             )
             return None, tree, notes
         for name in self.var_names:
@@ -351,9 +352,9 @@ class Estimator:
             heavy = khat > t.khat
             if heavy.any():
                 notes.append(
-                    f"CM-ML: {name}: the likelihood decays too slowly for a mean (Pareto k "
-                    f"{np.max(khat):.2f} > {t.khat}): the integral of {name} times the "
-                    "likelihood diverges; not reported. More data or a prior fixes it."
+                    f"CM-ML: {name}: not reported: the normalised likelihood has a tail too heavy "
+                    f"for a usable mean (Pareto k {np.max(khat):.2f} > {t.khat}: infinite "
+                    "variance, and the mean itself may not exist). More data or a prior fixes it."
                 )
                 mean = np.where(heavy, np.nan, mean)
             means[name] = mean
