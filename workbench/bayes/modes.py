@@ -92,7 +92,7 @@ class ModeFinder:
             x0,
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": 20000, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10},
+            options={"maxiter": 3000, "maxfun": 6000, "maxcor": 30, "ftol": 1e-15, "gtol": 1e-10},
         )
 
     @staticmethod
@@ -115,6 +115,7 @@ class ModeFinder:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             result = self._minimise(x0)
+            hit_limit = result.status == 1  # L-BFGS-B: iteration or evaluation limit
             if self._gradient_norm(result) > self.gradient_tolerance * (1.0 + abs(result.fun)):
                 # A kink (|x| of a Laplace prior at zero) stalls L-BFGS; Powell's exact line
                 # searches along each direction settle on it.
@@ -122,7 +123,7 @@ class ModeFinder:
                     lambda x: self._loss_and_grad(x)[0],
                     result.x,
                     method="Powell",
-                    options={"xtol": 1e-10, "ftol": 1e-15, "maxfev": 200000},
+                    options={"xtol": 1e-10, "ftol": 1e-15, "maxfev": 2000 + 100 * x0.size},
                 )
                 if polished.fun <= result.fun:
                     result.x, result.fun, result.message = polished.x, polished.fun, "Powell polish"
@@ -134,6 +135,11 @@ class ModeFinder:
             notes.append(
                 f"{self.label}: the optimiser stopped with gradient {grad_norm:.2g} "
                 f"({result.message}); the estimate may be inaccurate"
+            )
+        if hit_limit and not notes:
+            notes.append(
+                f"{self.label}: the optimiser hit its iteration limit; the objective is very flat "
+                "along some direction (an ill-posed problem?), so the estimate is not reliable"
             )
         at_edge = self.at_edge(result.x)
         if at_edge.any():
