@@ -188,6 +188,11 @@ def table(rows):
     return "\n".join(lines)
 
 
+def variant_name(text):
+    parse_variant(text)  # validate
+    return text
+
+
 def parse_method_set(text):
     if text.strip() == "all":
         return None
@@ -216,6 +221,7 @@ def parse_args(argv=None):
         "--variants",
         nargs="+",
         default=["default"],
+        type=variant_name,
         metavar="VARIANT",
         help="settings to compare: tokens default, cvm, fast-compile, pymc, blas1, joined by "
         "'+' (e.g. cvm+pymc; see the module docstring; default: default)",
