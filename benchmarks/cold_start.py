@@ -20,12 +20,19 @@ one of these tokens or several joined by ``+`` (``cvm+pymc+blas1``):
 ``fast-compile``  ``PYTENSOR_FLAGS=mode=FAST_COMPILE``: Python VM, few rewrites, nothing
                   compiled for those functions; nutpie as above
 ``pymc``          ``--sampler pymc``: PyMC's NUTS instead of nutpie
+``openblas``      ``PYTENSOR_FLAGS=blas__ldflags=-lopenblas``: link the C linker's BLAS ops to a
+                  system OpenBLAS (``apt-get install libopenblas-dev``; PyTensor does not
+                  detect it by itself, as Debian's package ships no ``libcblas.so``)
 ``blas1``         ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=1``: single-threaded
                   BLAS (numpy's and scipy's OpenBLAS; L-BFGS-B and Numba's dot call it)
 ================  ==============================================================================
 
 The ``workbench`` CLI is used when ``.venv/bin/workbench estimate --help`` works; otherwise (or
-with ``--python-api``) the subprocess calls ``workbench.estimate`` directly.
+with ``--python-api``) the subprocess calls ``workbench.estimate`` directly. ``--busy N`` starts
+N busy-loop processes for the duration of the run, to measure under competition for the cores.
+
+The default run (2 models x 2 method sets x cold + warm) takes about 150 s on an idle 2-core
+machine and several times that under load: the cold deconvolution runs dominate.
 
 Examples::
 
@@ -67,6 +74,7 @@ TOKENS = {
     "cvm": Variant(flags="mode=CVM"),
     "fast-compile": Variant(flags="mode=FAST_COMPILE"),
     "pymc": Variant(sampler="pymc"),
+    "openblas": Variant(flags="blas__ldflags=-lopenblas"),
     "blas1": Variant(
         env=(("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"))
     ),
@@ -175,13 +183,13 @@ def fmt(value, spec=".1f"):
 
 def table(rows):
     head = (
-        f"{'model':<15} {'methods':<11} {'variant':<18} {'cold s':>7} {'warm s':>7} "
+        f"{'model':<15} {'methods':<11} {'variant':<24} {'cold s':>7} {'warm s':>7} "
         f"{'cold-warm':>9}  ok"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r['model']:<15} {r['methods']:<11} {r['variant']:<18} {fmt(r['cold_s']):>7} "
+            f"{r['model']:<15} {r['methods']:<11} {r['variant']:<24} {fmt(r['cold_s']):>7} "
             f"{fmt(r['warm_s']):>7} {fmt(r['cold_minus_warm_s']):>9}  "
             f"{'yes' if r['ok'] else 'NO'}"
         )
@@ -223,8 +231,8 @@ def parse_args(argv=None):
         default=["default"],
         type=variant_name,
         metavar="VARIANT",
-        help="settings to compare: tokens default, cvm, fast-compile, pymc, blas1, joined by "
-        "'+' (e.g. cvm+pymc; see the module docstring; default: default)",
+        help="settings to compare: tokens default, cvm, fast-compile, pymc, openblas, blas1, "
+        "joined by '+' (e.g. cvm+pymc; see the module docstring; default: default)",
     )
     parser.add_argument("--warm-repeats", type=int, default=1, help="warm runs per scenario")
     parser.add_argument("--seed", type=int, default=1)
@@ -234,17 +242,19 @@ def parse_args(argv=None):
         help="call workbench.estimate in `python -c` instead of the workbench CLI",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per run")
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="start this many busy-loop processes for the whole run (emulates other work "
+        "competing for the cores; default 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--out", default=None, help="also write the JSON results to this file")
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    python_api = args.python_api or not cli_works()
-    if python_api and not args.python_api:
-        print("cold_start: the workbench CLI does not run; using the Python API", file=sys.stderr)
-    load_at_start = list(os.getloadavg())
+def run_scenarios(args, python_api):
     started = time.perf_counter()
     rows = []
     for model in args.models:
@@ -287,9 +297,27 @@ def main(argv=None):
                     file=sys.stderr,
                     flush=True,
                 )
+    return rows, started
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    python_api = args.python_api or not cli_works()
+    if python_api and not args.python_api:
+        print("cold_start: the workbench CLI does not run; using the Python API", file=sys.stderr)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    load_at_start = list(os.getloadavg())
+    busy = [subprocess.Popen([PYTHON, "-c", "while True: pass"]) for _ in range(max(args.busy, 0))]
+    try:
+        rows, started = run_scenarios(args, python_api)
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
     payload = {
         "benchmark": "cold_start",
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": started_at,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "interface": "python-api" if python_api else "cli",
         "machine": {
             "platform": platform.platform(),
@@ -301,6 +329,7 @@ def main(argv=None):
         },
         "seed": args.seed,
         "warm_repeats": args.warm_repeats,
+        "busy_processes": args.busy,
         "wall_s": time.perf_counter() - started,
         "results": rows,
     }
@@ -314,7 +343,8 @@ def main(argv=None):
         print(table(rows))
         machine = payload["machine"]
         print(
-            f"interface: {payload['interface']}; total wall time {payload['wall_s']:.0f} s; "
+            f"interface: {payload['interface']}; busy-loop processes: {args.busy}; "
+            f"total wall time {payload['wall_s']:.0f} s; "
             f"1-min load average {machine['load_average_start'][0]:.1f} at the start, "
             f"{machine['load_average_end'][0]:.1f} at the end ({machine['cpus']} CPUs); "
             f"PyTensor blas__ldflags {machine['pytensor_blas_ldflags']}"
