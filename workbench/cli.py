@@ -106,23 +106,26 @@ def cmd_models(args):
     _emit(args, payload, "\n".join(lines))
 
 
-def _build(args):
+def _inputs(args):
+    """Validated catalogue entry, typed settings and data (None: built-in) of a command."""
     import models
     from workbench.data import load_array
 
-    settings = models.parse_settings(args.model, args.set)
     spec = models.get_spec(args.model)
+    settings = models.parse_settings(args.model, args.set)
     data = None if args.data is None else load_array(args.data)
     if data is not None and spec.data is None:
         raise UsageError(f"--data: model {args.model!r} takes no data; use --set")
-    return spec, settings, data, models.build(args.model, data=data, **settings)
+    return spec, settings, data
 
 
 def cmd_estimate(args):
+    import models
     from workbench.bayes import Estimator
 
-    spec, settings, _, model = _build(args)
-    with warnings.catch_warnings(record=True):
+    spec, settings, data = _inputs(args)
+    model = models.build(args.model, data=data, **settings)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         estimator = Estimator(
             model,
@@ -147,13 +150,9 @@ def cmd_estimate(args):
 
 
 def cmd_risk(args):
-    import models
     from workbench.bayes.risk import risk_study
 
-    settings = models.parse_settings(args.model, args.set)
-    from workbench.data import load_array
-
-    data = None if args.data is None else load_array(args.data)
+    _, settings, data = _inputs(args)
     study = risk_study(
         args.model,
         replicates=args.replicates,

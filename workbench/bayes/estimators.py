@@ -198,6 +198,16 @@ class Estimator:
             self._cache[key] = make()
         return self._cache[key]
 
+    def _sample(self, runner, seed, data):
+        return runner(
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            seed=seed,
+            data=data,
+            progressbar=self.progressbar,
+        )
+
     def run(self, data=None, random_seed=None):
         """Estimate with the current data (or ``data``: pm.Data name -> new values)."""
         if data:
@@ -231,14 +241,7 @@ class Estimator:
                 notes += ml_mode.warnings
         if "cm" in self.methods:
             runner = self._get("cm", lambda: NutsRunner(self.model, self.sampler))
-            tree = runner(
-                draws=self.draws,
-                tune=self.tune,
-                chains=self.chains,
-                seed=cm_seed,
-                data=data,
-                progressbar=self.progressbar,
-            )
+            tree = self._sample(runner, cm_seed, data)
             result.posterior = tree
             self._summarise(tree, result)
             point["cm"] = {n: _draws(tree, n).mean(axis=(-2, -1)) for n in self.var_names}
@@ -327,14 +330,7 @@ class Estimator:
                     ],
                 )
         runner = self._get("cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler))
-        tree = runner(
-            draws=self.draws,
-            tune=self.tune,
-            chains=self.chains,
-            seed=seed,
-            data=data,
-            progressbar=self.progressbar,
-        )
+        tree = self._sample(runner, seed, data)
         notes, means = [], {}
         rhat = azs.rhat(tree, var_names=self.var_names)
         worst = float(max(np.nanmax(np.asarray(rhat[n].values)) for n in self.var_names))
