@@ -6,12 +6,17 @@ error. Bad input ends with one line on standard error and exit code 2.
 """
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 import warnings
 
 __all__ = ["main"]
+
+# Sub-command groups that live beside their capability. Each module defines
+# ``register(sub) -> {command name: function(args)}``; ``sub`` is the argparse sub-parser set.
+COMMAND_MODULES = ()
 
 
 class UsageError(Exception):
@@ -74,6 +79,9 @@ def build_parser():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
     p.add_argument("--json", action="store_true")
+
+    for module_name in COMMAND_MODULES:
+        COMMANDS.update(importlib.import_module(module_name).register(sub))
     return parser
 
 
