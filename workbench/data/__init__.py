@@ -1,10 +1,11 @@
-"""Data loading shared by every capability: user files (.npy, .csv, .txt) checked at the door."""
+"""Data loading shared by every capability: user files (.npy, .csv, .txt) checked at the door,
+named data sets with fixed splits (:func:`load_dataset`) and generated patterns."""
 
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_array"]
+__all__ = ["DATASETS", "Dataset", "bars_stripes", "load_array", "load_dataset"]
 
 SUFFIXES = (".npy", ".csv", ".txt", ".tsv")
 
@@ -44,3 +45,7 @@ def _read_text(path, delimiter):
         return np.loadtxt(path, delimiter=delimiter, ndmin=1)
     except ValueError:
         return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=1)
+
+
+from workbench.data.datasets import DATASETS, Dataset, load_dataset  # noqa: E402
+from workbench.data.patterns import bars_stripes  # noqa: E402

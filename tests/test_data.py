@@ -1,0 +1,79 @@
+"""Shared data loaders: shapes, fixed splits, published counts, patterns, and clear errors."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from workbench.data import bars_stripes, load_dataset
+
+
+@pytest.mark.parametrize(("name", "n_all", "n_test", "n_features"), [
+    ("digits", 1797, 360, 64), ("mnist5k", 5000, 1000, 784),
+])  # fmt: skip
+def test_split_is_fixed_disjoint_and_complete(name, n_all, n_test, n_features):
+    full, train, test = (load_dataset(name, split=s) for s in ("all", "train", "test"))
+    assert full.X.shape == (n_all, n_features) and test.X.shape == (n_test, n_features)
+    assert len(train.X) + len(test.X) == n_all
+    assert 0.0 <= full.X.min() and full.X.max() == 1.0
+    assert np.array_equal(np.bincount(full.y), np.bincount(np.concatenate([train.y, test.y])))
+    rows = {row.tobytes() for row in train.X}
+    assert not any(row.tobytes() in rows for row in test.X)  # images are distinct here
+    again = load_dataset(name, split="test")
+    assert np.array_equal(again.X, test.X) and np.array_equal(again.y, test.y)
+    assert len(np.unique(test.y)) == 10  # the class-sorted file is shuffled before the split
+
+
+def test_fashion_mnist_matches_the_published_split():
+    train, test = (
+        load_dataset("fashion-mnist", split="train"),
+        load_dataset("fashion-mnist", split="test"),
+    )
+    assert train.X.shape == (60000, 784) and test.X.shape == (10000, 784)
+    assert np.all(np.bincount(train.y) == 6000) and np.all(np.bincount(test.y) == 1000)
+    assert train.image_shape == (28, 28) and train.classes[9] == "Ankle boot"
+
+
+def test_binarize_and_dtype():
+    data = load_dataset("digits", binarize=True, dtype=np.float32)
+    assert data.X.dtype == np.float32 and set(np.unique(data.X)) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_bars_stripes_are_all_distinct_bars_and_stripes(n):
+    patterns = bars_stripes(n)
+    assert patterns.shape == (2 ** (n + 1) - 2, n * n)
+    assert len(np.unique(patterns, axis=0)) == len(patterns)
+    grids = patterns.reshape(-1, n, n)
+    rows_constant = np.all(grids == grids[:, :, :1], axis=(1, 2))
+    cols_constant = np.all(grids == grids[:, :1, :], axis=(1, 2))
+    assert np.all(rows_constant | cols_constant)
+    assert np.array_equal(load_dataset(f"bars-stripes-{n}").X, patterns)
+
+
+def test_user_file(tmp_path):
+    path = tmp_path / "table.csv"
+    np.savetxt(path, np.arange(12.0).reshape(4, 3), delimiter=",")
+    data = load_dataset(path)
+    assert data.X.shape == (4, 3) and data.y is None
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"name": "mnist"}, "unknown data set 'mnist'; expected one of digits, mnist5k"),
+    ({"name": "digits", "split": "valid"}, "split: expected one of all, train, test"),
+    ({"name": "bars-stripes-3", "split": "train"}, "has no train/test split"),
+    ({"name": "bars-stripes-0"}, "n: expected an integer >= 1"),
+])  # fmt: skip
+def test_bad_names_and_splits(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_dataset(**kwargs)
+
+
+def test_missing_and_corrupt_fashion_files(tmp_path):
+    with pytest.raises(ValueError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", data_dir=tmp_path)
+    for kind in ("images-idx3", "labels-idx1"):
+        with gzip.open(tmp_path / f"t10k-{kind}-ubyte.gz", "wb") as handle:
+            handle.write(b"not an idx file")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        load_dataset("fashion-mnist", split="test", data_dir=tmp_path)

