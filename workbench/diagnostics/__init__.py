@@ -1,0 +1,23 @@
+"""Convergence diagnostics for any sampler's draws, built on ArviZ (arviz_stats, arviz_plots).
+
+>>> from workbench.diagnostics import diagnose
+>>> report = diagnose("posterior.nc")          # or a DataTree, an array, a dict, a tensor
+>>> report.converged
+>>> print(report.table())
+>>> report.plot("rank")
+
+:func:`sbc` runs simulation-based calibration of a sampler.
+"""
+
+from workbench.diagnostics.convert import MIN_DRAWS, load_draws, to_datatree
+from workbench.diagnostics.report import DiagnosticsReport, Problem, Thresholds, diagnose
+
+__all__ = [
+    "MIN_DRAWS",
+    "DiagnosticsReport",
+    "Problem",
+    "Thresholds",
+    "diagnose",
+    "load_draws",
+    "to_datatree",
+]
