@@ -11,13 +11,17 @@
 
 from workbench.diagnostics.convert import MIN_DRAWS, load_draws, to_datatree
 from workbench.diagnostics.report import DiagnosticsReport, Problem, Thresholds, diagnose
+from workbench.diagnostics.sbc import SBCResult, sbc, sbc_model
 
 __all__ = [
     "MIN_DRAWS",
     "DiagnosticsReport",
     "Problem",
+    "SBCResult",
     "Thresholds",
     "diagnose",
     "load_draws",
+    "sbc",
+    "sbc_model",
     "to_datatree",
 ]

@@ -43,7 +43,9 @@ class PyMCTarget:
         self._logp = pytensor.function([batch], vectorize_graph(logp, replace={flat: batch}))
         constrained = model.replace_rvs_by_values(model.free_RVs)
         outs, flat2 = join_nonshared_inputs(point, constrained, model.value_vars)
-        self._constrain = pytensor.function([flat2], outs)
+        self._constrain = pytensor.function(
+            [batch], [vectorize_graph(o, replace={flat2: batch}) for o in outs]
+        )
         self.names = [rv.name for rv in model.free_RVs]
 
     def logdensity(self, positions):
@@ -64,8 +66,8 @@ class PyMCTarget:
         """Draws (chains, draws, dim) of the raveled values -> {name: (chains, draws, *shape)}
         on the model's own (constrained) scale."""
         chains, draws, _ = positions.shape
-        rows = [self._constrain(x) for x in positions.reshape(-1, self.dim)]
+        values = self._constrain(np.asarray(positions, dtype=float).reshape(-1, self.dim))
         return {
-            name: np.stack([row[k] for row in rows]).reshape(chains, draws, *np.shape(rows[0][k]))
-            for k, name in enumerate(self.names)
+            name: np.asarray(v).reshape(chains, draws, *np.shape(v)[1:])
+            for name, v in zip(self.names, values, strict=True)
         }
