@@ -120,6 +120,7 @@ def test_low_bfmi_flagged():
     assert not report.converged and report.problems[0].kind == "low_bfmi"
 
 
+@pytest.mark.filterwarnings("ignore:Consolidated metadata:UserWarning")
 def test_inputs_tensor_dict_and_files(tmp_path):
     tensor = torch.from_numpy(GOOD[..., 0].copy()).float()  # persistent-chain free energies
     from_tensor = diagnose(tensor)

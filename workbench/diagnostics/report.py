@@ -388,7 +388,8 @@ def _judge(name, draws, values, t):
                 "start chains from dispersed points, and rerun; do not use these draws.",
             )
         )
-    disagree = high_rhat & ~stuck_any
+    slow = np.median(chain_ess, axis=0) < t.ess_per_chain  # each chain alone mixes slowly
+    disagree = high_rhat & ~stuck_any & ~slow
     if disagree.any():
         spread = np.abs(chain_mean - np.median(chain_mean, axis=0)) / np.where(
             typical_sd > 0, typical_sd, 1.0
@@ -408,8 +409,7 @@ def _judge(name, draws, values, t):
                 "multimodal or non-identified: reparametrise or add prior information.",
             )
         )
-    slow = np.median(chain_ess, axis=0) < t.ess_per_chain  # each chain alone mixes slowly
-    low = (low_bulk | low_tail) & ~stuck_any & (slow | ~high_rhat)
+    low = ((low_bulk | low_tail) | (high_rhat & slow)) & ~stuck_any & (slow | ~high_rhat)
     if n_draws * chains < need and (low_bulk | low_tail).any():
         problems.append(
             Problem(
@@ -424,12 +424,18 @@ def _judge(name, draws, values, t):
     elif low.any():
         worst = float(np.nanmin(np.minimum(ess_bulk, ess_tail)[low]))
         tail_only = not (low & low_bulk).any()
+        rhat_note = ""
+        if (low & high_rhat).any():
+            rhat_note = (
+                f" R-hat is up to {np.nanmax(r_hat[low & high_rhat]):.3f}: the chains move too "
+                "slowly to have explored the same region yet."
+            )
         problems.append(
             Problem(
                 "high_autocorrelation",
                 f"{where(low)}: {'tail ' if tail_only else ''}ESS down to {worst:.0f} of "
                 f"{chains * n_draws} draws ({100 * worst / (chains * n_draws):.1f}% efficiency; "
-                f"target {need:g}).",
+                f"target {need:g})." + rhat_note,
                 "successive draws are strongly correlated (steps too small, acceptance too "
                 "low, or strongly correlated parameters)"
                 + ("; the tails are visited rarely" if tail_only else "")
