@@ -221,3 +221,35 @@ def test_figures_and_saved_report(tmp_path):
     assert set(files) == {"json", "trace", "rank", "autocorr", "ess"}
     assert json.loads((tmp_path / "out" / "diagnostics.json").read_text())["converged"]
     assert (tmp_path / "out" / "rank.png").stat().st_size > 1000
+
+
+def test_pymc_nuts_funnel_from_netcdf_via_cli(tmp_path, capsys):
+    """A real PyMC DataTree (NUTS on the centred funnel) saved as NetCDF: the CLI reports the
+    divergences PyMC recorded and the E-BFMI arviz_stats computes from its energy."""
+    import warnings
+
+    import pymc as pm
+
+    from workbench.diagnostics.demo import funnel_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = pm.sample(
+            draws=300,
+            tune=300,
+            chains=4,
+            cores=1,
+            random_seed=7,
+            progressbar=False,
+            model=funnel_model(),
+            nuts_sampler="pymc",
+            compute_convergence_checks=False,
+        )
+    tree.to_netcdf(tmp_path / "funnel.nc", engine="h5netcdf")
+    assert main(["diagnose", str(tmp_path / "funnel.nc"), "--json", "--var", "v"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out["variables"]) == ["v"]
+    assert out["divergences"] == int(tree["sample_stats"]["diverging"].sum()) > 0
+    np.testing.assert_allclose(out["bfmi"], azs.bfmi(tree)["energy"].values)
+    assert "divergences" in {p["kind"] for p in out["problems"]}
+    assert out["converged"] is False
