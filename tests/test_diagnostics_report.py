@@ -200,6 +200,10 @@ def test_cli_json_strict_and_exit_codes(tmp_path, capsys):
     assert main(["diagnose", str(tmp_path / "one.npy"), "--allow-single-chain", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["converged"] is False
     assert main(["diagnose", str(tmp_path / "good.npy"), "--threshold", "rhat=2"]) == 2
+    np.savez(tmp_path / "many.npz", a=GOOD[..., 0], b=GOOD[..., 1], c=GOOD[..., 2])
+    assert main(["diagnose", str(tmp_path / "many.npz"), "--var", "a", "c", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["variables"]) == {"a", "c"}
+    assert main(["diagnose", str(tmp_path / "many.npz"), "--var", "z"]) == 2
 
 
 def test_figures_and_saved_report(tmp_path):

@@ -62,7 +62,14 @@ def register(sub):
         ),
     )
     p.add_argument("path", help="draws: .nc, .zarr, .npy or .npz")
-    p.add_argument("--var", action="append", default=[], metavar="NAME", help="variable (repeat)")
+    p.add_argument(
+        "--var",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="variables to diagnose (default: all)",
+    )
     p.add_argument("--group", default="posterior", help="DataTree group (default posterior)")
     p.add_argument(
         "--threshold",
