@@ -119,9 +119,11 @@ def test_ising_4x4_matches_exact_magnetisation():
     )
 
 
-def test_hopfield_callable_energy_with_binary_units():
-    """A 6-unit Hopfield energy on {0, 1} units given as a plain function (no local fields):
-    each unit's mean activity matches enumeration of the 64 states within 4 MCSE."""
+@pytest.mark.parametrize("update", ["metropolis", "gibbs"])
+def test_hopfield_callable_energy_with_binary_units(update):
+    """A 6-unit Hopfield energy on {0, 1} units given as a plain function (no local fields),
+    Metropolis or heat-bath updates: each unit's mean activity and the mean energy match
+    enumeration of the 64 states within 4 MCSE."""
     rng = np.random.default_rng(14)
     couplings = rng.normal(scale=0.8, size=(6, 6))
     couplings = np.triu(couplings, 1) + np.triu(couplings, 1).T
@@ -136,6 +138,7 @@ def test_hopfield_callable_energy_with_binary_units():
         draws=2000,
         warmup=50,
         values=(0, 1),
+        update=update,
         initial=rng.integers(0, 2, size=(8, 6)),
         seed=15,
     )
@@ -144,6 +147,9 @@ def test_hopfield_callable_energy_with_binary_units():
     for i, expected in enumerate(probs @ states):
         z = (units[..., i].mean() - expected) / mcse_of_mean(units[..., i])
         assert abs(z) < 4, (i, z)
+    energies = tree["posterior"]["energy"].values
+    z = (energies.mean() - probs @ quadratic(states)) / mcse_of_mean(energies)
+    assert abs(z) < 4, z
 
 
 def test_spin_inputs_validated():
@@ -151,6 +157,8 @@ def test_spin_inputs_validated():
         spins.QuadraticEnergy(np.array([[0.0, 1.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="initial"):
         spins.sample(lambda s: s.sum(1), chains=2, draws=5)
+    with pytest.raises(ValueError, match="update"):
+        spins.build_kernel(update="wolff")
 
 
 def test_metropolis_on_pymc_model_matches_beta_posterior():

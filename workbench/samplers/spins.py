@@ -1,8 +1,10 @@
 """Metropolis on discrete spins: Ising and Hopfield-type energies, and any energy function.
 
 A sweep visits every site once (in a fresh random order per sweep, the same for all chains)
-and proposes to flip it; the flip is accepted with probability ``min(1, exp(-beta dE))``. This
-is how fantasy particles for energy-based models are made.
+and proposes to flip it; the flip is accepted with probability ``min(1, exp(-beta dE))``
+(``update="metropolis"``) or, for single-site Gibbs (heat-bath, Glauber) updates, with
+``1 / (1 + exp(beta dE))`` (``update="gibbs"``: the unit is drawn from its exact conditional).
+This is how fantasy particles for energy-based models are made.
 
 Energies come in two forms:
 
@@ -18,10 +20,14 @@ Energies come in two forms:
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import expit
 
 from workbench.samplers.base import check_count, make_rng, sample_chains, to_datatree
 
+UPDATES = ("metropolis", "gibbs")
+
 __all__ = [
+    "UPDATES",
     "QuadraticEnergy",
     "SpinInfo",
     "SpinState",
@@ -112,14 +118,18 @@ def init(spins, energy):
     return SpinState(spins, np.asarray(energy(spins), dtype=float))
 
 
-def build_kernel(values=(-1.0, 1.0)):
-    """``kernel(rng, state, energy, beta) -> (state, info)``: one Metropolis sweep.
+def build_kernel(values=(-1.0, 1.0), update="metropolis"):
+    """``kernel(rng, state, energy, beta) -> (state, info)``: one sweep of single-site updates.
 
     ``values`` are the two states of a unit: (-1, 1) for Ising spins, (0, 1) for binary units.
+    ``update`` is "metropolis" (flip with probability min(1, exp(-beta dE))) or "gibbs"
+    (flip with probability 1 / (1 + exp(beta dE)), i.e. draw the unit from its conditional).
     """
     low, high = (float(v) for v in values)
     if low == high:
         raise ValueError(f"values: expected two different unit states, got {values!r}")
+    if update not in UPDATES:
+        raise ValueError(f"update: expected one of {', '.join(UPDATES)}, got {update!r}")
 
     def kernel(rng, state, energy, beta=1.0):
         spins, current = state.spins.copy(), state.energy.copy()
@@ -134,7 +144,10 @@ def build_kernel(values=(-1.0, 1.0)):
                 proposal = spins.copy()
                 proposal[:, site] = flipped
                 delta = np.asarray(energy(proposal), dtype=float) - current
-            accept = np.log(uniforms[k]) < -beta * delta
+            if update == "metropolis":
+                accept = np.log(uniforms[k]) < -beta * delta
+            else:
+                accept = uniforms[k] < expit(-beta * delta)
             spins[:, site] = np.where(accept, flipped, spins[:, site])
             current = current + np.where(accept, delta, 0.0)
             accepted += accept
@@ -151,10 +164,11 @@ def sample(
     warmup=100,
     beta=1.0,
     values=(-1.0, 1.0),
+    update="metropolis",
     initial=None,
     seed=None,
 ):
-    """Sweeps of single-spin Metropolis from random starts; returns an ArviZ DataTree.
+    """Sweeps of single-site updates from random starts; returns an ArviZ DataTree.
 
     Parameters
     ----------
@@ -166,6 +180,8 @@ def sample(
         Inverse temperature.
     values : pair of float
         Unit states, (-1, 1) or (0, 1).
+    update : {"metropolis", "gibbs"}
+        Single-site Metropolis or heat-bath (Gibbs) updates.
     initial : ndarray of shape (chains, sites), optional
         Starting spins (default: uniform random).
     seed : int, Generator or None
@@ -184,7 +200,7 @@ def sample(
             raise ValueError("initial: needed for an energy callable (it fixes the site count)")
         initial = rng.choice(np.asarray(values, dtype=float), size=(chains, energy.sites))
     state = init(initial, energy)
-    kernel = build_kernel(values)
+    kernel = build_kernel(values, update)
 
     def step(rng, state):
         return kernel(rng, state, energy, beta)
@@ -197,5 +213,5 @@ def sample(
         "energy": states["energy"],
         "magnetisation": states["spins"].mean(axis=-1),
     }
-    attrs = {"sampler": "single-spin Metropolis", "beta": float(beta), "warmup": warmup}
+    attrs = {"sampler": f"single-site {update}", "beta": float(beta), "warmup": warmup}
     return to_datatree(posterior, {"acceptance_rate": infos["acceptance_rate"]}, attrs)
