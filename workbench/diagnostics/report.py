@@ -22,8 +22,6 @@ from workbench.diagnostics.convert import to_datatree
 
 __all__ = ["DiagnosticsReport", "Problem", "Thresholds", "diagnose"]
 
-PLOT_KINDS = ("trace", "rank", "autocorr", "ess", "energy")
-
 
 @dataclass(frozen=True)
 class Thresholds:

@@ -35,19 +35,19 @@ def check_count(name, value, minimum):
     return int(value)
 
 
-def sample_chains(step, state, draws, rng, *, record=lambda state: state):
-    """Run ``step`` ``draws`` times; returns (final state, records, infos) where ``records``
-    and ``infos`` are dicts of arrays shaped (chains, draws, ...)."""
-    records, infos = [], []
+def sample_chains(step, state, draws, rng):
+    """Run ``step`` ``draws`` times; returns (final state, states, infos) where ``states``
+    and ``infos`` map each NamedTuple field to an array shaped (chains, draws, ...)."""
+    states, infos = [], []
     for _ in range(draws):
         state, info = step(rng, state)
-        records.append(record(state))
+        states.append(state)
         infos.append(info)
 
     def stack(items):
         return {k: np.stack([getattr(i, k) for i in items], axis=1) for k in items[0]._fields}
 
-    return state, stack(records), stack(infos)
+    return state, stack(states), stack(infos)
 
 
 def to_datatree(posterior, sample_stats=None, attrs=None):
