@@ -192,8 +192,11 @@ def test_cli_json_strict_and_exit_codes(tmp_path, capsys):
         main(["diagnose", str(tmp_path / "bad.npy"), "--strict", "--json"])
     assert stop.value.code == 1
     np.save(tmp_path / "one.npy", GOOD[:1])
+    np.save(tmp_path / "rank1.npy", GOOD[0, :, 0])
+    np.save(tmp_path / "short.npy", GOOD[:, :5])
+    np.save(tmp_path / "nan.npy", np.where(np.arange(3) == 1, np.nan, GOOD))
     (tmp_path / "junk.nc").write_text("junk")
-    for path in ("one.npy", "junk.nc", "none.npz"):
+    for path in ("one.npy", "rank1.npy", "short.npy", "nan.npy", "junk.nc", "none.npz"):
         assert main(["diagnose", str(tmp_path / path)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("workbench: error:") and err.count("\n") == 1
