@@ -5,13 +5,15 @@
 * :mod:`~workbench.samplers.gibbs`: Gibbs sampling with exact conditionals;
 * :class:`PyMCTarget`: a PyMC model's compiled log-density as a target.
 
+Importing this package does not import PyMC (the torch side relies on that): ``PyMCTarget`` is
+loaded on first use.
+
 Every ``sample`` function takes an explicit seed and returns an ArviZ DataTree with
 ``posterior`` and ``sample_stats`` (acceptance), ready for :func:`workbench.diagnostics.diagnose`.
 """
 
 from workbench.samplers import gibbs, metropolis, spins
 from workbench.samplers.base import SamplingAlgorithm, sample_chains, to_datatree
-from workbench.samplers.pymc_target import PyMCTarget
 
 __all__ = [
     "PyMCTarget",
@@ -22,3 +24,11 @@ __all__ = [
     "spins",
     "to_datatree",
 ]
+
+
+def __getattr__(name):
+    if name == "PyMCTarget":
+        from workbench.samplers.pymc_target import PyMCTarget
+
+        return PyMCTarget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
