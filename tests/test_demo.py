@@ -13,4 +13,5 @@ def test_demo_writes_report_and_summary(tmp_path):
     lines = {s["name"]: s["summary"] for s in summary["sections"]}
     assert "ML 0.3000 both" in lines["section_invariance"]
     assert "not reported" in lines["section_normal"]
+    assert "healthy run converged; funnel NOT converged" in lines["section_diagnostics"]
     assert json.loads((tmp_path / "summary.json").read_text())["report"].endswith("report.html")

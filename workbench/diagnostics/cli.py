@@ -1,0 +1,89 @@
+"""``workbench diagnose PATH``: convergence report of saved draws (.nc, .zarr, .npy, .npz)."""
+
+import json
+import sys
+
+__all__ = ["register"]
+
+
+def _threshold_overrides(pairs):
+    from workbench.diagnostics import Thresholds
+
+    fields = Thresholds.__dataclass_fields__
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or key not in fields:
+            raise ValueError(
+                f"--threshold: expected KEY=VALUE with KEY in {', '.join(fields)}, got {pair!r}"
+            )
+        try:
+            out[key] = int(text) if key == "max_divergences" else float(text)
+        except ValueError:
+            raise ValueError(f"--threshold {key}: expected a number, got {text!r}") from None
+    return out
+
+
+def cmd_diagnose(args):
+    from workbench.diagnostics import diagnose
+
+    report = diagnose(
+        args.path,
+        var_names=args.var or None,
+        group=args.group,
+        thresholds=_threshold_overrides(args.threshold),
+        allow_single_chain=args.allow_single_chain,
+    )
+    payload = report.to_dict()
+    text = report.table()
+    if args.out:
+        files = report.save(args.out)
+        payload["files"] = files
+        text += "\nwrote: " + ", ".join(files.values())
+    if args.json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print(text)
+    if args.strict and not report.converged:
+        raise SystemExit(1)
+
+
+def register(sub):
+    """Add ``diagnose`` to the ``workbench`` sub-commands."""
+    p = sub.add_parser(
+        "diagnose",
+        help="convergence diagnostics (R-hat, ESS, MCSE, divergences, E-BFMI) of saved draws",
+        description=(
+            "Diagnose MCMC draws in PATH: a NetCDF (.nc) or Zarr (.zarr) DataTree from PyMC, "
+            "nutpie or the workbench samplers, a .npy array shaped (chains, draws[, ...]) or a "
+            ".npz archive with one such array per variable. Exit code 0 when the report was "
+            "made (1 with --strict when not converged), 2 on bad input."
+        ),
+    )
+    p.add_argument("path", help="draws: .nc, .zarr, .npy or .npz")
+    p.add_argument(
+        "--var",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="variables to diagnose (default: all)",
+    )
+    p.add_argument("--group", default="posterior", help="DataTree group (default posterior)")
+    p.add_argument(
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a threshold: r_hat=1.01 ess_per_chain=100 max_divergences=0 bfmi=0.3",
+    )
+    p.add_argument(
+        "--allow-single-chain",
+        action="store_true",
+        help="accept one chain (ESS and MCSE only; never called converged)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--out", default=None, help="folder for diagnostics.json and figures")
+    p.add_argument("--strict", action="store_true", help="exit code 1 when not converged")
+    return {"diagnose": cmd_diagnose}

@@ -1,0 +1,172 @@
+"""Turn draws from anywhere into one ArviZ DataTree, checked at the door.
+
+Accepted: an ``xarray.DataTree`` (PyMC, nutpie, the workbench samplers), a path to a NetCDF
+(``.nc``) or Zarr (``.zarr``) DataTree, a ``.npy`` array shaped (chains, draws, ...), a ``.npz``
+archive with one such array per variable, a NumPy array, a dict of arrays, or a torch tensor
+(anything with ``detach().cpu().numpy()``).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["MIN_DRAWS", "load_draws", "to_datatree"]
+
+MIN_DRAWS = 10  # below this, split R-hat and ESS have too few draws per half-chain to mean much
+SUFFIXES = (".nc", ".zarr", ".npy", ".npz")
+SHAPE_HINT = "an array shaped (chains, draws) or (chains, draws, *variable_shape)"
+
+
+def _as_numpy(name, value):
+    """NumPy float array of ``value`` (torch tensors are detached and moved to the CPU)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, xr.DataArray):
+        value = value.values
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name}: expected numbers ({SHAPE_HINT}), got {type(value).__name__}"
+        ) from None
+    return arr
+
+
+def _check_array(name, arr, allow_single_chain):
+    if arr.ndim < 2:
+        raise ValueError(
+            f"{name}: expected {SHAPE_HINT}, got an array of rank {arr.ndim} with shape "
+            f"{arr.shape}; a single chain is shaped (1, draws)"
+        )
+    chains, draws = arr.shape[:2]
+    _check_sizes(name, chains, draws, allow_single_chain)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name}: draws must be finite, got {int(bad.sum())} NaN/inf value(s), the first at "
+            f"(chain, draw, ...) = {where}; a sampler that produced NaN has failed: fix it "
+            "(or drop those chains) before diagnosing"
+        )
+
+
+def _check_sizes(name, chains, draws, allow_single_chain):
+    if chains < 1 or draws < 1:
+        raise ValueError(f"{name}: no draws (chains={chains}, draws={draws})")
+    if chains == 1 and not allow_single_chain:
+        raise ValueError(
+            f"{name}: got a single chain. R-hat compares chains started at different points: "
+            "with one chain it cannot tell a chain that has mixed from one that is stuck in one "
+            "region, so convergence cannot be judged. Run several chains (4 is usual), or pass "
+            "allow_single_chain=True (CLI: --allow-single-chain) to still get bulk/tail ESS "
+            "and MCSE (R-hat then is reported as null)"
+        )
+    if draws < MIN_DRAWS:
+        raise ValueError(
+            f"{name}: too few draws: got {draws} per chain, need at least {MIN_DRAWS} for split "
+            "R-hat and ESS (each half-chain needs several draws); run the sampler longer"
+        )
+
+
+def _dataset_from_arrays(arrays, allow_single_chain):
+    if not arrays:
+        raise ValueError("data: no variables to diagnose")
+    checked, shape = {}, None
+    for name, value in arrays.items():
+        arr = _as_numpy(f"data[{name!r}]", value)
+        _check_array(f"data[{name!r}]", arr, allow_single_chain)
+        if shape is not None and arr.shape[:2] != shape:
+            raise ValueError(
+                f"data[{name!r}]: every variable needs the same (chains, draws); got "
+                f"{arr.shape[:2]}, others have {shape}"
+            )
+        shape = arr.shape[:2]
+        dims = ["chain", "draw"] + [f"{name}_dim_{i}" for i in range(arr.ndim - 2)]
+        checked[name] = (dims, arr)
+    chains, draws = shape
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    return xr.Dataset(checked, coords=coords)
+
+
+def to_datatree(data, *, group="posterior", allow_single_chain=False):
+    """A validated DataTree with draws in ``group`` (and ``sample_stats`` when given).
+
+    Parameters
+    ----------
+    data : DataTree, str or Path, ndarray, dict of ndarray, or torch tensor
+        Arrays are shaped (chains, draws, *variable_shape); a bare array becomes variable
+        ``x``. Paths may end in .nc, .zarr, .npy or .npz.
+    group : str, default "posterior"
+        Group of a DataTree that holds the draws.
+    allow_single_chain : bool, default False
+        Accept one chain (R-hat is then not computed; ESS and MCSE still are).
+
+    Raises
+    ------
+    ValueError
+        Wrong rank, one chain (unless allowed), fewer than ``MIN_DRAWS`` draws, NaN/inf,
+        a missing group, or an unreadable file.
+    """
+    if isinstance(data, str | Path):
+        try:
+            return to_datatree(load_draws(data), group=group, allow_single_chain=allow_single_chain)
+        except ValueError as err:
+            if str(err).startswith("path:"):
+                raise
+            raise ValueError(f"{data}: {err}") from None
+    if isinstance(data, xr.DataTree):
+        return _check_tree(data, group, allow_single_chain)
+    if isinstance(data, dict):
+        posterior = _dataset_from_arrays(data, allow_single_chain)
+    elif isinstance(data, np.ndarray | list | tuple) or hasattr(data, "detach"):
+        posterior = _dataset_from_arrays({"x": data}, allow_single_chain)
+    else:
+        raise TypeError(
+            "data: expected a DataTree, a path (.nc, .zarr, .npy, .npz), an array, a dict of "
+            f"arrays or a torch tensor, got {type(data).__name__}"
+        )
+    return xr.DataTree.from_dict({group: posterior})
+
+
+def _check_tree(tree, group, allow_single_chain):
+    if group not in tree.children:
+        have = ", ".join(tree.children) or "none"
+        raise ValueError(f"data: no {group!r} group in the DataTree (groups: {have})")
+    posterior = tree[group].to_dataset()
+    missing = {"chain", "draw"} - set(posterior.dims)
+    if missing or not posterior.data_vars:
+        raise ValueError(
+            f"data: group {group!r} must hold variables with 'chain' and 'draw' dimensions, "
+            f"got dims {sorted(map(str, posterior.dims))} and {len(posterior.data_vars)} variables"
+        )
+    _check_sizes(f"data[{group!r}]", posterior.sizes["chain"], posterior.sizes["draw"], True)
+    for name, da in posterior.data_vars.items():
+        if da.dtype.kind not in "biuf":
+            continue
+        arr = da.transpose("chain", "draw", ...).values
+        _check_array(f"data[{name!r}]", arr, allow_single_chain)
+    return tree
+
+
+def load_draws(path):
+    """Read draws from ``path``: a DataTree (.nc, .zarr), an array (.npy) or arrays (.npz)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        expected = ", ".join(SUFFIXES)
+        raise ValueError(f"path: expected a file ending in {expected}, got {path.name!r}")
+    if not path.exists():
+        raise ValueError(f"path: no such file: {path}")
+    try:
+        if suffix == ".npy":
+            return {"x": np.load(path, allow_pickle=False)}
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return {name: archive[name] for name in archive.files}
+        engine = "h5netcdf" if suffix == ".nc" else "zarr"
+        return xr.open_datatree(path, engine=engine).load()
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        kind = {".npy": "a NumPy array", ".npz": "a NumPy archive"}.get(suffix, "a DataTree")
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"path: cannot read {path} as {kind}: {reason}") from None
