@@ -13,6 +13,7 @@ import pytest
 
 import models
 import workbench
+import workbench.bayes
 
 SEED = 20261122
 SAMPLING = {"draws": 1000, "tune": 1000, "chains": 4}
