@@ -13,6 +13,7 @@ import numpy as np
 
 import models
 from workbench.bayes import Estimator
+from workbench.energy.demo import section_rbm
 from workbench.io import write_text
 from workbench.report import HtmlReport
 
@@ -142,6 +143,7 @@ SECTIONS = [
     section_deconvolution,
     section_normal,
     section_risk,
+    section_rbm,
 ]
 
 
