@@ -77,7 +77,7 @@ def rbm_log_likelihood(
     layer, n = probe._enumerated_layer(max_states)
     W, a, b = (pt.as_tensor_variable(x) for x in (W, visible_bias, hidden_bias))
     params = (W, a, b, pt.as_tensor(probe.sigma), pt.as_tensor(probe.hidden_sigma))
-    kinds = {"visible": visible, "hidden": hidden}
+    kinds = {"visible": visible, "hidden": hidden, "dot": graphs.small_dot}
     states = pt.as_tensor(binary_states(n))
     if layer == "visible":
         log_weights = -graphs.free_energy(states, *params, **kinds)
@@ -85,7 +85,7 @@ def rbm_log_likelihood(
         log_weights = -graphs.hidden_free_energy(states, *params, **kinds)
     log_z = graphs.logsumexp(log_weights, axis=0)
     free = graphs.free_energy(pt.as_tensor(rows), *params, **kinds)
-    return -pt.dot(pt.as_tensor(counts.astype(float)), free) - float(counts.sum()) * log_z
+    return -pt.sum(pt.as_tensor(counts.astype(float)) * free) - float(counts.sum()) * log_z
 
 
 def rbm_model(data, n_hidden=2, *, prior_sd=1.0, identified=True, seed=0):

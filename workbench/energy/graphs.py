@@ -33,6 +33,7 @@ __all__ = [
     "log_marginal_unit",
     "logsumexp",
     "set_compile_mode",
+    "small_dot",
 ]
 
 LAYERS = ("bernoulli", "gaussian")
@@ -111,18 +112,27 @@ def energy(v, h, W, a, b, sigma, tau, visible, hidden):
     )
 
 
-def free_energy(v, W, a, b, sigma, tau, visible, hidden, softplus=pt.softplus):
+def small_dot(x, y):
+    """``x @ y`` as a broadcast product and a sum. For the tiny matrices of an RBM inside a
+    PyMC model this is as fast as ``dot``, and Numba compiles it in a fraction of the time
+    (docs/benchmarks.md: 58 s against 400 s cold for a 4 x 2 RBM log-likelihood)."""
+    if y.ndim == 1:
+        return pt.sum(x * y, axis=-1)
+    return pt.sum(x[:, :, None] * y[None, :, :], axis=1)
+
+
+def free_energy(v, W, a, b, sigma, tau, visible, hidden, softplus=pt.softplus, dot=pt.dot):
     """F(v) = -log sum_h exp(-E(v, h)) per row: v (N, n_visible) -> (N,)."""
-    field = pt.dot(v, W) + b
+    field = dot(v, W) + b
     marginal = log_marginal_unit(hidden, field, tau, softplus)
-    return -pt.dot(v, a) + _self_energy(visible, v, sigma) - marginal
+    return -dot(v, a) + _self_energy(visible, v, sigma) - marginal
 
 
-def hidden_free_energy(h, W, a, b, sigma, tau, visible, hidden, softplus=pt.softplus):
+def hidden_free_energy(h, W, a, b, sigma, tau, visible, hidden, softplus=pt.softplus, dot=pt.dot):
     """F(h) = -log sum_v exp(-E(v, h)) per row: h (N, n_hidden) -> (N,)."""
-    field = pt.dot(h, W.T) + a
+    field = dot(h, W.T) + a
     marginal = log_marginal_unit(visible, field, sigma, softplus)
-    return -pt.dot(h, b) + _self_energy(hidden, h, tau) - marginal
+    return -dot(h, b) + _self_energy(hidden, h, tau) - marginal
 
 
 def _conditional_mean(layer, field, scale):
