@@ -65,12 +65,12 @@ print(RBM(W[:, ::-1], a, b[::-1]).log_likelihood(data))
 # `workbench.energy.rbm_model` therefore writes the hidden biases as
 # $b = -\mathrm{cumsum}(g)$ with gaps $g > 0$: negative and decreasing. Each of the 8 copies
 # has exactly one member with that property (flip every unit with $b_j > 0$, then sort), so
-# the model keeps one copy. Priors: Normal(0, 1) on W and a, HalfNormal(1) on the gaps. The
+# the model keeps one copy. Priors: Normal(0, 2) on W and a, HalfNormal(2) on the gaps. The
 # likelihood graph is `rbm_log_likelihood(data, W, a, b)`, which you can also use in models of
 # your own.
 
 # %%
-model = rbm_model(data, n_hidden=2, prior_sd=1.0, seed=0)
+model = rbm_model(data, n_hidden=2, prior_sd=2.0, seed=0)
 names = ["W", "visible_bias", "hidden_bias"]
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -141,9 +141,13 @@ assert rows["ml"][is_pattern].sum() >= rows["map"][is_pattern].sum() - 1e-6
 #   reason the likelihood is not integrable over the weights, and the flat-prior mean
 #   (CM-ML) does not exist: we did not ask for it.
 # * **MAP** keeps the weights finite: the Normal prior is a weight-decay penalty.
-# * **CM** averages weights over the posterior; with 30 observations and a unit prior the
-#   posterior is wide, so the averaged weights are smaller and their plug-in distribution is
-#   flatter.
+# * **CM** averages the weights over the posterior, and here most of them average to almost
+#   zero. The hidden-unit symmetries are gone, but the *data* have symmetries of their own:
+#   the bars-and-stripes set is unchanged when the grid is transposed (pixels 1 and 2 swap)
+#   or every pixel is inverted, so the posterior has several equally good modes that are
+#   genuinely different RBMs, and the chains visit them (R-hat stays near 1 because every
+#   chain sees all of them). The mean of weights from different modes is a poor RBM: its
+#   plug-in distribution is close to uniform.
 # * The **posterior predictive** averages distributions instead of weights. It is the
 #   prediction that minimises the expected log loss under the model, and differs from the
 #   plug-in CM because p(v | W) is not linear in W.
