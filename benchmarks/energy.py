@@ -77,6 +77,8 @@ def worker(mode):
 
 
 def free_energy_table(modes):
+    print(f"free energy + gradient, {SHAPE[0]} x {SHAPE[1]} RBM, batch {BATCH}")
+    print(f"{'mode':<14}{'cold s':>9}{'warm ms':>10}{'numpy ms':>10}{'ratio':>8}", flush=True)
     rows = []
     for mode in modes:
         with tempfile.TemporaryDirectory() as cache:
@@ -88,13 +90,13 @@ def free_energy_table(modes):
                 text=True,
                 check=True,
             )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"free energy + gradient, {SHAPE[0]} x {SHAPE[1]} RBM, batch {BATCH}")
-    print(f"{'mode':<14}{'cold s':>9}{'warm ms':>10}{'numpy ms':>10}{'ratio':>8}")
-    for r in rows:
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(r)
         ratio = r["warm_ms"] / r["numpy_ms"]
         print(
-            f"{r['mode']:<14}{r['cold_s']:>9.2f}{r['warm_ms']:>10.2f}{r['numpy_ms']:>10.2f}{ratio:>8.2f}"
+            f"{r['mode']:<14}{r['cold_s']:>9.2f}{r['warm_ms']:>10.2f}{r['numpy_ms']:>10.2f}"
+            f"{ratio:>8.2f}",
+            flush=True,
         )
     return rows
 

@@ -77,7 +77,7 @@ def test_bridge_bad_input():
 def test_estimators_on_bars_and_stripes():
     import workbench
 
-    data = np.repeat(bars_stripes(2), 10, axis=0)
+    data = np.repeat(bars_stripes(2), 5, axis=0)  # the setting of tutorial 05
     model = rbm_model(data, 2, prior_sd=2.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
