@@ -82,3 +82,15 @@ def test_bad_ais_settings():
     gg = RBM(0.1 * np.ones((2, 2)), np.zeros(2), np.zeros(2), visible="gaussian", hidden="gaussian")
     with pytest.raises(ValueError, match="closed-form"):
         gg.log_partition("ais")
+
+
+def test_ais_on_a_gaussian_hidden_layer():
+    # the Hubbard-Stratonovich RBM of a Hopfield network: Bernoulli visible, Gaussian hidden
+    from workbench.energy import Hopfield
+
+    rng = np.random.default_rng(5)
+    W = rng.normal(0, 0.4, (10, 3))
+    rbm = Hopfield(W @ W.T, rng.normal(0, 0.5, 10)).to_rbm()
+    exact = rbm.log_partition().value
+    est = rbm.log_partition("ais", n_chains=100, n_steps=500, seed=3)
+    assert abs(est.value - exact) <= 3 * est.se, (est.value, est.se, exact)
