@@ -14,7 +14,7 @@ moves the chain by one block-Gibbs sweep that leaves p_k invariant.
 
 import numpy as np
 
-from workbench.energy.rbm import LogPartition
+from workbench.energy.rbm import LogPartition, binary_states
 
 __all__ = ["annealed_log_partition", "base_log_partition"]
 
@@ -55,8 +55,6 @@ def _check_count(name, value, low):
 def _model_draws(rbm, n, rng, max_states, burn_in=1000):
     """Draws of v from the model: exact when a binary layer can be enumerated within
     ``max_states`` (and 2^22 states in memory), else the ends of long Gibbs chains."""
-    from workbench.energy.rbm import binary_states
-
     try:
         layer, bits = rbm._enumerated_layer(min(max_states, 2**22))
     except ValueError:
