@@ -16,7 +16,10 @@ __all__ = ["main"]
 
 # Sub-command groups that live beside their capability. Each module defines
 # ``register(sub) -> {command name: function(args)}``; ``sub`` is the argparse sub-parser set.
-COMMAND_MODULES = ("workbench.diagnostics.cli",)
+COMMAND_MODULES = (
+    "workbench.diagnostics.cli",
+    "workbench.energy.cli",
+)
 
 
 class UsageError(Exception):

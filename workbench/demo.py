@@ -14,6 +14,7 @@ import numpy as np
 import models
 from workbench.bayes import Estimator
 from workbench.diagnostics.demo import section_diagnostics
+from workbench.energy.demo import section_rbm
 from workbench.io import write_text
 from workbench.report import HtmlReport
 
@@ -144,6 +145,7 @@ SECTIONS = [
     section_normal,
     section_risk,
     section_diagnostics,
+    section_rbm,
 ]
 
 

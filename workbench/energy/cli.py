@@ -1,0 +1,114 @@
+"""``workbench energy``: log Z, log-likelihood and the joint table of an RBM saved as .npz.
+
+The file holds arrays ``W`` (n_visible, n_hidden), ``visible_bias``, ``hidden_bias`` and
+optionally ``sigma``, ``hidden_sigma`` and 0-d string arrays ``visible``, ``hidden``
+(layer types), e.g. from ``np.savez(path, W=W, visible_bias=a, hidden_bias=b)``.
+"""
+
+import json
+import sys
+
+__all__ = ["register"]
+
+KEYS = ("W", "visible_bias", "hidden_bias")
+
+
+def load_rbm(path):
+    """An RBM from an .npz file, with errors that name the file and the missing keys."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from workbench.energy import RBM
+
+    path = Path(path)
+    if not path.is_file() or path.suffix != ".npz":
+        raise ValueError(f"weights: expected an existing .npz file, got {str(path)!r}")
+    with np.load(path, allow_pickle=False) as saved:
+        missing = [k for k in KEYS if k not in saved]
+        if missing:
+            raise ValueError(
+                f"weights: {path} lacks {', '.join(missing)}; it has {', '.join(saved.files)}"
+            )
+        options = {k: str(saved[k]) for k in ("visible", "hidden") if k in saved}
+        options.update({k: saved[k] for k in ("sigma", "hidden_sigma") if k in saved})
+        return RBM(*(saved[k] for k in KEYS), **options)
+
+
+def cmd_logz(args):
+    from workbench.data import load_array
+
+    rbm = load_rbm(args.weights)
+    data = None if args.data is None else load_array(args.data)
+    est = rbm.log_partition(
+        args.method,
+        n_chains=args.chains,
+        n_steps=args.steps,
+        seed=args.seed,
+        data=data if args.method != "exact" else None,
+    )
+    payload = {
+        "rbm": {
+            "n_visible": rbm.n_visible,
+            "n_hidden": rbm.n_hidden,
+            "visible": rbm.visible,
+            "hidden": rbm.hidden,
+        },
+        "log_z": est.value,
+        "se": est.se,
+        "method": est.method,
+    }
+    if est.method != "exact":
+        payload.update(chains=est.n_chains, steps=est.n_steps, seed=args.seed)
+    if data is not None:
+        payload["log_likelihood"] = rbm.log_likelihood(data, log_z=est.value)
+        payload["n_rows"] = int(len(data))
+    lines = [
+        f"{rbm!r}",
+        f"log Z = {est.value:.6f}" + (f" +- {est.se:.6f} ({est.method})" if est.se else " (exact)"),
+    ]
+    if data is not None:
+        lines.append(f"mean log-likelihood of {len(data)} rows = {payload['log_likelihood']:.6f}")
+    if args.json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print("\n".join(lines))
+
+
+def cmd_table(args):
+    rbm = load_rbm(args.weights)
+    table = rbm.joint_table()
+    if args.json:
+        payload = {
+            "visible": table.visible.astype(int).tolist(),
+            "hidden": table.hidden.astype(int).tolist(),
+            "energy": table.energy.tolist(),
+            "probability": table.probability.tolist(),
+            "log_z": table.log_z,
+            "marginal": table.marginal.tolist(),
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print(table)
+
+
+def register(sub):
+    """Add ``energy logz`` and ``energy table``; returns {command name: function}."""
+    p = sub.add_parser("energy", help="RBM partition functions and joint tables (.npz weights)")
+    inner = p.add_subparsers(dest="energy_command", required=True, metavar="ENERGY_COMMAND")
+    q = inner.add_parser("logz", help="exact or AIS log Z (and the data's log-likelihood)")
+    q.add_argument("weights", help=".npz with W, visible_bias, hidden_bias")
+    q.add_argument("--method", choices=("exact", "ais", "reverse_ais"), default="exact")
+    q.add_argument("--data", default=None, help="visible data (.npy/.csv/.txt), one row each")
+    q.add_argument("--chains", type=int, default=100)
+    q.add_argument("--steps", type=int, default=1000)
+    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--json", action="store_true")
+    t = inner.add_parser("table", help="every (v, h) of a tiny Bernoulli RBM")
+    t.add_argument("weights")
+    t.add_argument("--json", action="store_true")
+
+    def dispatch(args):
+        return {"logz": cmd_logz, "table": cmd_table}[args.energy_command](args)
+
+    return {"energy": dispatch}
