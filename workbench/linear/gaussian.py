@@ -260,7 +260,6 @@ def fa_em(S, q, *, tol, max_iter, rng, min_noise=1e-8):
     Returns (W, psi, log-likelihood history). ``psi`` is floored at ``min_noise`` times each
     feature's variance.
     """
-    d = S.shape[0]
     var = np.diag(S).copy()
     W, psi = _initial_w(S, q, rng), var.copy()
     history = [mean_loglik_from_moments(S, W, psi)]
