@@ -166,7 +166,7 @@ def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=
         with model:
             approx = pm.fit(
                 n=20000, method="advi", random_seed=seed, progressbar=False,
-                callbacks=[pm.callbacks.CheckParametersConvergence(tolerance=1e-4)],
+                callbacks=[pm.variational.callbacks.CheckParametersConvergence(tolerance=1e-4)],
             )  # fmt: skip
             tree = approx.sample(draws, random_seed=seed)
         rhat = None
