@@ -21,7 +21,8 @@ def section_ppca(report, seed, **_):
     err = np.linalg.norm(closed.components_.T @ closed.components_ - ww) / np.linalg.norm(ww)
     report.heading("Probabilistic PCA: closed form, EM, and choosing q")
     report.paragraph(
-        "3,000 draws (and 2,000 held out) of x = W h + b + e with 12 features, 3 latent factors and noise variance "
+        "3,000 draws (and 2,000 held out) of x = W h + b + e with 12 features, 3 latent "
+        "factors and noise variance "
         f"{truth.noise_variance[0]:.3g}. The closed form (eigen-decomposition of the sample "
         "covariance) and EM reach the same likelihood; EM needs many iterations to get there. "
         "Held-out log-likelihood against q and Bayesian PCA's ARD prior both point at 3."
