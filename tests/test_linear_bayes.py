@@ -37,9 +37,7 @@ def test_model_likelihood_is_the_factor_model(data, noise, form):
         expected = multivariate_normal(b, W @ W.T + np.diag(psi)).logpdf(data.X).sum()
     else:
         h = point["h"]
-        expected = multivariate_normal(np.zeros(4), np.diag(psi)).logpdf(
-            data.X - h @ W.T - b
-        ).sum()
+        expected = multivariate_normal(np.zeros(4), np.diag(psi)).logpdf(data.X - h @ W.T - b).sum()
     assert loglik == pytest.approx(expected, rel=1e-10)
 
 
