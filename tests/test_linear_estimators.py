@@ -240,3 +240,40 @@ def test_fitted_model_checks_its_inputs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert model.score_samples(X_OK[:1]).shape == (1,)
+
+
+def test_fit_memory_is_independent_of_n(tmp_path):
+    import tracemalloc
+
+    X = np.random.default_rng(0).standard_normal((20000, 100))
+    path = tmp_path / "big.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")  # 16 MB on disk, never loaded whole
+    tracemalloc.start()
+    model = PPCA(5, chunk_size=2000).fit(mapped)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.2 * X.nbytes, peak  # chunks of 2000 rows and d x d matrices only
+    assert model.log_likelihood_ == pytest.approx(model.score(X), rel=1e-10)
+    X[123, 4] = np.nan
+    np.save(path, X)
+    with pytest.raises(ValueError, match="X: NaN/inf entries"):
+        PPCA(5).fit(np.load(path, mmap_mode="r"))
+
+
+@pytest.mark.slow
+def test_closed_form_on_all_of_fashion_mnist():
+    import tracemalloc
+
+    from workbench.data import load_dataset
+
+    X = load_dataset("fashion-mnist").X  # 70,000 x 784
+    tracemalloc.start()
+    model = PPCA(50).fit(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.25 * X.nbytes, peak
+    eig = np.linalg.eigvalsh(np.cov(X[::7], rowvar=False, bias=True))[::-1]
+    assert model.noise_variance_ == pytest.approx(model.eigenvalues_[50:].mean(), rel=1e-12)
+    assert model.noise_variance_ == pytest.approx(eig[50:].mean(), rel=0.05)
+    assert model.log_likelihood_ == pytest.approx(model.score(X), rel=1e-8)

@@ -96,8 +96,9 @@ print("EM W:\n", em.components_.T.round(3))
 # Put a Normal prior on every entry of W and sample with NUTS. Because W and W R (R orthogonal)
 # give the same likelihood *and* the same isotropic prior density, the posterior is smeared over
 # a circle of rotations (q = 2): each chain drifts around it, and different chains sit at
-# different angles. R-hat for the entries of W is far above 1, while W Wᵀ and s², which do not
-# depend on the rotation, are fine.
+# different angles. R-hat for the entries of W exceeds the 1.01 threshold, while W Wᵀ and s²,
+# which do not depend on the rotation, are fine. The scatter of the first row of W shows the
+# ring: its radius is fixed by the data, its angle is not.
 
 # %%
 small = linear_factor_data(150, 4, 2, seed=11)
@@ -107,6 +108,15 @@ RUN = {"draws": 400, "tune": 400, "chains": 4, "seed": SEED, "progressbar": Fals
 free = NutsRunner(ppca_model(small.X, 2, constrain=False))(**RUN)
 print("unconstrained W: max R-hat of W       ", round(rhat_max(free, ["W"]), 3))
 print("                 max R-hat of W W^T, s", round(rhat_max(free, ["WWt", "sigma"]), 3))
+
+fig, ax = plt.subplots(figsize=(4, 4))
+for chain in free["posterior"]["W"].values[:, :, 0, :]:
+    ax.plot(chain[:, 0], chain[:, 1], ".", ms=2, alpha=0.5)
+ax.set_xlabel("W[0, 0]")
+ax.set_ylabel("W[0, 1]")
+ax.set_aspect("equal")
+ax.set_title("free W: draws of the first row, per chain")
+plt.show()
 
 # %% [markdown]
 # The fix: make W lower-triangular with a positive diagonal. Every W can be rotated into that

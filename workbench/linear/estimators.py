@@ -242,7 +242,10 @@ class FactorAnalysis(_LinearGaussian):
         ``tol``); the others: the PyMC model with diagonal noise (see PPCA).
     rotation : {None, "varimax"}, default=None
         Rotate the loadings after fitting (the likelihood does not change).
-    tol, max_iter, chunk_size, draws, tune, chains, random_state : as in :class:`PPCA`.
+    tol : float, default=1e-6
+        EM stops when the mean per-sample log-likelihood rises by less than ``tol`` (FA's EM
+        crawls on image data with near-constant pixels, hence a looser default than PPCA's).
+    max_iter, chunk_size, draws, tune, chains, random_state : as in :class:`PPCA`.
 
     Attributes
     ----------
@@ -263,7 +266,7 @@ class FactorAnalysis(_LinearGaussian):
         *,
         method="em",
         rotation=None,
-        tol=1e-8,
+        tol=1e-6,
         max_iter=10000,
         chunk_size=8192,
         draws=500,

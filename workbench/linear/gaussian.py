@@ -70,6 +70,8 @@ def moments(X, chunk_size=8192):
     acc = Moments(X.shape[1])
     for start in range(0, X.shape[0], chunk_size):
         acc.update(X[start : start + chunk_size])
+    if not (np.all(np.isfinite(acc._sum)) and np.all(np.isfinite(acc._outer))):
+        raise ValueError("X: NaN/inf entries (found while accumulating the covariance)")
     return acc
 
 
