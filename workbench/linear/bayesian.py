@@ -113,10 +113,13 @@ def ppca_model(
 
 
 def rhat_max(tree, var_names):
-    """Largest rank-normalised split R-hat (arviz_stats) over ``var_names``."""
+    """Largest rank-normalised split R-hat (arviz_stats) over ``var_names``, ignoring entries
+    that never vary (the zeros above W's diagonal)."""
     import arviz_stats as azs
 
-    rhat = azs.rhat(tree, var_names=list(var_names))
+    with warnings.catch_warnings():  # structural zeros of W have no variance: R-hat is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = azs.rhat(tree, var_names=list(var_names))
     return float(max(np.nanmax(rhat[v].values) for v in var_names))
 
 
