@@ -1,7 +1,7 @@
 """Closed-form PPCA against scikit-learn's PCA: fit + score at equal q, in one run.
 
     PYTHONPATH=. .venv/bin/python benchmarks/linear.py [--datasets mnist5k fashion-mnist]
-        [--q 10 50] [--repeats 3]
+        [--q 10 50] [--repeats 3] [--solvers auto full]
 
 Both fit on the training split and score the test split (mean log-likelihood per sample;
 scikit-learn's variances divide by n - 1, the workbench's ML ones by n). scikit-learn runs
@@ -38,6 +38,8 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=["mnist5k", "fashion-mnist"])
     parser.add_argument("--q", nargs="+", type=int, default=[10, 50])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--solvers", nargs="+", default=["auto", "full"],
+                        help="scikit-learn svd_solver values to time")  # fmt: skip
     args = parser.parse_args(argv)
     print(f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, {platform.machine()}")
     head = (f"{'data':<14}{'n x d':>12}{'q':>4}{'peer':>16}{'peer s':>9}{'ours s':>9}"
@@ -49,7 +51,7 @@ def main(argv=None):
         test = load_dataset(name, split="test").X
         for q in args.q:
             ours_s, ours = _fit_score(PPCA(q), train, test, args.repeats)
-            for solver in ("auto", "full"):
+            for solver in args.solvers:
                 peer = PCA(q, svd_solver=solver, random_state=0)
                 peer_s, theirs = _fit_score(peer, train, test, args.repeats)
                 print(
