@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import scipy.linalg
 
 from workbench.linear.gaussian import canonical_loadings, check_data, check_n_components
 
@@ -36,6 +37,7 @@ def ppca_model(
     ard=False,
     prior_scale=None,
     initval=None,
+    feature_labels=None,
 ):
     """A PyMC model of x = W h + b + e (PPCA for isotropic noise, factor analysis for diagonal).
 
@@ -56,6 +58,8 @@ def ppca_model(
         Scale of the priors on W and the noise sd; default: the root mean feature variance.
     initval : dict, optional
         Starting values, e.g. {"W": ..., "sigma": ...} (constrained space).
+    feature_labels : sequence, optional
+        Coordinates of the ``feature`` dimension (default 0..d-1).
 
     Variables: ``b`` (feature), ``W`` (feature, latent), ``sigma`` (noise sd; scalar or per
     feature), deterministics ``noise_variance`` and ``WWt`` (W W^T), and ``h`` in the latent
@@ -73,7 +77,8 @@ def ppca_model(
     if not scale > 0:
         raise ValueError(f"prior_scale: expected a positive float, got {prior_scale!r}")
     initval = initval or {}
-    coords = {"obs": range(n), "feature": range(d), "feature_j": range(d), "latent": range(q)}
+    labels = list(range(d)) if feature_labels is None else list(feature_labels)
+    coords = {"obs": range(n), "feature": labels, "feature_j": labels, "latent": range(q)}
     with pm.Model(coords=coords) as model:
         b = pm.Normal("b", 0.0, 10 * (np.abs(xbar).max() + scale), dims="feature", initval=xbar)
         col = pm.HalfNormal("column_scale", 1.0, dims="latent") if ard else np.ones(q)
@@ -137,7 +142,9 @@ class BayesFit(NamedTuple):
 def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=4, seed=None):
     """MAP, NUTS posterior mean or ADVI mean of :func:`ppca_model`'s marginal form.
 
-    Starts from the ML solution (closed form for PPCA, EM for FA). For NUTS (nutpie) the
+    Starts from the ML solution (closed form for PPCA, EM for FA); the features are reordered
+    so that the constrained leading block is well-conditioned (the DataTree's ``feature``
+    coordinates are the original indices, in the model's order). For NUTS (nutpie) the
     posterior mean of the constrained W is reported, with R-hat over W, b and sigma.
     """
     from workbench.linear.estimators import PPCA, FactorAnalysis
@@ -146,8 +153,18 @@ def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=
         start = PPCA(n_components).fit(X)
     else:
         start = FactorAnalysis(n_components, random_state=seed).fit(X)
-    init = {"W": start.components_.T, "sigma": np.sqrt(start.noise_variance_)}
-    model = ppca_model(X, n_components, noise=noise, initval=init)
+    # The positive-diagonal constraint needs the first q features to load clearly on the
+    # factors (a near-zero diagonal entry splits the posterior in two). Put first the q features
+    # that a pivoted QR of the ML loadings picks, and undo the permutation at the end.
+    W_ml = start.components_.T
+    pivots = scipy.linalg.qr(W_ml.T, pivoting=True)[2]
+    order = np.concatenate([pivots[:n_components], np.sort(pivots[n_components:])])
+    inverse = np.argsort(order)
+    sigma0 = np.sqrt(start.noise_variance_)
+    init = {"W": W_ml[order], "sigma": sigma0 if np.ndim(sigma0) == 0 else sigma0[order]}
+    model = ppca_model(
+        X[:, order], n_components, noise=noise, initval=init, feature_labels=order.tolist()
+    )
     names = ["W", "b", "sigma"]
     if method == "map":
         from workbench.bayes import Estimator
@@ -155,11 +172,9 @@ def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             point = Estimator(model, methods=("map",), var_names=names).run(random_seed=seed)
-        values = point.point["map"]
-        return BayesFit(
-            np.asarray(values["W"]), np.asarray(values["sigma"]) ** 2,
-            np.asarray(values["b"]), None, None,
-        )  # fmt: skip
+        values = {v: np.asarray(point.point["map"][v]) for v in names}
+        return BayesFit(*_unpermute(values["W"], values["sigma"] ** 2, values["b"], inverse),
+                        None, None)  # fmt: skip
     if method == "nuts":
         from workbench.bayes.sampling import NutsRunner
 
@@ -178,4 +193,9 @@ def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=
     post = tree["posterior"]
     mean = {v: post[v].values.mean(axis=(0, 1)) for v in names}
     psi = (post["sigma"].values ** 2).mean(axis=(0, 1))
-    return BayesFit(mean["W"], psi, mean["b"], tree, rhat)
+    return BayesFit(*_unpermute(mean["W"], psi, mean["b"], inverse), tree, rhat)
+
+
+def _unpermute(W, psi, b, inverse):
+    """Loadings, noise variances and mean back in the caller's feature order."""
+    return W[inverse], psi if np.ndim(psi) == 0 else psi[inverse], b[inverse]
