@@ -70,7 +70,9 @@ def nuts_fit(data):
 @pytest.mark.slow
 def test_nuts_converges_and_covers_the_truth(data, nuts_fit):
     assert nuts_fit.rhat_max_ < 1.01
-    post = nuts_fit.posterior_["posterior"].sortby("feature")  # the fit reorders features
+    post = (
+        nuts_fit.posterior_["posterior"].to_dataset().sortby("feature")
+    )  # the fit reorders features
     for name, truth in (("WWt", data.W @ data.W.T), ("noise_variance", data.noise_variance[0])):
         draws = post[name].sortby("feature_j").values if name == "WWt" else post[name].values
         draws = draws.reshape(-1, *np.shape(truth))
@@ -106,6 +108,11 @@ def test_factor_analysis_nuts_recovers_noise():
         warnings.simplefilter("ignore")
         fit = FactorAnalysis(1, method="nuts", draws=400, tune=400, random_state=1).fit(data.X)
     assert fit.rhat_max_ < 1.01
-    draws = fit.posterior_["posterior"]["noise_variance"].sortby("feature").values.reshape(-1, 5)
+    draws = (
+        fit.posterior_["posterior"]
+        .to_dataset()["noise_variance"]
+        .sortby("feature")
+        .values.reshape(-1, 5)
+    )
     lo, hi = np.quantile(draws, [0.005, 0.995], axis=0)
     assert np.mean((lo <= data.noise_variance) & (data.noise_variance <= hi)) >= 0.8
