@@ -91,3 +91,17 @@ def test_demo_section_reports(tmp_path):
     line = section_ppca(report, seed=1)
     assert "ARD 3" in line and "best held-out q 3" in line
     assert report.save(tmp_path / "r.html").is_file()
+
+
+@pytest.mark.slow
+def test_ppca_nuts_writes_the_posterior(capsys, tmp_path):
+    import xarray as xr
+
+    path = tmp_path / "x.npy"
+    np.save(path, linear_factor_data(150, 4, 2, seed=11).X)
+    out = _run_json(capsys, ["ppca", "--data", str(path), "--q", "2", "--method", "nuts",
+                             "--draws", "300", "--tune", "300", "--seed", "1", "--json",
+                             "--out", str(tmp_path / "out")])  # fmt: skip
+    assert out["rhat_max"] < 1.01
+    tree = xr.open_datatree(out["files"]["posterior"], engine="h5netcdf")
+    assert tree["posterior"]["W"].shape == (4, 300, 4, 2)

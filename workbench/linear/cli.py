@@ -158,11 +158,24 @@ def _save(out, kind, model, data, X, keep, payload):
     if getattr(model, "posterior_", None) is not None:
         path = out / f"{kind}_posterior.nc"
         with atomic_path(path) as tmp:
-            model.posterior_.to_netcdf(tmp)
+            _netcdf_ready(model.posterior_).to_netcdf(tmp, engine="h5netcdf")
         files["posterior"] = str(path)
     files["result"] = str(out / f"{kind}_result.json")
     write_text(files["result"], json.dumps({**payload, "files": files}, indent=2))
     return files
+
+
+def _netcdf_ready(tree):
+    """Copy of a DataTree without object-typed variables and with plain attributes (nutpie's
+    trees carry both, which NetCDF cannot store)."""
+    tree = tree.copy()
+    for node in tree.subtree:
+        objects = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
+        if objects:
+            node.dataset = node.dataset.drop_vars(objects)
+        node.attrs = {k: v if isinstance(v, str | int | float) else str(v)
+                      for k, v in node.attrs.items()}  # fmt: skip
+    return tree
 
 
 def _run(args, kind):
