@@ -19,6 +19,7 @@ __all__ = ["main"]
 COMMAND_MODULES = (
     "workbench.diagnostics.cli",
     "workbench.energy.cli",
+    "workbench.linear.cli",
 )
 
 

@@ -16,6 +16,7 @@ from workbench.bayes import Estimator
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_rbm
 from workbench.io import write_text
+from workbench.linear.demo import section_ppca
 from workbench.report import HtmlReport
 
 __all__ = ["SECTIONS", "run_demo"]
@@ -146,6 +147,7 @@ SECTIONS = [
     section_risk,
     section_diagnostics,
     section_rbm,
+    section_ppca,
 ]
 
 

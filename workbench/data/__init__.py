@@ -5,7 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "bars_stripes", "load_array", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "bars_stripes",
+    "linear_factor_data",
+    "load_array",
+    "load_dataset",
+]
 
 SUFFIXES = (".npy", ".csv", ".txt", ".tsv")
 
@@ -49,3 +56,4 @@ def _read_text(path, delimiter):
 
 from workbench.data.datasets import DATASETS, Dataset, load_dataset  # noqa: E402
 from workbench.data.patterns import bars_stripes  # noqa: E402
+from workbench.data.synthetic import linear_factor_data  # noqa: E402

@@ -1,0 +1,107 @@
+"""``workbench ppca`` / ``workbench fa``: JSON keys, figures, held-out scores, bad input; the
+choose-q helper and the demo section."""
+
+import json
+
+import numpy as np
+import pytest
+
+from workbench.cli import main
+from workbench.data import linear_factor_data, load_dataset
+from workbench.linear import PPCA
+from workbench.linear.selection import choose_q
+
+
+def _run_json(capsys, argv):
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_ppca_json_on_digits_matches_the_estimator(capsys, tmp_path):
+    out = _run_json(
+        capsys, ["ppca", "--data", "digits", "--q", "5", "--json", "--out", str(tmp_path)]
+    )
+    for key in ("method", "n_samples", "n_features", "n_components", "log_likelihood",
+                "noise_variance", "explained_variance", "test_log_likelihood"):  # fmt: skip
+        assert key in out
+    train = load_dataset("digits", split="train")
+    test = load_dataset("digits", split="test")
+    model = PPCA(5).fit(train.X)
+    assert (out["n_samples"], out["n_features"], out["n_components"]) == (1437, 64, 5)
+    assert out["log_likelihood"] == pytest.approx(model.score(train.X), rel=1e-9)
+    assert out["test_log_likelihood"] == pytest.approx(model.score(test.X), rel=1e-9)
+    assert out["noise_variance"] == pytest.approx(model.noise_variance_)
+    np.testing.assert_allclose(out["explained_variance"], model.eigenvalues_[:5], rtol=1e-9)
+    for name in ("spectrum", "latent", "reconstructions", "result"):
+        assert (tmp_path / f"ppca_{name}.{'json' if name == 'result' else 'png'}").is_file()
+    saved = json.loads((tmp_path / "ppca_result.json").read_text())
+    assert saved["log_likelihood"] == out["log_likelihood"]
+
+
+def test_fa_and_ard_on_a_user_file(capsys, tmp_path):
+    data = linear_factor_data(1500, 8, 2, noise="diagonal", seed=0)
+    path = tmp_path / "x.npy"
+    np.save(path, np.c_[data.X, np.full(1500, 3.0)])  # a constant column: dropped for FA
+    fa = _run_json(capsys, ["fa", "--data", str(path), "--q", "2", "--json", "--seed", "0",
+                            "--rotation", "varimax"])  # fmt: skip
+    assert fa["constant_columns_dropped"] == 1 and fa["n_features"] == 8
+    np.testing.assert_allclose(fa["noise_variance"], data.noise_variance, rtol=0.2)
+    assert fa["test_log_likelihood"] is None
+    iso = tmp_path / "iso.csv"
+    np.savetxt(iso, linear_factor_data(1500, 8, 2, seed=0).X, delimiter=",")
+    ard = _run_json(capsys, ["ppca", "--data", str(iso), "--q", "7", "--method", "ard",
+                             "--json", "--seed", "0"])  # fmt: skip
+    assert ard["effective_dimension"] == 2 and ard["n_samples"] == 1500
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ppca", "--data", "digits", "--q", "64"], "n_components: expected 1 <= n_components"),
+        (["ppca", "--data", "digits", "--q", "0"], "n_components"),
+        (["ppca", "--data", "nosuch", "--q", "2"], "--data: unknown data set 'nosuch'"),
+        (["fa", "--data", "digits", "--q", "2", "--max-rows", "1"], "--max-rows"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_nan_in_a_user_file(capsys, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("1,2,3\n4,nan,6\n7,8,9\n")
+    assert main(["ppca", "--data", str(path), "--q", "1"]) == 2
+    assert "NaN/inf" in capsys.readouterr().err
+
+
+def test_choose_q_agrees_with_the_truth():
+    data = linear_factor_data(4000, 10, 3, seed=2)
+    result = choose_q(data.X[:2500], data.X[2500:], range(1, 8), ard_max=9, seed=0)
+    assert result["best_q"] == 3 and result["ard_dimension"] == 3
+    assert len(result["held_out_log_likelihood"]) == 7
+
+
+def test_demo_section_reports(tmp_path):
+    from workbench.linear.demo import section_ppca
+    from workbench.report import HtmlReport
+
+    report = HtmlReport("ppca")
+    line = section_ppca(report, seed=1)
+    assert "ARD 3" in line and "best held-out q 3" in line
+    assert report.save(tmp_path / "r.html").is_file()
+
+
+@pytest.mark.slow
+def test_ppca_nuts_writes_the_posterior(capsys, tmp_path):
+    import xarray as xr
+
+    path = tmp_path / "x.npy"
+    np.save(path, linear_factor_data(150, 4, 2, seed=11).X)
+    out = _run_json(capsys, ["ppca", "--data", str(path), "--q", "2", "--method", "nuts",
+                             "--draws", "300", "--tune", "300", "--seed", "1", "--json",
+                             "--out", str(tmp_path / "out")])  # fmt: skip
+    assert out["rhat_max"] < 1.01
+    tree = xr.open_datatree(out["files"]["posterior"], engine="h5netcdf")
+    assert tree["posterior"]["W"].shape == (4, 300, 4, 2)

@@ -1,0 +1,196 @@
+"""``workbench ppca`` and ``workbench fa``: fit a linear factor model to a data set or file.
+
+Named data sets with a split are fitted on ``train`` and scored on ``test`` as well.
+"""
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+__all__ = ["register", "run_fit"]
+
+PPCA_METHODS = ("closed", "em", "ard", "map", "nuts", "advi")
+FA_METHODS = ("em", "map", "nuts", "advi")
+
+
+def _add_options(parser, methods, default):
+    parser.add_argument("--data", required=True, help="data set name or .npy/.csv/.tsv/.txt file")
+    parser.add_argument("--q", type=int, required=True, help="number of latent components")
+    parser.add_argument("--method", choices=methods, default=default)
+    parser.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files")
+    parser.add_argument("--max-rows", type=int, default=None, help="use the first N rows only")
+    parser.add_argument("--draws", type=int, default=500, help="NUTS draws per chain / ADVI draws")
+    parser.add_argument("--tune", type=int, default=500, help="NUTS warm-up steps per chain")
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--out", default=None, help="folder for figures and result.json")
+
+
+def register(sub):
+    p = sub.add_parser("ppca", help="probabilistic PCA (closed form, EM, ARD, MAP, NUTS, ADVI)")
+    _add_options(p, PPCA_METHODS, "closed")
+    p = sub.add_parser("fa", help="factor analysis (EM, MAP, NUTS, ADVI; optional varimax)")
+    _add_options(p, FA_METHODS, "em")
+    p.add_argument("--rotation", choices=("varimax",), default=None)
+    return {"ppca": cmd_ppca, "fa": cmd_fa}
+
+
+def _load(args):
+    import numpy as np
+
+    from workbench.data import load_dataset
+
+    if args.max_rows is not None and args.max_rows < 2:
+        raise ValueError(f"--max-rows: expected at least 2, got {args.max_rows}")
+    try:
+        train = load_dataset(args.data, split="train", data_dir=args.data_dir)
+        test = load_dataset(args.data, split="test", data_dir=args.data_dir)
+    except ValueError as err:
+        if not str(err).startswith("split:"):
+            raise
+        train, test = load_dataset(args.data, data_dir=args.data_dir), None
+    if args.max_rows is not None:
+        rows = slice(0, args.max_rows)
+        train = train._replace(X=train.X[rows], y=None if train.y is None else train.y[rows])
+    X = np.asarray(train.X, dtype=np.float64)
+    return train, X, None if test is None else np.asarray(test.X, dtype=np.float64)
+
+
+def run_fit(args, kind):
+    """Fit ``kind`` ("ppca" or "fa") as the command line asks; returns (payload, text, model)."""
+    import numpy as np
+
+    from workbench.linear import PPCA, FactorAnalysis
+
+    train, X, X_test = _load(args)
+    keep = np.ones(X.shape[1], dtype=bool)
+    if kind == "fa":
+        keep = X.std(axis=0) > 0
+        X = X[:, keep]
+        X_test = None if X_test is None else X_test[:, keep]
+    settings = {"method": args.method, "draws": args.draws, "tune": args.tune,
+                "chains": args.chains, "random_state": args.seed}  # fmt: skip
+    if kind == "ppca":
+        model = PPCA(args.q, **settings)
+    else:
+        model = FactorAnalysis(args.q, rotation=args.rotation, **settings)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    seconds = time.perf_counter() - start
+    noise = np.asarray(model.noise_variance_)
+    payload = {
+        "model": kind,
+        "method": args.method,
+        "data": train.name,
+        "n_samples": int(X.shape[0]),
+        "n_features": int(X.shape[1]),
+        "n_components": int(model.n_components_),
+        "log_likelihood": model.log_likelihood_,
+        "noise_variance": float(noise) if noise.ndim == 0 else noise.tolist(),
+        "test_log_likelihood": None if X_test is None else model.score(X_test),
+        "fit_seconds": round(seconds, 3),
+        "seed": args.seed,
+    }
+    if kind == "ppca":
+        payload["explained_variance"] = model.explained_variance_.tolist()
+    else:
+        signal = np.linalg.eigvalsh(model.components_ @ model.components_.T)[::-1]
+        payload["explained_variance"] = (signal + noise.mean()).tolist()
+        payload["constant_columns_dropped"] = int((~keep).sum())
+        payload["rotation"] = args.rotation
+    if hasattr(model, "effective_dimension_"):
+        payload["effective_dimension"] = model.effective_dimension_
+    if getattr(model, "rhat_max_", None) is not None:
+        payload["rhat_max"] = model.rhat_max_
+    if hasattr(model, "n_iter_"):
+        payload["n_iter"] = model.n_iter_
+    payload["warnings"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if args.out:
+        payload["files"] = _save(args.out, kind, model, train, X, keep, payload)
+    lines = [f"{kind} ({args.method}) on {train.name}: {X.shape[0]} x {X.shape[1]}, q = {args.q}"]
+    for key in ("log_likelihood", "test_log_likelihood", "noise_variance", "effective_dimension",
+                "rhat_max", "n_iter", "fit_seconds"):  # fmt: skip
+        value = payload.get(key)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = f"mean {np.mean(value):.4g} (min {min(value):.4g}, max {max(value):.4g})"
+        elif isinstance(value, float):
+            value = f"{value:.6g}"
+        lines.append(f"  {key:<22}{value}")
+    shown = ", ".join(f"{v:.4g}" for v in payload["explained_variance"][:8])
+    lines.append(f"  {'explained_variance':<22}{shown}{' ...' if args.q > 8 else ''}")
+    if args.out:
+        lines.append("wrote: " + ", ".join(payload["files"].values()))
+    return payload, "\n".join(lines), model
+
+
+def _save(out, kind, model, data, X, keep, payload):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from workbench.io import atomic_path, write_text
+    from workbench.linear import plots
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = {}
+    if kind == "ppca" and hasattr(model, "eigenvalues_"):
+        figures["spectrum"] = plots.plot_spectrum(model)
+    figures["latent"] = plots.plot_latent(model, X, data.y, data.classes)
+    if data.image_shape is not None:
+        shown = X[:8]
+        recon = np.array(data.X[:8], dtype=float)  # constant columns dropped by fa stay
+        recon[:, keep] = model.inverse_transform(model.transform(shown))
+        figures["reconstructions"] = plots.plot_reconstructions(data.X[:8], recon, data.image_shape)
+    files = {}
+    for name, fig in figures.items():
+        path = out / f"{kind}_{name}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        files[name] = str(path)
+    if getattr(model, "posterior_", None) is not None:
+        path = out / f"{kind}_posterior.nc"
+        with atomic_path(path) as tmp:
+            _netcdf_ready(model.posterior_).to_netcdf(tmp, engine="h5netcdf")
+        files["posterior"] = str(path)
+    files["result"] = str(out / f"{kind}_result.json")
+    write_text(files["result"], json.dumps({**payload, "files": files}, indent=2))
+    return files
+
+
+def _netcdf_ready(tree):
+    """Copy of a DataTree without object-typed variables and with plain attributes (nutpie's
+    trees carry both, which NetCDF cannot store)."""
+    tree = tree.copy()
+    for node in tree.subtree:
+        objects = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
+        if objects:
+            node.dataset = node.dataset.drop_vars(objects)
+        node.attrs = {k: v if isinstance(v, str | int | float) else str(v)
+                      for k, v in node.attrs.items()}  # fmt: skip
+    return tree
+
+
+def _run(args, kind):
+    payload, text, _ = run_fit(args, kind)
+    for note in payload["warnings"]:
+        print(f"workbench: warning: {note}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print(text)
+
+
+def cmd_ppca(args):
+    _run(args, "ppca")
+
+
+def cmd_fa(args):
+    _run(args, "fa")
