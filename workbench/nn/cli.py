@@ -123,16 +123,19 @@ def cmd_summary(args):
         print(format_summary(config))
 
 
+LABELLED_DATASETS = ("digits", "mnist5k", "fashion-mnist")
+
+
 def _load(args):
     from workbench.data import load_dataset
 
+    if args.data not in LABELLED_DATASETS:
+        raise ValueError(
+            f"--data: the CNN needs a labelled image data set, one of "
+            f"{', '.join(LABELLED_DATASETS)}; got {args.data!r}"
+        )
     train = load_dataset(args.data, split="train", dtype="float32", data_dir=args.data_dir)
     test = load_dataset(args.data, split="test", dtype="float32", data_dir=args.data_dir)
-    if train.y is None or train.image_shape is None:
-        raise ValueError(
-            f"--data: {args.data!r} has no class labels or no image shape; "
-            "expected digits, mnist5k or fashion-mnist"
-        )
     return train, test
 
 

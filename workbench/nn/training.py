@@ -63,7 +63,7 @@ class TrainConfig:
     warmup_steps: int = 20  # linear warm-up from 0 to lr
     weight_decay: float = 1e-4
     # validation and early stopping
-    patience: int | None = 5  # stop after this many epochs without a lower validation loss
+    patience: int | None = 5  # stop after this many epochs without a better validation score
     eval_batch_size: int = 1000
     # system
     seed: int = 0
@@ -215,8 +215,9 @@ def train_classifier(model, train, val, cfg, *, model_args):
     """Train ``model`` (logits out) on ``train = (X, y)`` tensors with cross-entropy.
 
     ``val`` is ``(X, y)`` or None. Tensors must already be on the training device. With a
-    validation set, the weights of the epoch with the lowest validation loss are kept
-    (early stopping after ``cfg.patience`` epochs without improvement). Ctrl-C saves a
+    validation set, the weights of the epoch with the highest validation accuracy (ties: lower
+    validation loss) are kept, with early stopping after ``cfg.patience`` epochs without
+    improvement. Ctrl-C saves a
     checkpoint (when ``cfg.checkpoint`` is set) and re-raises KeyboardInterrupt.
     """
     from tqdm import tqdm
@@ -237,7 +238,7 @@ def train_classifier(model, train, val, cfg, *, model_args):
         "epoch": 0,
         "step": 0,
         "history": [],
-        "best_val": math.inf,
+        "best_score": (-math.inf, -math.inf),
         "best_epoch": None,
         "best_state": None,
         "bad_epochs": 0,
@@ -319,9 +320,10 @@ def train_classifier(model, train, val, cfg, *, model_args):
                 record["val_loss"], record["val_accuracy"] = evaluate(
                     model, *val, cfg.eval_batch_size
                 )
-                if record["val_loss"] < state["best_val"]:
-                    state["best_val"], state["best_epoch"], state["bad_epochs"] = (
-                        record["val_loss"],
+                score = (record["val_accuracy"], -record["val_loss"])
+                if score > state["best_score"]:  # higher accuracy; ties: lower loss
+                    state["best_score"], state["best_epoch"], state["bad_epochs"] = (
+                        score,
                         epoch + 1,
                         0,
                     )
