@@ -290,7 +290,7 @@ def train_classifier(model, train, val, cfg, *, model_args):
             )
             for b in bar:
                 batch = order[b * B : (b + 1) * B]
-                mine = torch.tensor_split(batch, world)[rank]  # this rank's share
+                mine = torch.tensor_split(batch, world)[rank] if world > 1 else batch
                 lr = learning_rate(state["step"], total_steps, cfg)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
