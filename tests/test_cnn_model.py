@@ -248,3 +248,31 @@ def test_fashion_mnist_default_settings_reach_090_within_15_epochs():
     test = load_dataset("fashion-mnist", split="test", **kw)
     clf = CNNClassifier(seed=0, progress=False).fit(train.X, train.y)
     assert clf.n_iter_ <= 15 and clf.score(test.X, test.y) >= 0.90
+
+
+def test_random_shift_matches_roll_with_zero_fill():
+    from workbench.nn.training import random_shift
+
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.random((20, 2, 9, 7), dtype=np.float32))
+    offsets = torch.from_numpy(rng.integers(-2, 3, (20, 2)))
+    shifted = random_shift(images, offsets, 2)
+    for img, (dy, dx), out in zip(images, offsets.tolist(), shifted, strict=True):
+        expected = torch.roll(img, (dy, dx), dims=(1, 2))
+        if dy > 0:
+            expected[:, :dy] = 0
+        elif dy < 0:
+            expected[:, dy:] = 0
+        if dx > 0:
+            expected[:, :, :dx] = 0
+        elif dx < 0:
+            expected[:, :, dx:] = 0
+        assert torch.equal(out, expected)
+
+
+def test_default_shift_is_two_pixels_for_28x28_and_none_for_8x8(tmp_path):
+    X28, y = np.zeros((40, 784)), np.arange(40) % 10
+    for X, want in ((X28, 2), (np.zeros((40, 64)), 0)):
+        path = tmp_path / f"{X.shape[1]}.pt"
+        CNNClassifier(epochs=1, progress=False, checkpoint=path).fit(X, y)
+        assert torch.load(path, weights_only=True)["config"]["shift"] == want

@@ -75,6 +75,12 @@ def register(sub):
     )
     p.add_argument("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="peak learning rate")
     p.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs")
+    p.add_argument(
+        "--shift",
+        type=int,
+        default=None,
+        help="random translations of up to SHIFT pixels (default: side // 14)",
+    )
     p.add_argument("--validation-fraction", type=float, default=0.1)
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -181,6 +187,7 @@ def _launch_torchrun(args):
         *map(str, args.hidden),
     ]
     for flag, value in (
+        ("--shift", args.shift),
         ("--data-dir", args.data_dir),
         ("--threads", args.threads),
         ("--conv", args.conv),
@@ -242,6 +249,7 @@ def cmd_train(args):
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        shift=args.shift,
         patience=args.patience,
         validation_fraction=args.validation_fraction,
         device=args.device,

@@ -102,6 +102,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Labels must lie in 0..n_classes-1; None: max label + 1.
     epochs, batch_size, lr, min_lr_ratio, warmup_steps, weight_decay, patience :
         see :class:`workbench.nn.TrainConfig` (defaults 15, 64, 3e-3, 0.05, 20, 1e-4, 5).
+    shift : int or None, default=None
+        Augmentation: each training image is translated by a random (dy, dx) with
+        |dy|, |dx| <= shift pixels, zero-filled. None: min(height, width) // 14, i.e. 2 pixels
+        for 28x28 images and none for the 8x8 digits, which fill their frame.
     validation_fraction : float in [0, 1), default=0.1
         Share of the training rows held out for early stopping and model selection.
     device : str, default="auto"
@@ -134,6 +138,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         "min_lr_ratio": [Interval(Real, 0, 1, closed="both")],
         "warmup_steps": [Interval(Integral, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "shift": [Interval(Integral, 0, None, closed="left"), None],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "device": [str],
@@ -155,6 +160,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         min_lr_ratio=0.05,
         warmup_steps=20,
         weight_decay=1e-4,
+        shift=None,
         patience=5,
         validation_fraction=0.1,
         device="auto",
@@ -172,6 +178,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.min_lr_ratio = min_lr_ratio
         self.warmup_steps = warmup_steps
         self.weight_decay = weight_decay
+        self.shift = shift
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.device = device
@@ -180,7 +187,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.resume = resume
         self.progress = progress
 
-    def _train_config(self):
+    def _train_config(self, image_side):
+        shift = image_side // 14 if self.shift is None else self.shift
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -188,6 +196,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             min_lr_ratio=float(self.min_lr_ratio),
             warmup_steps=self.warmup_steps,
             weight_decay=float(self.weight_decay),
+            shift=shift,
             patience=self.patience,
             seed=self.seed,
             device=self.device,
@@ -222,7 +231,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         X = as_images(X, self.image_shape)
         y, n_classes = _check_labels(y, len(X), self.n_classes)
         config = self._network_config(X, n_classes)
-        cfg = self._train_config()
+        cfg = self._train_config(min(X.shape[2:]))
         device = resolve_device(self.device, distributed_context().local_rank)
 
         order = np.random.default_rng(self.seed).permutation(len(X))

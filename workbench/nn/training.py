@@ -46,6 +46,7 @@ __all__ = [
     "init_distributed",
     "learning_rate",
     "load_checkpoint",
+    "random_shift",
     "resolve_device",
     "train_classifier",
 ]
@@ -62,6 +63,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
     warmup_steps: int = 20  # linear warm-up from 0 to lr
     weight_decay: float = 1e-4
+    shift: int = 0  # augmentation: random translations by up to this many pixels (zero fill)
     # validation and early stopping
     patience: int | None = 5  # stop after this many epochs without a better validation score
     eval_batch_size: int = 1000
@@ -294,7 +296,12 @@ def train_classifier(model, train, val, cfg, *, model_args):
                 lr = learning_rate(state["step"], total_steps, cfg)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
-                logits = net(X[mine])  # (share, classes)
+                images = X[mine]  # (share, C, H, W)
+                if cfg.shift:
+                    images = random_shift(
+                        images, _offsets(cfg, state["step"], len(batch), world, rank), cfg.shift
+                    )
+                logits = net(images)  # (share, classes)
                 loss = F.cross_entropy(logits, y[mine], reduction="sum") * (world / len(batch))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -355,6 +362,26 @@ def train_classifier(model, train, val, cfg, *, model_args):
     return TrainResult(
         state["history"], state["best_epoch"], stopped_early, None if path is None else str(path)
     )
+
+
+def random_shift(images, offsets, shift):
+    """Translate each image (batch, C, H, W) by its own (dy, dx) in ``offsets`` (batch, 2),
+    |dy|, |dx| <= shift, filling with zeros; one gather, no loop over images."""
+    B, _, H, W = images.shape
+    offsets = offsets.to(images.device)
+    padded = F.pad(images, (shift, shift, shift, shift))  # (B, C, H + 2s, W + 2s)
+    rows = torch.arange(H, device=images.device) + shift - offsets[:, :1]  # (B, H)
+    cols = torch.arange(W, device=images.device) + shift - offsets[:, 1:]  # (B, W)
+    batch = torch.arange(B, device=images.device)[:, None, None]
+    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2)
+
+
+def _offsets(cfg, step, global_batch, world, rank):
+    """This rank's share of the global batch's random offsets, a function of (seed, step)."""
+    generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    offsets = torch.randint(-cfg.shift, cfg.shift + 1, (global_batch, 2), generator=generator)
+    return torch.tensor_split(offsets, world)[rank]
 
 
 def _stop(save_checkpoint, path, state, rank):
