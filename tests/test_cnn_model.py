@@ -270,9 +270,14 @@ def test_random_shift_matches_roll_with_zero_fill():
         assert torch.equal(out, expected)
 
 
-def test_default_shift_is_two_pixels_for_28x28_and_none_for_8x8(tmp_path):
+def test_default_shift_is_two_pixels_for_small_28x28_sets_only(tmp_path, monkeypatch):
+    from workbench.nn import estimator
+
     X28, y = np.zeros((40, 784)), np.arange(40) % 10
     for X, want in ((X28, 2), (np.zeros((40, 64)), 0)):
         path = tmp_path / f"{X.shape[1]}.pt"
         CNNClassifier(epochs=1, progress=False, checkpoint=path).fit(X, y)
         assert torch.load(path, weights_only=True)["config"]["shift"] == want
+    monkeypatch.setattr(estimator, "SMALL_TRAINING_SET", 30)  # 40 images: now a "large" set
+    CNNClassifier(epochs=1, progress=False, checkpoint=tmp_path / "big.pt").fit(X28, y)
+    assert torch.load(tmp_path / "big.pt", weights_only=True)["config"]["shift"] == 0

