@@ -135,8 +135,8 @@ assert list(changes.values()) == sorted(changes.values(), reverse=True)
 # clothes instead of digits, and is clearly harder. To keep this notebook quick we train on a
 # random 8,000 of the 60,000 training images for 4 epochs and test on the full, standard test
 # set. With the default settings (all 60,000 images, up to 15 epochs) the same network
-# reaches about 0.90 (0.898-0.903 in our runs) (see the README and docs/benchmarks.md for the measured run;
-# `workbench cnn train --data fashion-mnist` reproduces it).
+# reaches about 0.90 (see docs/benchmarks.md for the measured runs;
+# `workbench cnn train --data fashion-mnist` reproduces them).
 
 # %%
 fashion = load_dataset("fashion-mnist", split="train", dtype=np.float32)
