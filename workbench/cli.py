@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "workbench.diagnostics.cli",
     "workbench.energy.cli",
     "workbench.linear.cli",
+    "workbench.nn.cli",
 )
 
 

@@ -17,6 +17,7 @@ from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_rbm
 from workbench.io import write_text
 from workbench.linear.demo import section_ppca
+from workbench.nn.demo import section_cnn
 from workbench.report import HtmlReport
 
 __all__ = ["SECTIONS", "run_demo"]
@@ -148,6 +149,7 @@ SECTIONS = [
     section_diagnostics,
     section_rbm,
     section_ppca,
+    section_cnn,
 ]
 
 

@@ -1,0 +1,323 @@
+"""``workbench cnn train`` and ``workbench cnn summary``.
+
+``cnn train --nproc N`` (N > 1) re-launches itself under ``torchrun --standalone`` with N
+workers; running ``torchrun --nproc-per-node N -m workbench.cli cnn train ...`` directly does the
+same. Each worker joins the process group (gloo on CPU, NCCL on CUDA); rank 0 alone prints and
+writes files.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["register"]
+
+TRAIN_DEFAULTS = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "seed": 0}
+
+
+def _input_shape(text):
+    try:
+        dims = tuple(int(d) for d in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        dims = ()
+    if len(dims) not in (2, 3) or min(dims) < 1:
+        raise ValueError(
+            f"--input-shape: expected HxW or CxHxW with positive sizes "
+            f"(e.g. 28x28 or 1x28x28), got {text!r}"
+        )
+    return dims if len(dims) == 3 else (1, *dims)
+
+
+def _architecture(args, input_shape, n_classes):
+    from workbench.nn.architecture import CNNConfig, parse_conv_spec
+
+    if args.conv is None:
+        return CNNConfig.for_input(input_shape, n_classes, tuple(args.hidden))
+    return CNNConfig(
+        input_shape, parse_conv_spec(args.conv, args.pool), tuple(args.hidden), n_classes
+    )
+
+
+def _add_architecture_options(p):
+    p.add_argument(
+        "--conv",
+        default=None,
+        metavar="SPEC",
+        help="convolution stack, e.g. 6@5,16@5 (channels@kernel, optional pP sS); "
+        "default: the course LeNet (5x5 filters, padded by 2 for small images)",
+    )
+    p.add_argument("--pool", type=int, default=2, help="max-pool window after each conv (0: none)")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        nargs="*",
+        default=[120],
+        help="widths of the fully connected hidden layers (default 120)",
+    )
+
+
+def register(sub):
+    parser = sub.add_parser("cnn", help="convolutional networks on Torch: train, summary")
+    cnn = parser.add_subparsers(dest="cnn_command", required=True, metavar="CNN_COMMAND")
+
+    p = cnn.add_parser("train", help="train a CNN on a named data set")
+    p.add_argument("--data", required=True, help="digits, mnist5k or fashion-mnist")
+    p.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files")
+    p.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=TRAIN_DEFAULTS["batch_size"],
+        help="global batch, shared among processes",
+    )
+    p.add_argument("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="peak learning rate")
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs")
+    p.add_argument(
+        "--shift",
+        type=int,
+        default=None,
+        help="random translations of up to SHIFT pixels (default: side // 14)",
+    )
+    p.add_argument("--validation-fraction", type=float, default=0.1)
+    p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads per process (default: cores / processes)",
+    )
+    p.add_argument("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
+    p.add_argument("--out", default="workbench-cnn", help="folder for checkpoint and figures")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_architecture_options(p)
+
+    p = cnn.add_parser("summary", help="layer table: output shapes and parameter counts")
+    p.add_argument("--input-shape", default="1x28x28", help="CxHxW or HxW (default 1x28x28)")
+    p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    _add_architecture_options(p)
+    return {"cnn": cmd_cnn}
+
+
+def cmd_cnn(args):
+    {"train": cmd_train, "summary": cmd_summary}[args.cnn_command](args)
+
+
+def cmd_summary(args):
+    from workbench.nn.architecture import format_summary, layer_table
+
+    config = _architecture(args, _input_shape(args.input_shape), args.classes)
+    if args.json:
+        rows = [
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "output_shape": list(r.output_shape),
+                "params": r.params,
+                "dense_params": r.dense_params,
+            }
+            for r in layer_table(config)
+        ]
+        print(json.dumps({"architecture": config.to_dict(), "layers": rows}, indent=2))
+    else:
+        print(format_summary(config))
+
+
+LABELLED_DATASETS = ("digits", "mnist5k", "fashion-mnist")
+
+
+def _load(args):
+    from workbench.data import load_dataset
+
+    if args.data not in LABELLED_DATASETS:
+        raise ValueError(
+            f"--data: the CNN needs a labelled image data set, one of "
+            f"{', '.join(LABELLED_DATASETS)}; got {args.data!r}"
+        )
+    train = load_dataset(args.data, split="train", dtype="float32", data_dir=args.data_dir)
+    test = load_dataset(args.data, split="test", dtype="float32", data_dir=args.data_dir)
+    return train, test
+
+
+def _check_args(args):
+    for name in ("epochs", "batch_size", "nproc"):
+        if getattr(args, name) < 1:
+            raise ValueError(
+                f"--{name.replace('_', '-')}: expected a positive integer, "
+                f"got {getattr(args, name)}"
+            )
+    if not args.lr > 0:
+        raise ValueError(f"--lr: expected a positive learning rate, got {args.lr}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads: expected a positive integer, got {args.threads}")
+
+
+def _launch_torchrun(args):
+    """Re-run this command under torchrun with ``args.nproc`` workers; returns its exit code."""
+    keep = [
+        "cnn",
+        "train",
+        "--data",
+        args.data,
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--lr",
+        repr(args.lr),
+        "--patience",
+        str(args.patience),
+        "--validation-fraction",
+        repr(args.validation_fraction),
+        "--device",
+        args.device,
+        "--seed",
+        str(args.seed),
+        "--out",
+        args.out,
+        "--pool",
+        str(args.pool),
+        "--hidden",
+        *map(str, args.hidden),
+    ]
+    for flag, value in (
+        ("--shift", args.shift),
+        ("--data-dir", args.data_dir),
+        ("--threads", args.threads),
+        ("--conv", args.conv),
+    ):
+        if value is not None:
+            keep += [flag, str(value)]
+    keep += [
+        flag
+        for flag, on in (
+            ("--resume", args.resume),
+            ("--no-figures", args.no_figures),
+            ("--json", args.json),
+        )
+        if on
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={args.nproc}",
+        "-m",
+        "workbench.cli",
+        *keep,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads or 1)}
+    return subprocess.run(command, env=env).returncode
+
+
+def cmd_train(args):
+    import numpy as np
+
+    _check_args(args)
+    under_torchrun = "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+    train, test = _load(args)
+    n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
+    config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic
+    if args.nproc > 1 and not under_torchrun:
+        code = _launch_torchrun(args)
+        if code:
+            raise SystemExit(code)
+        return
+
+    import torch
+
+    from workbench.nn.estimator import CNNClassifier
+    from workbench.nn.training import distributed_context, init_distributed
+
+    if under_torchrun:
+        init_distributed(args.device)
+    rank, world, _ = distributed_context()
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    out = Path(args.out)
+    tick = time.perf_counter()
+    clf = CNNClassifier(
+        config,
+        image_shape=train.image_shape,
+        n_classes=n_classes,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        shift=args.shift,
+        patience=args.patience,
+        validation_fraction=args.validation_fraction,
+        device=args.device,
+        seed=args.seed,
+        checkpoint=str(out / "checkpoint.pt"),
+        resume=args.resume,
+        progress=rank == 0,
+    )
+    try:
+        clf.fit(train.X, train.y)
+    finally:
+        if under_torchrun and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+    if rank != 0:
+        return
+    predicted = clf.predict(test.X)
+    payload = {
+        "data": args.data,
+        "test_accuracy": float(np.mean(predicted == test.y)),
+        "n_train": len(train.X),
+        "n_test": len(test.X),
+        "history": clf.history_,
+        "best_epoch": clf.best_epoch_,
+        "epochs_run": clf.n_iter_,
+        "stopped_early": clf.stopped_early_,
+        "checkpoint": clf.checkpoint_,
+        "device": str(clf.device_),
+        "world_size": world,
+        "architecture": config.to_dict(),
+        "seconds": round(time.perf_counter() - tick, 2),
+    }
+    if not args.no_figures:
+        payload["files"] = _figures(clf, test, predicted, out)
+    from workbench.io import write_text
+
+    write_text(out / "result.json", json.dumps(payload, indent=2))
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return
+    lines = [f"{'epoch':>5} {'train loss':>11} {'val loss':>9} {'val acc':>8} {'s':>6}"]
+    for h in clf.history_:
+        lines.append(
+            f"{h['epoch']:>5} {h['train_loss']:>11.4f} {h.get('val_loss', np.nan):>9.4f} "
+            f"{h.get('val_accuracy', np.nan):>8.4f} {h['seconds']:>6.1f}"
+        )
+    lines.append(
+        f"test accuracy ({args.data}, {len(test.X)} images): {payload['test_accuracy']:.4f}"
+    )
+    lines.append(f"checkpoint: {payload['checkpoint']}")
+    if "files" in payload:
+        lines.append(f"figures: {', '.join(payload['files'].values())}")
+    print("\n".join(lines))
+
+
+def _figures(clf, test, predicted, out):
+    from workbench.io import atomic_path
+    from workbench.nn import plots
+    from workbench.report import figure_png
+
+    figures = {
+        "learning_curves": plots.plot_learning_curves(clf.history_),
+        "confusion": plots.plot_confusion(test.y, predicted, test.classes),
+        "filters": plots.plot_filters(clf.network_),
+        "feature_maps": plots.plot_feature_maps(clf, test.X[0]),
+    }
+    files = {}
+    for name, fig in figures.items():
+        with atomic_path(out / f"{name}.png") as tmp:
+            tmp.write_bytes(figure_png(fig))
+        files[name] = str(out / f"{name}.png")
+    return files
