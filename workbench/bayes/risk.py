@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pymc as pm
-from pytensor.graph.traversal import ancestors
 
 from workbench.bayes.estimators import METHODS
+from workbench.samplers.pymc_target import observed_data_names
 
 __all__ = ["RiskResult", "risk_study"]
 
@@ -148,20 +148,6 @@ class RiskResult:
         return {k: str(v) for k, v in paths.items()}
 
 
-def _observed_data_names(model):
-    """Map each observed variable to the name of the ``pm.Data`` holding its observations."""
-    names = {}
-    for rv in model.observed_RVs:
-        found = [v for v in ancestors([model.rvs_to_values[rv]]) if v in model.data_vars]
-        if len(found) != 1:
-            raise ValueError(
-                f"model: observed variable {rv.name!r} must take its data from one pm.Data so "
-                "that simulated data can be swapped in"
-            )
-        names[rv.name] = found[0].name
-    return names
-
-
 _WORKER = {}
 
 
@@ -220,7 +206,7 @@ def risk_study(
     spec = models.get_spec(model_name)
     settings = dict(settings or {})
     model = models.build(model_name, data=data, **settings)
-    data_names = _observed_data_names(model)
+    data_names = observed_data_names(model)
     var_names = list(spec.var_names or [rv.name for rv in model.free_RVs])
     try:
         prior = pm.sample_prior_predictive(

@@ -188,22 +188,6 @@ def _judge(ranks, n_draws, ci_prob, rng, n_simulations):
     return SBCResult(ranks, n_draws, ci_prob, entry_prob, outside, deviation, tree)
 
 
-def _data_containers(model):
-    """{observed variable: name of the one pm.Data container its values come from}."""
-    from pytensor.graph.traversal import ancestors
-
-    out = {}
-    for rv in model.observed_RVs:
-        sources = [v for v in ancestors([model.rvs_to_values[rv]]) if v in model.data_vars]
-        if len(sources) != 1:
-            raise ValueError(
-                f"model: observed variable {rv.name!r} must take its values from one pm.Data "
-                "container, so that simulated data can be swapped in without recompiling"
-            )
-        out[rv.name] = sources[0].name
-    return out
-
-
 def sbc_model(
     model,
     *,
@@ -226,11 +210,12 @@ def sbc_model(
     import pymc as pm
 
     from workbench.samplers import PyMCTarget, metropolis
+    from workbench.samplers.pymc_target import observed_data_names
 
     replicates = check_count("replicates", replicates, 10)
     thin = check_count("thin", thin, 1)
     rng = make_rng(seed)
-    containers = _data_containers(model)
+    containers = observed_data_names(model)
     original = {name: model[name].get_value() for name in containers.values()}
     names = [rv.name for rv in model.free_RVs]
     prior = pm.sample_prior_predictive(

@@ -16,10 +16,28 @@ import pytensor.tensor as pt
 from pymc.blocking import DictToArrayBijection
 from pymc.pytensorf import join_nonshared_inputs
 from pytensor.graph.replace import vectorize_graph
+from pytensor.graph.traversal import ancestors
 
 from workbench.samplers.base import make_rng
 
-__all__ = ["PyMCTarget"]
+__all__ = ["PyMCTarget", "observed_data_names"]
+
+
+def observed_data_names(model):
+    """{observed variable: name of the one ``pm.Data`` container its values come from}.
+
+    Simulated data sets are swapped in through these containers, so the model compiles once.
+    """
+    names = {}
+    for rv in model.observed_RVs:
+        found = [v for v in ancestors([model.rvs_to_values[rv]]) if v in model.data_vars]
+        if len(found) != 1:
+            raise ValueError(
+                f"model: observed variable {rv.name!r} must take its values from one pm.Data "
+                "container, so that simulated data can be swapped in without recompiling"
+            )
+        names[rv.name] = found[0].name
+    return names
 
 
 class PyMCTarget:
