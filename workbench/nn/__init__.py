@@ -1,0 +1,1 @@
+"""Torch backend: models too large for symbolic graphs (RBMs, deep belief nets)."""
