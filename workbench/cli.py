@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 # Sub-command groups that live beside their capability. Each module defines
 # ``register(sub) -> {command name: function(args)}``; ``sub`` is the argparse sub-parser set.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("workbench.nn.rbm_cli",)
 
 
 class UsageError(Exception):

@@ -7,10 +7,9 @@ Configurations are returned as {0, 1} rows (spin +1 -> 1), row-major.
 
 Many independent chains run side by side (one per returned configuration). Even L uses
 checkerboard sweeps (all sites of one colour at once: they share no bond); odd L, where the
-periodic lattice cannot be two-coloured, updates one site at a time across all chains.
+periodic lattice cannot be two-coloured, updates one site at a time (in random order) across
+all chains.
 """
-
-import itertools
 
 import numpy as np
 
@@ -56,7 +55,10 @@ def ising_metropolis(L, T, n_samples, *, n_sweeps=500, seed=0):
                 flip = mask & (rng.random(spins.shape) < np.exp(-delta / T))
                 spins = np.where(flip, -spins, spins)
         else:
-            for i, j in itertools.product(range(L), range(L)):
+            # a random site order each sweep: a fixed scan can cycle forever between a
+            # frustrated state and its mirror image (every flip accepted), never mixing
+            for site in rng.permutation(L * L):
+                i, j = divmod(int(site), L)
                 field = (spins[:, (i - 1) % L, j] + spins[:, (i + 1) % L, j]
                          + spins[:, i, (j - 1) % L] + spins[:, i, (j + 1) % L])  # fmt: skip
                 delta = 2.0 * spins[:, i, j] * field

@@ -109,7 +109,8 @@ class RBM(TransformerMixin, BaseEstimator):
     init_scale : float, default=0.01
         Standard deviation of the initial weights.
     monitor : bool, default=True
-        Evaluate the metrics of ``history_`` after every epoch.
+        Evaluate the metrics of ``history_`` (every ``monitor_every`` epochs and the last).
+    monitor_every : int, default=1
     monitor_size : int, default=1000
         Rows of the training data (a fixed subset) used by the monitors.
     exact_max_units : int, default=20
@@ -154,6 +155,7 @@ class RBM(TransformerMixin, BaseEstimator):
         sigma=1.0,
         init_scale=0.01,
         monitor=True,
+        monitor_every=1,
         monitor_size=1000,
         exact_max_units=20,
         diagnostics_window=100,
@@ -180,6 +182,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self.sigma = sigma
         self.init_scale = init_scale
         self.monitor = monitor
+        self.monitor_every = monitor_every
         self.monitor_size = monitor_size
         self.exact_max_units = exact_max_units
         self.diagnostics_window = diagnostics_window
@@ -217,7 +220,7 @@ class RBM(TransformerMixin, BaseEstimator):
                 )
         for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures"):
             integer(name, 1)
-        for name in ("monitor_size", "diagnostics_window", "checkpoint_every"):
+        for name in ("monitor_every", "monitor_size", "diagnostics_window", "checkpoint_every"):
             integer(name, 1)
         integer("exact_max_units", 0)
         if self.n_chains is not None:
@@ -238,8 +241,9 @@ class RBM(TransformerMixin, BaseEstimator):
             )
         return check_device(self.device)
 
-    def _check_X(self, X, *, reset, name="X"):
-        """Float32 tensor on the device; binary for Bernoulli units; the fitted feature count."""
+    def _check_X(self, X, *, reset, name="X", probabilities=False):
+        """Float32 tensor on the device; binary for Bernoulli units (values in [0, 1] with
+        ``probabilities``, for the layers of a DBN); the fitted feature count."""
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu().numpy()
         try:
@@ -252,7 +256,9 @@ class RBM(TransformerMixin, BaseEstimator):
         if bad.any():
             where = np.argwhere(bad)[0].tolist()
             raise ValueError(f"{name}: {int(bad.sum())} NaN/inf entries (first at {where})")
-        if self.visible == "bernoulli" and not np.isin(X, (0.0, 1.0)).all():
+        if probabilities and not ((X >= 0) & (X <= 1)).all():
+            raise ValueError(f"{name}: expected probabilities in [0, 1]")
+        if self.visible == "bernoulli" and not probabilities and not np.isin(X, (0, 1)).all():
             odd = X[~np.isin(X, (0.0, 1.0))][0]
             raise ValueError(
                 f"{name}: Bernoulli visible units need binary data in {{0, 1}}, got values in "
@@ -428,16 +434,21 @@ class RBM(TransformerMixin, BaseEstimator):
             Continue the training state left by an earlier ``fit`` or by :meth:`load`
             (parameters, momentum, persistent chains, RNG, epoch) up to ``n_epochs``.
 
-        ``history_`` gets one dict per epoch: epoch, learning_rate, seconds,
+        ``history_`` gets one dict per monitored epoch: epoch, learning_rate, seconds (training
+        time so far, monitors excluded),
         reconstruction_error, pseudo_log_likelihood, free_energy_gap (held-out minus training
         mean free energy), log_likelihood_exact and log_likelihood_exact_val (None when not
         enumerable), chain_rhat, chain_ess (PCD), swap_rate (parallel tempering).
         """
-        device = self._check_params()
+        self._check_params()
         if resume and not hasattr(self, "_state"):
             raise ValueError("resume: no training state; call fit first or RBM.load(checkpoint)")
         X = self._check_X(X, reset=not resume)
         X_val = None if X_val is None else self._check_X(X_val, reset=False, name="X_val")
+        return self._fit_checked(X, X_val, resume)
+
+    def _fit_checked(self, X, X_val, resume):
+        device = self._check_params()
         if self.batch_size > X.shape[0]:
             raise ValueError(
                 f"batch_size: {self.batch_size} is larger than the data ({X.shape[0]} rows); "
@@ -490,7 +501,7 @@ class RBM(TransformerMixin, BaseEstimator):
         total = max(self.n_epochs - s["epoch"], 0) * n_batches - s["batch"]
         bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not self.verbose,
                    desc=f"RBM {self.method}-{self.k}", unit="batch", leave=False)  # fmt: skip
-        stop = _InterruptFlag()
+        stop, seconds = _InterruptFlag(), 0.0
         try:
             with stop:
                 while s["epoch"] < self.n_epochs:
@@ -510,12 +521,14 @@ class RBM(TransformerMixin, BaseEstimator):
                         s["batch"] += 1
                         bar.update(1)
                     s["epoch"], s["batch"], s["perm"] = s["epoch"] + 1, 0, None
-                    record = {"epoch": s["epoch"], "learning_rate": lr}
-                    if self.monitor:
+                    seconds += time.perf_counter() - tick
+                    due = s["epoch"] % self.monitor_every == 0 or s["epoch"] == self.n_epochs
+                    if self.monitor and due:
+                        record = {"epoch": s["epoch"], "learning_rate": lr}
                         record.update(self._monitor(X_monitor, X_val))
-                    record["seconds"] = round(time.perf_counter() - tick, 4)
-                    self.history_.append(record)
-                    bar.set_postfix(_postfix(record), refresh=False)
+                        record["seconds"] = round(seconds, 4)
+                        self.history_.append(record)
+                        bar.set_postfix(_postfix(record), refresh=False)
                     if self.checkpoint and (
                         s["epoch"] % self.checkpoint_every == 0 or s["epoch"] == self.n_epochs
                     ):
@@ -852,7 +865,9 @@ class RBM(TransformerMixin, BaseEstimator):
         payload = {
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
-            "params": self.get_params(),
+            "params": {
+                k: str(v) if isinstance(v, Path) else v for k, v in self.get_params().items()
+            },
             "n_features_in": self.n_features_in_,
             "seed": self._seed,
             "state": state,
