@@ -795,7 +795,9 @@ class RBM(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float32)
         if observed.shape != X.shape:
             raise ValueError(f"observed: expected shape {X.shape}, got {observed.shape}")
-        start = np.where(observed, X, 0.0)
+        rng = np.random.default_rng(self._seed if random_state is None else random_state)
+        guess = rng.random(X.shape) < 0.5 if self.visible == "bernoulli" else np.zeros(X.shape)
+        start = np.where(observed, X, guess)  # missing entries start at random bits (or 0)
         return self.gibbs(start.astype(np.float32), n_steps, clamp=observed, burn_in=burn_in,
                           random_state=random_state)  # fmt: skip
 
