@@ -42,6 +42,9 @@ def register(sub):
     p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
     p.add_argument("--hidden", type=int, default=None, help="hidden units (default per data set)")
     p.add_argument("--visible", choices=("bernoulli", "gaussian"), default="bernoulli")
+    p.add_argument("--binarize", action="store_true",
+                   help="threshold a user file at 0.5 (named image sets are binarised for "
+                        "Bernoulli units anyway)")  # fmt: skip
     p.add_argument("--method", choices=("cd", "pcd"), default=None)
     p.add_argument("--k", type=int, default=None, help="Gibbs steps per update")
     p.add_argument("--epochs", type=int, default=None)
@@ -85,7 +88,7 @@ def run(args):
     return {"train": _train, "sample": _sample, "eval": _eval}[args.rbm_command](args)
 
 
-def _load(name, visible, split):
+def _load(name, visible, split, binarize=False):
     from workbench.data import load_dataset
     from workbench.data.datasets import Dataset
 
@@ -95,18 +98,19 @@ def _load(name, visible, split):
         if "no train/test split" not in str(err):
             raise
         data = load_dataset(name)
-    if visible == "bernoulli":
+    user_file = Path(name).suffix.lower() in (".npy", ".csv", ".tsv", ".txt")
+    if visible == "bernoulli" and (binarize or not user_file):
         import numpy as np
 
         data = Dataset(*data)._replace(X=(data.X > 0.5).astype(np.float32))
     return data
 
 
-def _split(name, visible):
+def _split(name, visible, binarize=False):
     """Training rows and held-out rows (None when the data set has no split)."""
-    train = _load(name, visible, "train")
+    train = _load(name, visible, "train", binarize)
     try:
-        test = _load(name, visible, "test")
+        test = _load(name, visible, "test", binarize)
     except ValueError:
         return train, None
     if test.X.shape == train.X.shape and (test.X == train.X).all():
@@ -159,7 +163,7 @@ def _train(args):
         "n_chains": args.chains,
     }  # fmt: skip
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    train, test = _split(args.data, args.visible)
+    train, test = _split(args.data, args.visible, args.binarize)
     out = Path(args.out)
     checkpoint = out / "rbm.pt"
     if args.resume:
