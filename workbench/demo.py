@@ -14,6 +14,7 @@ import numpy as np
 import models
 from workbench.bayes import Estimator
 from workbench.io import write_text
+from workbench.nn.rbm_demo import section_rbm
 from workbench.report import HtmlReport
 
 __all__ = ["SECTIONS", "run_demo"]
@@ -142,6 +143,7 @@ SECTIONS = [
     section_deconvolution,
     section_normal,
     section_risk,
+    section_rbm,
 ]
 
 

@@ -93,7 +93,7 @@ class RBM(TransformerMixin, BaseEstimator):
     lr_schedule : {"constant", "linear", "cosine"}, default="constant"
         Decay of the learning rate over the epochs (linear and cosine end at 0).
     momentum : float, default=0.9
-        Used after the first 5 epochs; 0.5 before them (Hinton's practical guide).
+        Used after the first 5 epochs; min(0.5, momentum) before them (Hinton's guide).
     weight_decay : float, default=1e-4
         L2 penalty on the weights.
     sparsity_target : float or None, default=None
@@ -354,6 +354,11 @@ class RBM(TransformerMixin, BaseEstimator):
         }[self.lr_schedule]
         return self.learning_rate * scale
 
+    def _momentum(self, epoch):
+        if epoch >= MOMENTUM_EPOCHS:
+            return self.momentum
+        return min(INITIAL_MOMENTUM, self.momentum)
+
     def _negative_phase(self, v0, ph0, generator):
         """Model samples and their hidden probabilities: (C, n_visible), (C, n_hidden)."""
         if self.method == "cd":
@@ -482,7 +487,7 @@ class RBM(TransformerMixin, BaseEstimator):
             self._state = self._init_state(X, self._generator)
             self.history_ = []
             self._window = deque(maxlen=self.diagnostics_window)
-        momentum = self.momentum if self._state["epoch"] >= MOMENTUM_EPOCHS else INITIAL_MOMENTUM
+        momentum = self._momentum(self._state["epoch"])
         for start in range(0, X.shape[0], self.batch_size):
             self._update(X[start : start + self.batch_size], self.learning_rate, momentum,
                          self._generator)  # fmt: skip
@@ -509,8 +514,7 @@ class RBM(TransformerMixin, BaseEstimator):
                     if s["perm"] is None:
                         s["perm"] = torch.randperm(n, generator=generator, device=X.device)
                     lr = self._learning_rate(s["epoch"])
-                    momentum = (self.momentum if s["epoch"] >= MOMENTUM_EPOCHS
-                                else INITIAL_MOMENTUM)  # fmt: skip
+                    momentum = self._momentum(s["epoch"])
                     while s["batch"] < n_batches:
                         if stop.raised:
                             raise KeyboardInterrupt
