@@ -38,8 +38,9 @@ def train_workbench(X, hidden, batch, epochs, lr, seed, device):
 def train_sklearn(X, hidden, batch, epochs, lr, seed):
     from sklearn.neural_network import BernoulliRBM
 
-    model = BernoulliRBM(n_components=hidden, learning_rate=lr, batch_size=batch, n_iter=epochs,
-                         random_state=seed)  # fmt: skip
+    model = BernoulliRBM(
+        n_components=hidden, learning_rate=lr, batch_size=batch, n_iter=epochs, random_state=seed
+    )
     tick = time.perf_counter()
     model.fit(X)
     seconds = time.perf_counter() - tick
@@ -102,7 +103,8 @@ def main():
           f"{os.cpu_count()} CPUs; PCD-1, batch {args.batch_size}, lr {args.lr}, "
           f"{args.epochs} epochs")  # fmt: skip
     header = (f"{'data':<14}{'hidden':>7}{'wb samples/s':>14}{'sk samples/s':>14}{'ratio':>7}"
-              f"{'wb LL':>10}{'sk LL':>10}{'LL method':>14}{'GFLOP/s':>9}{'matmul':>8}")  # fmt: skip
+              f"{'wb LL':>10}{'sk LL':>10}{'LL method':>14}{'GFLOP/s':>9}"
+              f"{'matmul':>8}")  # fmt: skip
     print(header)
     for name in args.data:
         train = load_dataset(name, split="train", binarize=True, dtype=np.float32)

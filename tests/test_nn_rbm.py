@@ -189,9 +189,9 @@ def test_same_seed_same_model():
         RBM(8, n_epochs=5, batch_size=4, random_state=7, verbose=False).fit(X) for _ in range(2)
     ]
     np.testing.assert_array_equal(fits[0].weights_, fits[1].weights_)
-    assert fits[0].history_[-1]["log_likelihood_exact"] == fits[1].history_[-1][
-        "log_likelihood_exact"
-    ]
+    assert (
+        fits[0].history_[-1]["log_likelihood_exact"] == fits[1].history_[-1]["log_likelihood_exact"]
+    )
 
 
 def test_partial_last_batch_and_parallel_tempering_run():

@@ -46,7 +46,8 @@ def test_sample_and_eval(trained, tmp_path):
     evaluated = run_json(["rbm", "eval", str(out / "rbm.pt"), "--data", "bars-stripes-3",
                           "--ais", "--ais-runs", "50", "--ais-betas", "300",
                           "--out", str(tmp_path)])  # fmt: skip
-    ais, exact = evaluated["final"]["log_likelihood_ais"], evaluated["final"]["log_likelihood_exact"]
+    final = evaluated["final"]
+    ais, exact = final["log_likelihood_ais"], final["log_likelihood_exact"]
     assert abs(ais["estimate"] - exact) < 4 * ais["stderr"] + 0.05
     for name in ("filters", "samples", "reconstructions", "denoising", "inpainting"):
         assert (tmp_path / f"{name}.png").is_file()

@@ -21,7 +21,6 @@
 # beneath it.
 
 # %%
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from workbench.data import load_dataset

@@ -249,7 +249,9 @@ class RBM(TransformerMixin, BaseEstimator):
         try:
             X = np.asarray(X, dtype=np.float32)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{name}: expected a numeric array, got {type(X).__name__}: {err}")
+            raise ValueError(
+                f"{name}: expected a numeric array, got {type(X).__name__}: {err}"
+            ) from None
         if X.ndim != 2 or X.shape[0] == 0:
             raise ValueError(f"{name}: expected a 2-D array (samples, features), got {X.shape}")
         bad = ~np.isfinite(X)
@@ -499,9 +501,9 @@ class RBM(TransformerMixin, BaseEstimator):
         s, generator = self._state, self._generator
         n, B = X.shape[0], self.batch_size
         n_batches = -(-n // B)
-        monitor_rows = torch.randperm(
-            n, generator=torch.Generator().manual_seed(self._seed)
-        )[: self.monitor_size].to(X.device)
+        monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(self._seed))[
+            : self.monitor_size
+        ].to(X.device)
         X_monitor = X[monitor_rows]
         total = max(self.n_epochs - s["epoch"], 0) * n_batches - s["batch"]
         bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not self.verbose,
@@ -636,7 +638,8 @@ class RBM(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "_state")
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f"method: expected one of auto, exact, ais, got {method!r}")
-        if method == "exact" or (method == "auto" and self._smaller_layer() <= self.exact_max_units):
+        small = self._smaller_layer() <= self.exact_max_units
+        if method == "exact" or (method == "auto" and small):
             return self._exact_log_partition(), 0.0
         return self._ais(n_runs, n_betas, random_state)
 
@@ -666,9 +669,11 @@ class RBM(TransformerMixin, BaseEstimator):
         if self.visible == "bernoulli":
             log_z0 = float(softplus(base).sum()) + n_hidden * LOG2
         else:
-            log_z0 = float((0.5 * s2 * base**2).sum()) + 0.5 * W.shape[0] * math.log(
-                2 * math.pi * s2
-            ) + n_hidden * LOG2
+            log_z0 = (
+                float((0.5 * s2 * base**2).sum())
+                + 0.5 * W.shape[0] * math.log(2 * math.pi * s2)
+                + n_hidden * LOG2
+            )
         betas = torch.linspace(0.0, 1.0, n_betas, dtype=torch.float64).tolist()
         v = draw_visible(base.expand(n_runs, -1))
         log_w = torch.zeros(n_runs, dtype=torch.float64, device=dev)
