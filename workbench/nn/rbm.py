@@ -523,7 +523,9 @@ class RBM(TransformerMixin, BaseEstimator):
                         rows = s["perm"][s["batch"] * B : (s["batch"] + 1) * B]
                         self._update(X[rows], lr, momentum, generator)
                         if self.method == "pcd":
-                            self._window.append(self._free_energy(s["chains"][0]).cpu())
+                            self._window.append(
+                                self._free_energy(s["chains"][0])
+                            )  # stays on device
                         s["batch"] += 1
                         bar.update(1)
                     s["epoch"], s["batch"], s["perm"] = s["epoch"] + 1, 0, None
@@ -589,7 +591,7 @@ class RBM(TransformerMixin, BaseEstimator):
             return {"chain_rhat": None, "chain_ess": None, "chain_draws": len(window)}
         import arviz_stats as azs
 
-        energies = torch.stack(list(window), dim=1).double().numpy()  # (chains, draws)
+        energies = torch.stack(list(window), dim=1).double().cpu().numpy()  # (chains, draws)
         return {
             "chain_rhat": _to_python(azs.rhat(energies)),
             "chain_ess": _to_python(azs.ess(energies)),
@@ -883,7 +885,7 @@ class RBM(TransformerMixin, BaseEstimator):
             "seed": self._seed,
             "state": state,
             "generator": self._generator.get_state() if hasattr(self, "_generator") else None,
-            "window": [w for w in getattr(self, "_window", ())],
+            "window": [w.cpu() for w in getattr(self, "_window", ())],
             "history": self.history_,
         }
         with atomic_path(path) as tmp:
@@ -932,7 +934,9 @@ class RBM(TransformerMixin, BaseEstimator):
             est._generator = torch.Generator(device=dev)
             if payload["generator"] is not None:
                 est._generator.set_state(payload["generator"])
-            est._window = deque(payload["window"], maxlen=est.diagnostics_window)
+            est._window = deque(
+                [w.to(dev) for w in payload["window"]], maxlen=est.diagnostics_window
+            )
             est.history_ = list(payload["history"])
         except (KeyError, TypeError, RuntimeError) as err:
             raise ValueError(f"checkpoint: {path} is incomplete or incompatible: {err}") from None
