@@ -99,12 +99,14 @@ def plot_learning_curves(histories, *, optimum=None):
         for name, history in histories.items():
             points = [(r["epoch"], r[key]) for r in history if r.get(key) is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), label=name or None)
+                train_label = name or ("training" if key == "log_likelihood_exact" else None)
+                ax.plot(*zip(*points, strict=True), marker=".", label=train_label)
             if key == "log_likelihood_exact":
                 val = [(r["epoch"], r["log_likelihood_exact_val"]) for r in history
                        if r.get("log_likelihood_exact_val") is not None]  # fmt: skip
                 if val:
-                    ax.plot(*zip(*val, strict=True), ls="--", label=f"{name} held-out".strip())
+                    ax.plot(*zip(*val, strict=True), ls="--", marker=".",
+                            label=f"{name} held-out".strip())  # fmt: skip
         if key == "log_likelihood_exact" and optimum is not None:
             ax.axhline(optimum, color="black", lw=0.8, ls=":", label="optimum")
         if key == "chain_rhat":
