@@ -113,7 +113,7 @@ class RBM(TransformerMixin, BaseEstimator):
     monitor_every : int, default=1
     monitor_size : int, default=1000
         Rows of the training data (a fixed subset) used by the monitors.
-    exact_max_units : int, default=20
+    exact_max_units : int, default=16
         Exact log-likelihood (enumerating the smaller layer) when it has at most this many
         units; ``log_partition(method="exact")`` allows up to 30.
     diagnostics_window : int, default=100
@@ -157,7 +157,7 @@ class RBM(TransformerMixin, BaseEstimator):
         monitor=True,
         monitor_every=1,
         monitor_size=1000,
-        exact_max_units=20,
+        exact_max_units=16,
         diagnostics_window=100,
         checkpoint=None,
         checkpoint_every=1,
