@@ -655,12 +655,9 @@ class RBM(TransformerMixin, BaseEstimator):
         generator = torch.Generator(device=dev).manual_seed(int(random_state or 0))
         softplus = torch.nn.functional.softplus
 
-        def log_f(v, beta):  # log of the unnormalised marginal of v at inverse temperature beta
-            value = v @ ((1 - beta) * base + beta * a) + softplus(beta * (v @ W + b)).sum(-1)
-            if self.visible == "gaussian":
-                value = value - (v**2).sum(-1) / (2 * s2)
-            return value
-
+        # log f_beta(v) = v.((1 - beta) base + beta a) [- v^2 / (2 s2)] + sum softplus(beta field)
+        # with field = v W + b: the importance-weight increment between two betas needs one
+        # product v W, shared with the draw of h.
         def draw_visible(field):
             if self.visible == "bernoulli":
                 return self._bernoulli(torch.sigmoid(field), generator)
@@ -680,8 +677,10 @@ class RBM(TransformerMixin, BaseEstimator):
         v = draw_visible(base.expand(n_runs, -1))
         log_w = torch.zeros(n_runs, dtype=torch.float64, device=dev)
         for prev, beta in zip(betas[:-1], betas[1:], strict=True):
-            log_w += log_f(v, beta) - log_f(v, prev)
-            h = self._bernoulli(torch.sigmoid(beta * (v @ W + b)), generator)
+            field = v @ W + b
+            log_w += (beta - prev) * (v @ (a - base))
+            log_w += (softplus(beta * field) - softplus(prev * field)).sum(-1)
+            h = self._bernoulli(torch.sigmoid(beta * field), generator)
             v = draw_visible((1 - beta) * base + beta * (a + h @ W.T))
         log_mean = torch.logsumexp(log_w, 0) - math.log(n_runs)
         w = torch.exp(log_w - log_w.max())
