@@ -80,11 +80,19 @@ def register(sub):
 def _common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest on a busy shared machine)")  # fmt: skip
     p.add_argument("--out", default="workbench-rbm", help="folder for checkpoint and figures")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def run(args):
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     return {"train": _train, "sample": _sample, "eval": _eval}[args.rbm_command](args)
 
 
