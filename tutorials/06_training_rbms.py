@@ -85,8 +85,9 @@ for record in pcd.history_[::5]:
 # %% [markdown]
 # The learned distribution has 14 sharp modes separated by low-probability regions; chains
 # that stick in different modes give an R-hat above 1 (1.01 is the usual alarm threshold) and
-# an ESS far below the number of draws. Parallel tempering (`n_temperatures`) runs extra chains at higher temperatures that cross
-# between modes more easily and swaps states between neighbouring temperatures:
+# an ESS far below the number of draws. Parallel tempering (`n_temperatures`) runs extra
+# chains at higher temperatures, which cross between modes more easily, and swaps states
+# between neighbouring temperatures:
 
 # %%
 tempered = RBM(16, method="pcd", n_temperatures=4, **common).fit(bars.X)
