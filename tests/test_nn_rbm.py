@@ -12,6 +12,15 @@ from workbench.nn.rbm import RBM
 from workbench.nn.rbm_cli import defaults_for
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
+    from workbench.nn.rbm import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 def all_binary(n):
     return np.array(list(itertools.product((0.0, 1.0), repeat=n)))
 

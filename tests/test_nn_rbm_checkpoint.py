@@ -14,6 +14,15 @@ from workbench.nn.rbm import RBM
 SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
+    from workbench.nn.rbm import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def data():
     return load_dataset("bars-stripes-3").X

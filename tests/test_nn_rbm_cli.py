@@ -8,6 +8,15 @@ import pytest
 from workbench.cli import main
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
+    from workbench.nn.rbm import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("rbm")

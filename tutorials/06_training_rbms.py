@@ -28,6 +28,7 @@
 
 # %%
 import numpy as np
+import torch
 
 from workbench.data import load_dataset
 from workbench.nn.rbm import RBM
@@ -39,6 +40,7 @@ from workbench.nn.rbm_plots import (
 )
 
 SEED = 0
+torch.set_num_threads(1)  # small models: one thread is as fast and immune to a busy machine
 bars = load_dataset("bars-stripes-3")
 print(bars.X.shape, "patterns; the best possible mean log-likelihood is", -np.log(14))
 plot_images(bars.X, (3, 3), ncols=14)

@@ -21,6 +21,7 @@
 # beneath it.
 
 # %%
+import torch
 from sklearn.linear_model import LogisticRegression
 
 from workbench.data import load_dataset
@@ -28,6 +29,7 @@ from workbench.nn.dbn import DBN
 from workbench.nn.rbm_plots import plot_images
 
 SEED = 0
+torch.set_num_threads(1)  # small models: one thread is as fast and immune to a busy machine
 train = load_dataset("digits", split="train", binarize=True)
 test = load_dataset("digits", split="test", binarize=True)
 dbn = DBN((64, 32), n_epochs=10, rbm_params={"batch_size": 20, "learning_rate": 0.05},

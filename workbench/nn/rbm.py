@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.io import atomic_path
 
-__all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device"]
+__all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device", "torch_threads"]
 
 LAYERS = ("bernoulli", "gaussian")
 METHODS = ("cd", "pcd")
@@ -61,6 +62,22 @@ def check_device(device):
     elif dev.type != "cpu":
         raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     return dev
+
+
+@contextmanager
+def torch_threads(n):
+    """Run the block with ``n`` torch CPU threads, then restore the previous number.
+
+    Small RBMs gain nothing from several threads, and on a machine whose CPUs are
+    oversubscribed torch's spinning worker threads are very slow: measured 0.44 ms per PCD
+    update of a 9 x 16 RBM with 1 thread against 62 ms with 2 threads at load 10 on 2 CPUs.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _bits(start, stop, n_bits, dtype, device):
