@@ -100,6 +100,9 @@ print(
 )
 
 # %% [markdown]
+# Compare the R-hat of the tempered run with that of plain PCD above: the hot chains carry
+# states between modes, so the cold chains agree better with each other.
+#
 # ## Sampling, denoising, inpainting and filters on handwritten digits
 #
 # Scikit-learn's 8x8 digits, binarised. 64 hidden units are too many to enumerate, so the

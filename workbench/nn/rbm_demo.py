@@ -11,8 +11,8 @@ def section_rbm(report, seed, **_):
     from workbench.nn.rbm_plots import plot_images, plot_learning_curves
 
     X = load_dataset("bars-stripes-3").X
-    common = dict(learning_rate=0.1, n_epochs=1500, batch_size=14, momentum=0.5, n_chains=100,
-                  lr_schedule="cosine", weight_decay=0.0, monitor_every=50, random_state=seed,
+    common = dict(learning_rate=0.1, n_epochs=4000, batch_size=14, momentum=0.5, n_chains=100,
+                  lr_schedule="cosine", weight_decay=0.0, monitor_every=100, random_state=seed,
                   verbose=False)  # fmt: skip
     with torch_threads(1):  # tiny model: one thread, immune to a busy machine
         runs = {name: RBM(16, method=m, k=k, **common).fit(X)
