@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "workbench.energy.cli",
     "workbench.linear.cli",
     "workbench.nn.cli",
+    "workbench.nn.rbm_cli",
 )
 
 

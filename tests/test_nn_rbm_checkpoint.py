@@ -1,0 +1,106 @@
+"""RBM checkpoints: resume equals an uninterrupted run, Ctrl-C saves, bad files fail clearly."""
+
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.data import load_dataset
+from workbench.nn.rbm import RBM
+
+SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
+    from workbench.nn.rbm import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("bars-stripes-3").X
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_resume_reproduces_uninterrupted_run(data, tmp_path, method):
+    whole = RBM(**SETTINGS, method=method, n_epochs=6).fit(data, X_val=data[:4])
+    path = tmp_path / "rbm.pt"
+    RBM(**SETTINGS, method=method, n_epochs=3, checkpoint=path).fit(data, X_val=data[:4])
+    resumed = RBM.load(path)
+    resumed.set_params(n_epochs=6)
+    resumed.fit(data, X_val=data[:4], resume=True)
+    for name in ("weights_", "visible_bias_", "hidden_bias_"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name))
+    assert [r["log_likelihood_exact"] for r in resumed.history_] == [
+        r["log_likelihood_exact"] for r in whole.history_
+    ]
+    if method == "pcd":
+        assert torch.equal(resumed._state["chains"], whole._state["chains"])
+        assert resumed.history_[-1]["chain_rhat"] == whole.history_[-1]["chain_rhat"]
+
+
+def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(data, tmp_path):
+    """SIGINT during fit: a checkpoint at the last finished mini-batch, then KeyboardInterrupt;
+    resuming from it ends where the uninterrupted run ends."""
+    whole = RBM(**SETTINGS, n_epochs=40, monitor=False).fit(data)
+    path = tmp_path / "rbm.pt"
+    rbm = RBM(**SETTINGS, n_epochs=40, monitor=False, checkpoint=path, checkpoint_every=1000)
+    original = RBM._update
+    calls = []
+
+    def update_then_interrupt(self, *args):  # deliver Ctrl-C in the middle of epoch 3
+        original(self, *args)
+        calls.append(1)
+        if len(calls) == 8:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    assert threading.current_thread() is threading.main_thread()
+    RBM._update = update_then_interrupt
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rbm.fit(data)
+    finally:
+        RBM._update = original
+    resumed = RBM.load(path)
+    assert (resumed._state["epoch"], resumed._state["batch"]) == (2, 2)
+    resumed.fit(data, resume=True)
+    np.testing.assert_array_equal(resumed.weights_, whole.weights_)
+
+
+def test_checkpoint_written_atomically(data, tmp_path):
+    path = tmp_path / "sub" / "rbm.pt"
+    RBM(**SETTINGS, n_epochs=2, checkpoint=path).fit(data)
+    assert path.is_file() and not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_corrupt_and_incompatible_checkpoints(data, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="corrupt or not a torch checkpoint"):
+        RBM.load(bad)
+    good = tmp_path / "good.pt"
+    RBM(**SETTINGS, n_epochs=1, checkpoint=good).fit(data)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="corrupt"):
+        RBM.load(truncated)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something else"}, other)
+    with pytest.raises(ValueError, match="not a workbench RBM checkpoint"):
+        RBM.load(other)
+    payload = torch.load(good, weights_only=True)
+    payload["version"] = 99
+    torch.save(payload, other)
+    with pytest.raises(ValueError, match="format version 99"):
+        RBM.load(other)
+    with pytest.raises(ValueError, match="no such file"):
+        RBM.load(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="expected 9 features"):
+        RBM.load(good).transform(np.zeros((2, 5)))

@@ -1,0 +1,340 @@
+"""``workbench rbm train | sample | eval``: RBMs on the shared data sets from the command line.
+
+``train`` picks per-dataset defaults (:data:`DATASET_DEFAULTS`) so that a plain call gives a
+good model; every flag overrides them. Artefacts (checkpoint, figures, ``metrics.json``) go
+under ``--out``; ``--json`` prints one object on stdout, progress goes to stderr.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+__all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
+
+# Chosen by measurement: see docs/design.md, section "RBMs and deep belief nets (Torch)".
+DATASET_DEFAULTS = {
+    "bars-stripes": {"hidden": 16, "epochs": 4000, "lr": 0.1, "batch_size": 14,
+                     "n_chains": 100, "momentum": 0.5, "lr_schedule": "cosine",
+                     "weight_decay": 0.0, "monitor_every": 100},
+    "ising": {"hidden": 16, "epochs": 60, "lr": 0.05, "batch_size": 50, "monitor_every": 5},
+    "digits": {"hidden": 64, "epochs": 30, "lr": 0.05, "batch_size": 20},
+    "mnist5k": {"hidden": 256, "epochs": 20, "lr": 0.05, "batch_size": 50},
+    "fashion-mnist": {"hidden": 256, "epochs": 5, "lr": 0.05, "batch_size": 100},
+    "file": {"hidden": 64, "epochs": 20, "lr": 0.05, "batch_size": 32},
+}  # fmt: skip
+COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
+          "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
+
+
+def defaults_for(name):
+    """Training settings for a data set name (``bars-stripes-3``, ``ising-4-2.5``, ...)."""
+    family = re.sub(r"-\d.*$", "", str(name))
+    family = family if family in DATASET_DEFAULTS else "file"
+    return {**COMMON, **DATASET_DEFAULTS[family]}
+
+
+def register(sub):
+    parser = sub.add_parser("rbm", help="train, sample and evaluate RBMs (Torch)")
+    rbm_sub = parser.add_subparsers(dest="rbm_command", required=True, metavar="ACTION")
+
+    p = rbm_sub.add_parser("train", help="train an RBM on a data set")
+    p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden units (default per data set)")
+    p.add_argument("--visible", choices=("bernoulli", "gaussian"), default="bernoulli")
+    p.add_argument("--binarize", action="store_true",
+                   help="threshold a user file at 0.5 (named image sets are binarised for "
+                        "Bernoulli units anyway)")  # fmt: skip
+    p.add_argument("--method", choices=("cd", "pcd"), default=None)
+    p.add_argument("--k", type=int, default=None, help="Gibbs steps per update")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--lr-schedule", choices=("constant", "linear", "cosine"), default=None)
+    p.add_argument("--momentum", type=float, default=None)
+    p.add_argument("--weight-decay", type=float, default=None)
+    p.add_argument("--sparsity-target", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--chains", type=int, default=None, help="persistent chains (PCD)")
+    p.add_argument("--temperatures", type=int, default=1, help="parallel tempering (PCD)")
+    p.add_argument("--ais", action="store_true", help="AIS log-likelihood at the end")
+    p.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                   help="continue training from a checkpoint up to --epochs")  # fmt: skip
+    _common(p)
+
+    p = rbm_sub.add_parser("sample", help="generate samples by long Gibbs runs")
+    p.add_argument("checkpoint")
+    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--steps", type=int, default=1000, help="Gibbs sweeps per sample")
+    _common(p)
+
+    p = rbm_sub.add_parser("eval", help="metrics and figures of a trained RBM on a data set")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", required=True)
+    p.add_argument("--ais", action="store_true", help="AIS log-likelihood with its error")
+    p.add_argument("--ais-runs", type=int, default=100)
+    p.add_argument("--ais-betas", type=int, default=2000)
+    _common(p)
+    return {"rbm": run}
+
+
+def _common(p):
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest on a busy shared machine)")  # fmt: skip
+    p.add_argument("--out", default="workbench-rbm", help="folder for checkpoint and figures")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def run(args):
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    return {"train": _train, "sample": _sample, "eval": _eval}[args.rbm_command](args)
+
+
+def _load(name, visible, split, binarize=False):
+    from workbench.data import load_dataset
+    from workbench.data.datasets import Dataset
+
+    try:
+        data = load_dataset(name, split=split)
+    except ValueError as err:
+        if "no train/test split" not in str(err):
+            raise
+        data = load_dataset(name)
+    user_file = Path(name).suffix.lower() in (".npy", ".csv", ".tsv", ".txt")
+    if visible == "bernoulli" and (binarize or not user_file):
+        import numpy as np
+
+        data = Dataset(*data)._replace(X=(data.X > 0.5).astype(np.float32))
+    return data
+
+
+def _split(name, visible, binarize=False):
+    """Training rows and held-out rows (None when the data set has no split)."""
+    train = _load(name, visible, "train", binarize)
+    try:
+        test = _load(name, visible, "test", binarize)
+    except ValueError:
+        return train, None
+    if test.X.shape == train.X.shape and (test.X == train.X).all():
+        return train, None
+    return train, test
+
+
+def _save_figure(fig, path):
+    from workbench.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
+    return str(path)
+
+
+def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
+    import numpy as np
+
+    final = {
+        "log_likelihood_exact": None,
+        "log_likelihood_ais": None,
+        "reconstruction_error": rbm.reconstruction_error(X),
+        "pseudo_log_likelihood": (
+            float(rbm.pseudo_log_likelihood(X, random_state=seed).mean())
+            if rbm.visible == "bernoulli"
+            else None
+        ),
+    }
+    if rbm._smaller_layer() <= rbm.exact_max_units:
+        final["log_likelihood_exact"] = float(np.mean(rbm.score_samples(X, method="exact")))
+    if ais:
+        log_z, stderr = rbm.log_partition("ais", n_runs=ais_runs, n_betas=ais_betas,
+                                          random_state=seed)  # fmt: skip
+        final["log_likelihood_ais"] = {
+            "estimate": float(np.mean(-rbm.free_energy(X))) - log_z,
+            "stderr": stderr,
+        }
+    return final
+
+
+def _train(args):
+    from workbench.nn.rbm import RBM
+    from workbench.nn.rbm_plots import plot_filters, plot_images, plot_learning_curves
+
+    settings = defaults_for(args.data)
+    overrides = {
+        "hidden": args.hidden, "method": args.method, "k": args.k, "epochs": args.epochs,
+        "lr": args.lr, "lr_schedule": args.lr_schedule, "momentum": args.momentum,
+        "weight_decay": args.weight_decay, "batch_size": args.batch_size,
+        "n_chains": args.chains,
+    }  # fmt: skip
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    train, test = _split(args.data, args.visible, args.binarize)
+    out = Path(args.out)
+    checkpoint = out / "rbm.pt"
+    if args.resume:
+        rbm = RBM.load(args.resume, device=args.device)
+        rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
+                       verbose=not args.json or sys.stderr.isatty())  # fmt: skip
+        rbm.fit(train.X, X_val=None if test is None else test.X, resume=True)
+    else:
+        rbm = RBM(
+            settings["hidden"],
+            visible=args.visible,
+            method=settings["method"],
+            k=settings["k"],
+            learning_rate=settings["lr"],
+            n_epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            lr_schedule=settings["lr_schedule"],
+            momentum=settings["momentum"],
+            weight_decay=settings["weight_decay"],
+            sparsity_target=args.sparsity_target,
+            n_chains=settings["n_chains"],
+            n_temperatures=args.temperatures,
+            monitor_every=settings["monitor_every"],
+            checkpoint=str(checkpoint),
+            device=args.device,
+            random_state=args.seed,
+            verbose=True,
+        )
+        rbm.fit(train.X, X_val=None if test is None else test.X)
+    evaluated = test if test is not None else train
+    final = _final_metrics(rbm, evaluated.X, args.ais, seed=args.seed)
+    final["evaluated_on"] = "test" if test is not None else "train"
+    files = {
+        "learning_curves": _save_figure(plot_learning_curves(rbm.history_),
+                                        out / "learning_curves.png"),
+        "filters": _save_figure(plot_filters(rbm.weights_, train.image_shape),
+                                out / "filters.png"),
+        "samples": _save_figure(plot_images(rbm.sample(32, n_steps=1000, random_state=args.seed),
+                                            train.image_shape, title="samples"),
+                                out / "samples.png"),
+    }  # fmt: skip
+    payload = {
+        "data": args.data,
+        "settings": {**settings, "visible": args.visible, "seed": args.seed,
+                     "temperatures": args.temperatures, "device": args.device},
+        "final": final,
+        "history": rbm.history_,
+        "checkpoint": str(checkpoint),
+        "files": files,
+    }  # fmt: skip
+    _write_json(out / "metrics.json", payload)
+    _emit(args, payload, _table(payload))
+
+
+def _table(payload):
+    final = payload["final"]
+    lines = [f"RBM on {payload['data']} (evaluated on {final.get('evaluated_on', 'data')})"]
+    for key in ("log_likelihood_exact", "reconstruction_error", "pseudo_log_likelihood"):
+        value = final.get(key)
+        lines.append(f"  {key:<24}{'-' if value is None else f'{value:.4f}'}")
+    ais = final.get("log_likelihood_ais")
+    if ais:
+        lines.append(f"  {'log_likelihood_ais':<24}{ais['estimate']:.4f} +- {ais['stderr']:.4f}")
+    if payload.get("history"):
+        last = payload["history"][-1]
+        rhat = last.get("chain_rhat")
+        if rhat is not None:
+            lines.append(f"  {'chain R-hat / ESS':<24}{rhat:.3f} / {last['chain_ess']:.0f}")
+    if payload.get("checkpoint"):
+        lines.append(f"checkpoint: {payload['checkpoint']}")
+    lines.extend(f"{k}: {v}" for k, v in payload.get("files", {}).items())
+    return "\n".join(lines)
+
+
+def _write_json(path, payload):
+    from workbench.io import write_text
+
+    write_text(path, json.dumps(payload, indent=2))
+
+
+def _emit(args, payload, text):
+    if args.json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print(text)
+
+
+def _sample(args):
+    import numpy as np
+
+    from workbench.io import atomic_path
+    from workbench.nn.rbm import RBM
+    from workbench.nn.rbm_plots import plot_images
+
+    rbm = RBM.load(args.checkpoint, device=args.device)
+    samples = rbm.sample(args.n, n_steps=args.steps, random_state=args.seed)
+    out = Path(args.out)
+    with atomic_path(out / "samples.npy") as tmp:
+        np.save(tmp, samples)
+    shape = _image_shape(rbm.n_features_in_)
+    files = {
+        "samples": str(out / "samples.npy"),
+        "figure": _save_figure(plot_images(samples, shape, title=f"{args.steps} Gibbs sweeps"),
+                               out / "samples.png"),
+    }  # fmt: skip
+    payload = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps, "files": files}
+    _emit(args, payload, "\n".join(f"{k}: {v}" for k, v in files.items()))
+
+
+def _image_shape(n):
+    import math
+
+    side = math.isqrt(n)
+    return (side, side) if side * side == n else None
+
+
+def _eval(args):
+    import numpy as np
+
+    from workbench.nn.rbm import RBM
+    from workbench.nn.rbm_plots import (
+        plot_filters,
+        plot_image_rows,
+        plot_images,
+        plot_learning_curves,
+    )
+
+    rbm = RBM.load(args.checkpoint, device=args.device)
+    train, test = _split(args.data, rbm.visible)
+    data = test if test is not None else train
+    if data.X.shape[1] != rbm.n_features_in_:
+        raise ValueError(
+            f"--data: {args.data} has {data.X.shape[1]} features, the checkpoint was trained "
+            f"on {rbm.n_features_in_}"
+        )
+    final = _final_metrics(rbm, data.X, args.ais, args.ais_runs, args.ais_betas, args.seed)
+    final["evaluated_on"] = "test" if test is not None else "train"
+    out, shape = Path(args.out), data.image_shape
+    rng = np.random.default_rng(args.seed)
+    X = data.X[rng.permutation(len(data.X))[:8]]
+    noisy = np.abs(X - (rng.random(X.shape) < 0.1)) if rbm.visible == "bernoulli" else (
+        X + 0.5 * rng.standard_normal(X.shape))  # fmt: skip
+    observed = np.ones_like(X, dtype=bool)
+    observed[:, X.shape[1] // 2 :] = False  # the lower half of each image is missing
+    files = {
+        "filters": _save_figure(plot_filters(rbm.weights_, shape), out / "filters.png"),
+        "samples": _save_figure(plot_images(rbm.sample(32, random_state=args.seed), shape,
+                                            title="samples"), out / "samples.png"),
+        "reconstructions": _save_figure(plot_image_rows(
+            {"data": X, "reconstruction": rbm.reconstruct(X)}, shape),
+            out / "reconstructions.png"),
+        "denoising": _save_figure(plot_image_rows(
+            {"data": X, "noisy": noisy,
+             "denoised": rbm.denoise(noisy.astype(np.float32), random_state=args.seed)}, shape),
+            out / "denoising.png"),
+        "inpainting": _save_figure(plot_image_rows(
+            {"data": X, "observed": np.where(observed, X, 0.5),
+             "filled in": rbm.inpaint(X, observed, random_state=args.seed)}, shape),
+            out / "inpainting.png"),
+    }  # fmt: skip
+    if rbm.history_:
+        files["learning_curves"] = _save_figure(plot_learning_curves(rbm.history_),
+                                                out / "learning_curves.png")  # fmt: skip
+    payload = {"data": args.data, "checkpoint": args.checkpoint, "final": final, "files": files}
+    _write_json(out / "eval.json", payload)
+    _emit(args, payload, _table(payload))
