@@ -8,8 +8,6 @@ writes files.
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -203,18 +201,9 @@ def _launch_torchrun(args):
         )
         if on
     ]
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={args.nproc}",
-        "-m",
-        "workbench.cli",
-        *keep,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads or 1)}
-    return subprocess.run(command, env=env).returncode
+    from workbench.nn.training import launch_torchrun
+
+    return launch_torchrun(args.nproc, keep, args.threads)
 
 
 def cmd_train(args):

@@ -17,6 +17,21 @@ Usage::
     rbm = RBM(16, method="pcd", n_epochs=200, random_state=0).fit(X)
     rbm.score_samples(X)          # exact log-likelihood per row when a layer is small
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
+
+Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group initialised by
+:func:`workbench.nn.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank loads the
+same data, draws the same global mini-batch order from the shared seed, takes its contiguous
+share of each global batch, and the sums (not means) of the CD statistics are all-reduced and
+divided by the global batch size before the update, so all ranks hold identical parameters.
+The Gibbs noise of a shard is its rows of the noise the whole batch would get (each rank draws
+the global batch's random numbers from the shared generator and keeps its rows), and the
+persistent chains are replicated (every rank runs all of them with the same generator). Hence
+the samples, the statistics and the parameters equal the one-process run's up to float
+rounding of the split sums (relative ~1e-7 per update; a Bernoulli draw can only change when a
+rounding difference straddles its uniform number, which did not happen in the tests); they are
+not bit-identical. The PCD negative phase is not divided among ranks (only the positive phase
+and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty elsewhere),
+shows progress and writes checkpoints.
 """
 
 import math
@@ -34,6 +49,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.io import atomic_path
+from workbench.nn.training import distributed_context
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device", "torch_threads"]
 
@@ -307,18 +323,15 @@ class RBM(TransformerMixin, BaseEstimator):
         field = h @ W.T + a
         return torch.sigmoid(field) if self.visible == "bernoulli" else self.sigma**2 * field
 
-    def _sample_visible(self, h, generator):
+    def _sample_visible(self, h, generator, shard=None):
         mean = self._visible_mean(h)
         if self.visible == "bernoulli":
-            return (torch.rand(mean.shape, generator=generator, device=mean.device) < mean).to(
-                mean.dtype
-            )
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return mean + self.sigma * noise
+            return (_noise(torch.rand, mean, generator, shard) < mean).to(mean.dtype)
+        return mean + self.sigma * _noise(torch.randn, mean, generator, shard, dtype=mean.dtype)
 
     @staticmethod
-    def _bernoulli(p, generator):
-        return (torch.rand(p.shape, generator=generator, device=p.device) < p).to(p.dtype)
+    def _bernoulli(p, generator, shard=None):
+        return (_noise(torch.rand, p, generator, shard) < p).to(p.dtype)
 
     def _free_energy(self, v, params=None):
         """F(v) per row, (N, n_visible) -> (N,), in the dtype of the parameters."""
@@ -378,15 +391,16 @@ class RBM(TransformerMixin, BaseEstimator):
             return self.momentum
         return min(INITIAL_MOMENTUM, self.momentum)
 
-    def _negative_phase(self, v0, ph0, generator):
-        """Model samples and their hidden probabilities: (C, n_visible), (C, n_hidden)."""
+    def _negative_phase(self, v0, ph0, generator, shard=None):
+        """Model samples and their hidden probabilities: (C, n_visible), (C, n_hidden).
+        ``shard``: (start, stop, rows) when ``v0`` holds rows start:stop of a global batch."""
         if self.method == "cd":
-            h = self._bernoulli(ph0, generator)
+            h = self._bernoulli(ph0, generator, shard)
             for step in range(self.k):
-                v = self._sample_visible(h, generator)
+                v = self._sample_visible(h, generator, shard)
                 ph = self._hidden_probs(v)
                 if step < self.k - 1:
-                    h = self._bernoulli(ph, generator)
+                    h = self._bernoulli(ph, generator, shard)
             return v, ph
         chains = self._state["chains"]
         betas = self._betas(chains)
@@ -426,20 +440,39 @@ class RBM(TransformerMixin, BaseEstimator):
         self._state["swaps"] = float(accept.float().mean())
         return chains
 
-    def _update(self, v0, lr, momentum, generator):
-        """One closed-form gradient step on the mini-batch ``v0`` (B, n_visible)."""
+    def _update(self, batch, lr, momentum, generator):
+        """One closed-form gradient step on the global mini-batch ``batch`` (B, n_visible).
+
+        In a data-parallel run this rank takes its share of the rows, and the sums of the
+        positive statistics (and of CD's negative ones) are all-reduced before the update.
+        """
         s = self._state
         W = s["W"]
+        rank, world, _ = distributed_context()
+        B, shard, v0 = batch.shape[0], None, batch
+        if world > 1:  # rows start:stop of the global batch, as torch.tensor_split splits
+            start = rank * (B // world) + min(rank, B % world)
+            shard = (start, start + B // world + (rank < B % world), B)
+            v0 = batch[shard[0] : shard[1]]
         ph0 = self._hidden_probs(v0)
-        vk, phk = self._negative_phase(v0, ph0, generator)
-        grad_W = v0.T @ ph0 / v0.shape[0] - vk.T @ phk / vk.shape[0] - self.weight_decay * W
-        grad_a = v0.mean(0) - vk.mean(0)
-        grad_b = ph0.mean(0) - phk.mean(0)
+        vk, phk = self._negative_phase(v0, ph0, generator, shard)
+        C = B if self.method == "cd" else vk.shape[0]  # rows behind the negative statistics
+        stats = [v0.T @ ph0, v0.sum(0), ph0.sum(0), vk.T @ phk, vk.sum(0), phk.sum(0)]
+        if world > 1:  # sums over this rank's rows; PCD chains are replicated on every rank
+            shared = stats[:6] if self.method == "cd" else stats[:3]
+            flat = torch.cat([t.reshape(-1) for t in shared])
+            torch.distributed.all_reduce(flat)
+            parts = torch.split(flat, [t.numel() for t in shared])
+            stats[: len(shared)] = [part.view_as(t) for part, t in zip(parts, shared, strict=True)]
+        vh0, v0_sum, h0_sum, vhk, vk_sum, hk_sum = stats
+        grad_W = vh0 / B - vhk / C - self.weight_decay * W
+        grad_a = v0_sum / B - vk_sum / C
+        grad_b = h0_sum / B - hk_sum / C
         if self.sparsity_target is not None:  # Hinton's guide, section 11
-            s["q"].mul_(0.9).add_(ph0.mean(0), alpha=0.1)
+            s["q"].mul_(0.9).add_(h0_sum / B, alpha=0.1)
             excess = self.sparsity_cost * (s["q"] - self.sparsity_target)
             grad_b -= excess
-            grad_W -= torch.outer(v0.mean(0), excess)
+            grad_W -= torch.outer(v0_sum / B, excess)
         for name, grad in (("W", grad_W), ("a", grad_a), ("b", grad_b)):
             s["d" + name].mul_(momentum).add_(grad, alpha=lr)
             s[name].add_(s["d" + name])
@@ -516,6 +549,7 @@ class RBM(TransformerMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         s, generator = self._state, self._generator
+        lead = distributed_context().rank == 0  # monitors, progress and checkpoints
         n, B = X.shape[0], self.batch_size
         n_batches = -(-n // B)
         monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(self._seed))[
@@ -523,7 +557,7 @@ class RBM(TransformerMixin, BaseEstimator):
         ].to(X.device)
         X_monitor = X[monitor_rows]
         total = max(self.n_epochs - s["epoch"], 0) * n_batches - s["batch"]
-        bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not self.verbose,
+        bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not (self.verbose and lead),
                    desc=f"RBM {self.method}-{self.k}", unit="batch", leave=False)  # fmt: skip
         stop, seconds = _InterruptFlag(), 0.0
         try:
@@ -548,18 +582,20 @@ class RBM(TransformerMixin, BaseEstimator):
                     s["epoch"], s["batch"], s["perm"] = s["epoch"] + 1, 0, None
                     seconds += time.perf_counter() - tick
                     due = s["epoch"] % self.monitor_every == 0 or s["epoch"] == self.n_epochs
-                    if self.monitor and due:
+                    if self.monitor and due and lead:
                         record = {"epoch": s["epoch"], "learning_rate": lr}
                         record.update(self._monitor(X_monitor, X_val))
                         record["seconds"] = round(seconds, 4)
                         self.history_.append(record)
                         bar.set_postfix(_postfix(record), refresh=False)
-                    if self.checkpoint and (
-                        s["epoch"] % self.checkpoint_every == 0 or s["epoch"] == self.n_epochs
+                    if (
+                        self.checkpoint
+                        and lead
+                        and (s["epoch"] % self.checkpoint_every == 0 or s["epoch"] == self.n_epochs)
                     ):
                         self.save(self.checkpoint)
         except KeyboardInterrupt:
-            if self.checkpoint:
+            if self.checkpoint and lead:
                 self.save(self.checkpoint)
                 print(f"\nRBM: interrupted; checkpoint saved to {self.checkpoint} "
                       f"(epoch {s['epoch']}, batch {s['batch']})", file=sys.stderr)  # fmt: skip
@@ -976,6 +1012,15 @@ def _postfix(record):
         "chain_rhat": "rhat",
     }
     return {short: f"{record[k]:.3g}" for k, short in keys.items() if record.get(k) is not None}
+
+
+def _noise(draw, like, generator, shard, **options):
+    """``draw`` (torch.rand or torch.randn) of the shape of ``like``; with ``shard = (start,
+    stop, rows)`` the rows start:stop of a draw for all ``rows`` rows of the global batch, so a
+    rank's share gets the numbers that the one-process run gives those rows."""
+    shape = like.shape if shard is None else (shard[2], *like.shape[1:])
+    noise = draw(shape, generator=generator, device=like.device, **options)
+    return noise if shard is None else noise[shard[0] : shard[1]]
 
 
 class _InterruptFlag:

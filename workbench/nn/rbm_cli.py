@@ -3,9 +3,14 @@
 ``train`` picks per-dataset defaults (:data:`DATASET_DEFAULTS`) so that a plain call gives a
 good model; every flag overrides them. Artefacts (checkpoint, figures, ``metrics.json``) go
 under ``--out``; ``--json`` prints one object on stdout, progress goes to stderr.
+
+``train --nproc N`` (N > 1) re-runs the command under ``torchrun --standalone`` with N workers,
+as ``torchrun --nproc-per-node N -m workbench.cli rbm train ...`` does directly: the CD
+statistics are all-reduced (see :mod:`workbench.nn.rbm`) and rank 0 alone writes files.
 """
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -57,6 +62,7 @@ def register(sub):
     p.add_argument("--chains", type=int, default=None, help="persistent chains (PCD)")
     p.add_argument("--temperatures", type=int, default=1, help="parallel tempering (PCD)")
     p.add_argument("--ais", action="store_true", help="AIS log-likelihood at the end")
+    p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue training from a checkpoint up to --epochs")  # fmt: skip
     _common(p)
@@ -159,9 +165,47 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
     return final
 
 
+def _torchrun_argv(args):
+    """The ``rbm train`` command line that ``args`` came from, without ``--nproc``."""
+    argv = ["rbm", "train"]
+    for name, value in vars(args).items():
+        if name in ("command", "rbm_command", "nproc") or value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
+
+
 def _train(args):
+    if isinstance(args.nproc, bool) or args.nproc < 1:
+        raise ValueError(f"--nproc: expected an integer >= 1, got {args.nproc}")
+    under_torchrun = "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+    if args.nproc > 1 and not under_torchrun:
+        from workbench.nn.training import launch_torchrun
+
+        code = launch_torchrun(args.nproc, _torchrun_argv(args), args.threads)
+        if code:
+            raise SystemExit(code)
+        return None
+    if not under_torchrun:
+        return _train_process(args, args.device)
+    import torch
+
+    from workbench.nn.training import init_distributed
+
+    device = str(init_distributed(args.device))
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        return _train_process(args, device)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _train_process(args, device):
     from workbench.nn.rbm import RBM
     from workbench.nn.rbm_plots import plot_filters, plot_images, plot_learning_curves
+    from workbench.nn.training import distributed_context
 
     settings = defaults_for(args.data)
     overrides = {
@@ -175,7 +219,7 @@ def _train(args):
     out = Path(args.out)
     checkpoint = out / "rbm.pt"
     if args.resume:
-        rbm = RBM.load(args.resume, device=args.device)
+        rbm = RBM.load(args.resume, device=device)
         rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
                        verbose=not args.json or sys.stderr.isatty())  # fmt: skip
         rbm.fit(train.X, X_val=None if test is None else test.X, resume=True)
@@ -196,11 +240,14 @@ def _train(args):
             n_temperatures=args.temperatures,
             monitor_every=settings["monitor_every"],
             checkpoint=str(checkpoint),
-            device=args.device,
+            device=device,
             random_state=args.seed,
             verbose=True,
         )
         rbm.fit(train.X, X_val=None if test is None else test.X)
+    rank, world, _ = distributed_context()
+    if rank != 0:
+        return None
     evaluated = test if test is not None else train
     final = _final_metrics(rbm, evaluated.X, args.ais, seed=args.seed)
     final["evaluated_on"] = "test" if test is not None else "train"
@@ -216,7 +263,8 @@ def _train(args):
     payload = {
         "data": args.data,
         "settings": {**settings, "visible": args.visible, "seed": args.seed,
-                     "temperatures": args.temperatures, "device": args.device},
+                     "temperatures": args.temperatures, "device": args.device,
+                     "world_size": world},
         "final": final,
         "history": rbm.history_,
         "checkpoint": str(checkpoint),

@@ -22,6 +22,7 @@ Example::
 import math
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ __all__ = [
     "distributed_context",
     "evaluate",
     "init_distributed",
+    "launch_torchrun",
     "learning_rate",
     "load_checkpoint",
     "random_shift",
@@ -137,6 +139,24 @@ def init_distributed(device="auto"):
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size()))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
     return dev
+
+
+def launch_torchrun(nproc, argv, threads=None):
+    """Run ``workbench <argv>`` under ``torchrun --standalone`` with ``nproc`` worker processes
+    (``threads`` torch CPU threads each, default 1); returns its exit code. The CLI's
+    ``--nproc N`` shortcut: ``argv`` is the command without ``--nproc``."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "workbench.cli",
+        *argv,
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads or 1)}
+    return subprocess.run(command, env=env).returncode
 
 
 def learning_rate(step, total_steps, cfg):
