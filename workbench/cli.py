@@ -12,7 +12,7 @@ import logging
 import sys
 import warnings
 
-__all__ = ["main"]
+__all__ = ["emit", "main"]
 
 # Sub-command groups that live beside their capability. Each module defines
 # ``register(sub) -> {command name: function(args)}``; ``sub`` is the argparse sub-parser set.
@@ -91,7 +91,8 @@ def build_parser():
     return parser
 
 
-def _emit(args, payload, text):
+def emit(args, payload, text):
+    """Print ``payload`` as one JSON object with ``--json``, else the human ``text``."""
     if args.json:
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
@@ -117,7 +118,7 @@ def cmd_models(args):
         lines.append(f"{'':<18}   settings: {settings}")
         if s.data:
             lines.append(f"{'':<18}   data:     {s.data} (built-in data when --data is omitted)")
-    _emit(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
 
 
 def _inputs(args):
@@ -160,7 +161,7 @@ def cmd_estimate(args):
     for note in result.warnings:
         print(f"workbench: warning: {note}", file=sys.stderr)
     text = result.table() + (f"\nwrote: {', '.join(payload['files'].values())}" if args.out else "")
-    _emit(args, payload, text)
+    emit(args, payload, text)
 
 
 def cmd_risk(args):
@@ -183,7 +184,7 @@ def cmd_risk(args):
     payload = study.to_dict()
     if args.out:
         payload["files"] = study.save(args.out)
-    _emit(args, payload, study.table())
+    emit(args, payload, study.table())
 
 
 def cmd_demo(args):
@@ -193,7 +194,7 @@ def cmd_demo(args):
         out_dir=args.out, seed=args.seed, replicates=args.replicates, echo=not args.json
     )
     if args.json:
-        _emit(args, summary, "")
+        emit(args, summary, "")
 
 
 COMMANDS = {"estimate": cmd_estimate, "models": cmd_models, "risk": cmd_risk, "demo": cmd_demo}

@@ -1,7 +1,6 @@
 """``workbench diagnose PATH``: convergence report of saved draws (.nc, .zarr, .npy, .npz)."""
 
-import json
-import sys
+from workbench.cli import emit
 
 __all__ = ["register"]
 
@@ -41,10 +40,7 @@ def cmd_diagnose(args):
         files = report.save(args.out)
         payload["files"] = files
         text += "\nwrote: " + ", ".join(files.values())
-    if args.json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        print(text)
+    emit(args, payload, text)
     if args.strict and not report.converged:
         raise SystemExit(1)
 

@@ -8,6 +8,8 @@ optionally ``sigma``, ``hidden_sigma`` and 0-d string arrays ``visible``, ``hidd
 import json
 import sys
 
+from workbench.cli import emit
+
 __all__ = ["register"]
 
 KEYS = ("W", "visible_bias", "hidden_bias")
@@ -69,10 +71,7 @@ def cmd_logz(args):
     ]
     if data is not None:
         lines.append(f"mean log-likelihood of {len(data)} rows = {payload['log_likelihood']:.6f}")
-    if args.json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        print("\n".join(lines))
+    emit(args, payload, "\n".join(lines))
 
 
 def cmd_table(args):

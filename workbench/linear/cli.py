@@ -9,6 +9,8 @@ import time
 import warnings
 from pathlib import Path
 
+from workbench.cli import emit
+
 __all__ = ["register", "run_fit"]
 
 PPCA_METHODS = ("closed", "em", "ard", "map", "nuts", "advi")
@@ -182,10 +184,7 @@ def _run(args, kind):
     payload, text, _ = run_fit(args, kind)
     for note in payload["warnings"]:
         print(f"workbench: warning: {note}", file=sys.stderr)
-    if args.json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        print(text)
+    emit(args, payload, text)
 
 
 def cmd_ppca(args):

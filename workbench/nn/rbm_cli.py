@@ -15,6 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+from workbench.cli import emit
+
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
 # Chosen by measurement: see docs/design.md, section "RBMs and deep belief nets (Torch)".
@@ -271,7 +273,7 @@ def _train_process(args, device):
         "files": files,
     }  # fmt: skip
     _write_json(out / "metrics.json", payload)
-    _emit(args, payload, _table(payload))
+    emit(args, payload, _table(payload))
 
 
 def _table(payload):
@@ -300,13 +302,6 @@ def _write_json(path, payload):
     write_text(path, json.dumps(payload, indent=2))
 
 
-def _emit(args, payload, text):
-    if args.json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        print(text)
-
-
 def _sample(args):
     import numpy as np
 
@@ -326,7 +321,7 @@ def _sample(args):
                                out / "samples.png"),
     }  # fmt: skip
     payload = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps, "files": files}
-    _emit(args, payload, "\n".join(f"{k}: {v}" for k, v in files.items()))
+    emit(args, payload, "\n".join(f"{k}: {v}" for k, v in files.items()))
 
 
 def _image_shape(n):
@@ -385,4 +380,4 @@ def _eval(args):
                                                 out / "learning_curves.png")  # fmt: skip
     payload = {"data": args.data, "checkpoint": args.checkpoint, "final": final, "files": files}
     _write_json(out / "eval.json", payload)
-    _emit(args, payload, _table(payload))
+    emit(args, payload, _table(payload))

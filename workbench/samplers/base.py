@@ -11,7 +11,14 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-__all__ = ["SamplingAlgorithm", "check_count", "make_rng", "sample_chains", "to_datatree"]
+__all__ = [
+    "SamplingAlgorithm",
+    "check_count",
+    "check_positions",
+    "make_rng",
+    "sample_chains",
+    "to_datatree",
+]
 
 
 class SamplingAlgorithm(NamedTuple):
@@ -33,6 +40,16 @@ def check_count(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_positions(position):
+    """``position`` as a float array shaped (chains, dim), or a ValueError naming it."""
+    position = np.asarray(position, dtype=float)
+    if position.ndim != 2:
+        raise ValueError(
+            f"position: expected an array shaped (chains, dim), got shape {position.shape}"
+        )
+    return position
 
 
 def sample_chains(step, state, draws, rng):

@@ -12,7 +12,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from workbench.samplers.base import check_count, make_rng, sample_chains, to_datatree
+from workbench.samplers.base import (
+    check_count,
+    check_positions,
+    make_rng,
+    sample_chains,
+    to_datatree,
+)
 
 __all__ = ["GibbsInfo", "GibbsState", "build_kernel", "gaussian_conditionals", "init", "sample"]
 
@@ -30,12 +36,7 @@ class GibbsInfo(NamedTuple):
 
 
 def init(position):
-    position = np.asarray(position, dtype=float)
-    if position.ndim != 2:
-        raise ValueError(
-            f"position: expected an array shaped (chains, dim), got shape {position.shape}"
-        )
-    return GibbsState(position)
+    return GibbsState(check_positions(position))
 
 
 def build_kernel(conditionals):

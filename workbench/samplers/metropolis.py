@@ -17,6 +17,7 @@ import numpy as np
 from workbench.samplers.base import (
     SamplingAlgorithm,
     check_count,
+    check_positions,
     make_rng,
     sample_chains,
     to_datatree,
@@ -44,18 +45,9 @@ class RWInfo(NamedTuple):
     is_accepted: np.ndarray
 
 
-def _positions(position):
-    position = np.asarray(position, dtype=float)
-    if position.ndim != 2:
-        raise ValueError(
-            f"position: expected an array shaped (chains, dim), got shape {position.shape}"
-        )
-    return position
-
-
 def init(position, logdensity_fn):
     """State at ``position`` (chains, dim); ``logdensity_fn`` maps (chains, dim) -> (chains,)."""
-    position = _positions(position)
+    position = check_positions(position)
     logdensity = np.asarray(logdensity_fn(position), dtype=float)
     if logdensity.shape != position.shape[:1]:
         raise ValueError(
