@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from workbench.data import load_dataset
-from workbench.nn.rbm import RBM
+from workbench.nn.rbm.model import RBM
 
 
 def train_workbench(X, hidden, batch, epochs, lr, seed, device):

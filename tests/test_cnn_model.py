@@ -21,7 +21,7 @@ from workbench.nn import (
     layer_table,
     learning_rate,
 )
-from workbench.nn.plots import confusion_matrix
+from workbench.nn.cnn.plots import confusion_matrix
 
 torch.set_num_threads(1)  # 2 shared cores: one thread is faster than two under load
 
@@ -206,7 +206,7 @@ def test_confusion_matrix_matches_sklearn():
 def test_figures(digits, digits_fit):
     import matplotlib.pyplot as plt
 
-    from workbench.nn import plots
+    from workbench.nn.cnn import plots
 
     _, test = digits
     figs = [
@@ -225,7 +225,7 @@ def test_figures(digits, digits_fit):
 def test_rbm_features_baseline_beats_chance(digits):
     from threadpoolctl import threadpool_limits
 
-    from workbench.nn.baselines import rbm_logistic_baseline
+    from workbench.nn.rbm.baselines import rbm_logistic_baseline
 
     train, test = digits
     with threadpool_limits(1):  # BLAS threads fight over 2 shared cores otherwise
@@ -250,7 +250,7 @@ def test_fashion_mnist_default_settings_reach_090_within_15_epochs():
 
 
 def test_random_shift_matches_roll_with_zero_fill():
-    from workbench.nn.training import random_shift
+    from workbench.nn.runtime.training import random_shift
 
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.random((20, 2, 9, 7), dtype=np.float32))
@@ -270,7 +270,7 @@ def test_random_shift_matches_roll_with_zero_fill():
 
 
 def test_default_shift_is_two_pixels_for_small_28x28_sets_only(tmp_path, monkeypatch):
-    from workbench.nn import estimator
+    from workbench.nn.cnn import estimator
 
     X28, y = np.zeros((40, 784)), np.arange(40) % 10
     for X, want in ((X28, 2), (np.zeros((40, 64)), 0)):

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from workbench.data import load_dataset
-from workbench.nn.dbn import DBN
+from workbench.nn.dbn.model import DBN
 
 
 @pytest.fixture(scope="module")
 def digits_dbn():
-    from workbench.nn.rbm import torch_threads
+    from workbench.nn.rbm.model import torch_threads
 
     train = load_dataset("digits", split="train", binarize=True)
     test = load_dataset("digits", split="test", binarize=True)

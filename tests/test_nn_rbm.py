@@ -8,14 +8,14 @@ import pytest
 from scipy.special import logsumexp
 
 from workbench.data import load_dataset
-from workbench.nn.rbm import RBM
-from workbench.nn.rbm_cli import defaults_for
+from workbench.nn.rbm.cli import defaults_for
+from workbench.nn.rbm.model import RBM
 
 
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm import torch_threads
+    from workbench.nn.rbm.model import torch_threads
 
     with torch_threads(1):
         yield

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workbench.data import load_dataset
-from workbench.nn.rbm import RBM
+from workbench.nn.rbm.model import RBM
 
 SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
 
@@ -17,7 +17,7 @@ SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm import torch_threads
+    from workbench.nn.rbm.model import torch_threads
 
     with torch_threads(1):
         yield

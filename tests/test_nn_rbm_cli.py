@@ -11,7 +11,7 @@ from workbench.cli import main
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm import torch_threads
+    from workbench.nn.rbm.model import torch_threads
 
     with torch_threads(1):
         yield

@@ -16,7 +16,7 @@ import torch
 
 from workbench.cli import main
 from workbench.data import bars_stripes
-from workbench.nn.rbm import RBM
+from workbench.nn.rbm.model import RBM
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -36,8 +36,8 @@ import json, sys
 import numpy as np, torch
 torch.set_num_threads(1)
 from workbench.data import bars_stripes
-from workbench.nn.rbm import RBM
-from workbench.nn.training import distributed_context, init_distributed
+from workbench.nn.rbm.model import RBM
+from workbench.nn.runtime.training import distributed_context, init_distributed
 init_distributed("cpu")
 torch.set_num_threads(1)
 cases, common, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]

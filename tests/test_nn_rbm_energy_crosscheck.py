@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from workbench.data import load_dataset
-from workbench.nn.rbm import RBM
+from workbench.nn.rbm.model import RBM
 
 energy = pytest.importorskip("workbench.energy")
 

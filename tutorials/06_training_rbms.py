@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from workbench.data import load_dataset
-from workbench.nn.rbm import RBM
-from workbench.nn.rbm_plots import (
+from workbench.nn.rbm.model import RBM
+from workbench.nn.rbm.plots import (
     plot_filters,
     plot_image_rows,
     plot_images,

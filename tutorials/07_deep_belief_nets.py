@@ -25,8 +25,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from workbench.data import load_dataset
-from workbench.nn.dbn import DBN
-from workbench.nn.rbm_plots import plot_images
+from workbench.nn.dbn.model import DBN
+from workbench.nn.rbm.plots import plot_images
 
 SEED = 0
 torch.set_num_threads(1)  # small models: one thread is as fast and immune to a busy machine

@@ -46,7 +46,7 @@ from workbench.nn import (
     layer_table,
     plots,
 )
-from workbench.nn.baselines import rbm_logistic_baseline
+from workbench.nn.rbm.baselines import rbm_logistic_baseline
 
 torch.set_num_threads(1)  # the test machines have 2 shared cores
 SEED = 0

@@ -20,8 +20,8 @@ COMMAND_MODULES = (
     "workbench.diagnostics.cli",
     "workbench.energy.cli",
     "workbench.linear.cli",
-    "workbench.nn.cli",
-    "workbench.nn.rbm_cli",
+    "workbench.nn.cnn.cli",
+    "workbench.nn.rbm.cli",
 )
 
 

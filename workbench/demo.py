@@ -15,10 +15,10 @@ import models
 from workbench.bayes import Estimator
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
-from workbench.io import write_text
 from workbench.linear.demo import section_ppca
-from workbench.nn.demo import section_cnn
-from workbench.nn.rbm_demo import section_rbm_training
+from workbench.nn.cnn.demo import section_cnn
+from workbench.nn.rbm.demo import section_rbm_training
+from workbench.output import write_text
 from workbench.report import HtmlReport
 
 __all__ = ["SECTIONS", "run_demo"]

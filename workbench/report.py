@@ -2,13 +2,12 @@
 
 import base64
 import html
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from workbench.io import atomic_path, write_text
+from workbench.output import figure_png, save_figure, write_netcdf, write_text
 
 __all__ = ["HtmlReport", "format_table", "save_result"]
 
@@ -83,43 +82,16 @@ def format_table(result, max_components=12):
     return "\n".join(lines)
 
 
-def figure_png(fig, dpi=110):
-    """PNG bytes of a matplotlib figure (closed afterwards)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def save_result(result, out_dir):
     """Write estimates.json, estimates.png, posterior.nc (+ flat_posterior.nc) atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": write_text(out / "estimates.json", json.dumps(result.to_dict(), indent=2))}
-    with atomic_path(out / "estimates.png") as tmp:
-        tmp.write_bytes(figure_png(result.plot()))
-    paths["figure"] = out / "estimates.png"
+    paths["figure"] = save_figure(result.plot(), out / "estimates.png")
     for key, tree in (("posterior", result.posterior), ("flat_posterior", result.flat_posterior)):
         if tree is not None:
-            with atomic_path(out / f"{key}.nc") as tmp:
-                _plain_tree(tree).to_netcdf(tmp, engine="h5netcdf")
-            paths[key] = out / f"{key}.nc"
+            paths[key] = write_netcdf(tree, out / f"{key}.nc")
     return {k: str(v) for k, v in paths.items()}
-
-
-def _plain_tree(tree):
-    """Copy of ``tree`` whose attributes and object-typed variables NetCDF can store."""
-    tree = tree.copy()
-    for node in tree.subtree:
-        dropped = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
-        if dropped:
-            node.dataset = node.dataset.drop_vars(dropped)
-        node.attrs = {
-            k: (v if isinstance(v, str | int | float) else str(v)) for k, v in node.attrs.items()
-        }
-    return tree
 
 
 class HtmlReport:

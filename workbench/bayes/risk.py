@@ -137,8 +137,7 @@ class RiskResult:
         return fig
 
     def save(self, out_dir):
-        from workbench.io import atomic_path, write_text
-        from workbench.report import figure_png
+        from workbench.output import atomic_path, figure_png, write_text
 
         out = Path(out_dir)
         paths = {"json": write_text(out / "risk.json", json.dumps(self.to_dict(), indent=2))}

@@ -1,6 +1,6 @@
 """``workbench diagnose PATH``: convergence report of saved draws (.nc, .zarr, .npy, .npz)."""
 
-from workbench.cli import emit
+from workbench.output import emit
 
 __all__ = ["register"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from workbench.io import atomic_path, write_text
+from workbench.output import atomic_path, write_text
 
 __all__ = ["KINDS", "available_kinds", "plot_diagnostics", "save_report"]
 

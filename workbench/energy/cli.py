@@ -8,7 +8,7 @@ optionally ``sigma``, ``hidden_sigma`` and 0-d string arrays ``visible``, ``hidd
 import json
 import sys
 
-from workbench.cli import emit
+from workbench.output import emit
 
 __all__ = ["register"]
 

@@ -9,7 +9,7 @@ import time
 import warnings
 from pathlib import Path
 
-from workbench.cli import emit
+from workbench.output import emit
 
 __all__ = ["register", "run_fit"]
 
@@ -136,8 +136,8 @@ def _save(out, kind, model, data, X, keep, payload):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from workbench.io import atomic_path, write_text
     from workbench.linear import plots
+    from workbench.output import atomic_path, write_netcdf, write_text
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,25 +159,10 @@ def _save(out, kind, model, data, X, keep, payload):
         files[name] = str(path)
     if getattr(model, "posterior_", None) is not None:
         path = out / f"{kind}_posterior.nc"
-        with atomic_path(path) as tmp:
-            _netcdf_ready(model.posterior_).to_netcdf(tmp, engine="h5netcdf")
-        files["posterior"] = str(path)
+        files["posterior"] = str(write_netcdf(model.posterior_, path))
     files["result"] = str(out / f"{kind}_result.json")
     write_text(files["result"], json.dumps({**payload, "files": files}, indent=2))
     return files
-
-
-def _netcdf_ready(tree):
-    """Copy of a DataTree without object-typed variables and with plain attributes (nutpie's
-    trees carry both, which NetCDF cannot store)."""
-    tree = tree.copy()
-    for node in tree.subtree:
-        objects = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
-        if objects:
-            node.dataset = node.dataset.drop_vars(objects)
-        node.attrs = {k: v if isinstance(v, str | int | float) else str(v)
-                      for k, v in node.attrs.items()}  # fmt: skip
-    return tree
 
 
 def _run(args, kind):

@@ -1,14 +1,12 @@
-"""Torch backend: what is too large for symbolic graphs. RBMs and deep belief nets
-(:mod:`~workbench.nn.rbm`, :mod:`~workbench.nn.dbn`), convolutional classifiers, one training
-loop, data-parallel runs.
+"""Torch backend: what is too large for symbolic graphs.
 
-``nn`` never imports PyMC. Modules: :mod:`~workbench.nn.architecture` (size arithmetic, layer
-table, network), :mod:`~workbench.nn.training` (the loop, checkpoints, DDP),
-:mod:`~workbench.nn.estimator` (``CNNClassifier``), :mod:`~workbench.nn.plots` (figures),
-:mod:`~workbench.nn.baselines` (RBM features + logistic regression).
+One runtime (:mod:`~workbench.nn.runtime`: devices, threads, interrupts, seeds, checkpoints,
+torchrun, the training loop) is shared by one folder per model family: :mod:`~workbench.nn.rbm`
+(RBMs), :mod:`~workbench.nn.dbn` (deep belief nets), :mod:`~workbench.nn.cnn` (convolutional
+classifiers). ``nn`` never imports PyMC.
 """
 
-from workbench.nn.architecture import (
+from workbench.nn.cnn.architecture import (
     CNNConfig,
     ConvLayer,
     build_network,
@@ -16,13 +14,22 @@ from workbench.nn.architecture import (
     format_summary,
     layer_table,
 )
-from workbench.nn.estimator import CNNClassifier
-from workbench.nn.training import TrainConfig, learning_rate, load_checkpoint, train_classifier
+from workbench.nn.cnn.estimator import CNNClassifier
+from workbench.nn.dbn.model import DBN
+from workbench.nn.rbm.model import RBM
+from workbench.nn.runtime.training import (
+    TrainConfig,
+    learning_rate,
+    load_checkpoint,
+    train_classifier,
+)
 
 __all__ = [
     "CNNClassifier",
     "CNNConfig",
     "ConvLayer",
+    "DBN",
+    "RBM",
     "TrainConfig",
     "build_network",
     "conv_output_size",

@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from workbench.io import atomic_path
+from workbench.output import atomic_path
 
 __all__ = [
     "CHECKPOINT_FORMAT",

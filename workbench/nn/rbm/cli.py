@@ -6,7 +6,7 @@ under ``--out``; ``--json`` prints one object on stdout, progress goes to stderr
 
 ``train --nproc N`` (N > 1) re-runs the command under ``torchrun --standalone`` with N workers,
 as ``torchrun --nproc-per-node N -m workbench.cli rbm train ...`` does directly: the CD
-statistics are all-reduced (see :mod:`workbench.nn.rbm`) and rank 0 alone writes files.
+statistics are all-reduced (see :mod:`workbench.nn.rbm.model`) and rank 0 alone writes files.
 """
 
 import json
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from workbench.cli import emit
+from workbench.output import emit
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -135,7 +135,7 @@ def _split(name, visible, binarize=False):
 
 
 def _save_figure(fig, path):
-    from workbench.io import atomic_path
+    from workbench.output import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=90)
@@ -183,7 +183,7 @@ def _train(args):
         raise ValueError(f"--nproc: expected an integer >= 1, got {args.nproc}")
     under_torchrun = "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
     if args.nproc > 1 and not under_torchrun:
-        from workbench.nn.training import launch_torchrun
+        from workbench.nn.runtime.training import launch_torchrun
 
         code = launch_torchrun(args.nproc, _torchrun_argv(args), args.threads)
         if code:
@@ -193,7 +193,7 @@ def _train(args):
         return _train_process(args, args.device)
     import torch
 
-    from workbench.nn.training import init_distributed
+    from workbench.nn.runtime.training import init_distributed
 
     device = str(init_distributed(args.device))
     if args.threads is not None:
@@ -205,9 +205,9 @@ def _train(args):
 
 
 def _train_process(args, device):
-    from workbench.nn.rbm import RBM
-    from workbench.nn.rbm_plots import plot_filters, plot_images, plot_learning_curves
-    from workbench.nn.training import distributed_context
+    from workbench.nn.rbm.model import RBM
+    from workbench.nn.rbm.plots import plot_filters, plot_images, plot_learning_curves
+    from workbench.nn.runtime.training import distributed_context
 
     settings = defaults_for(args.data)
     overrides = {
@@ -297,7 +297,7 @@ def _table(payload):
 
 
 def _write_json(path, payload):
-    from workbench.io import write_text
+    from workbench.output import write_text
 
     write_text(path, json.dumps(payload, indent=2))
 
@@ -305,9 +305,9 @@ def _write_json(path, payload):
 def _sample(args):
     import numpy as np
 
-    from workbench.io import atomic_path
-    from workbench.nn.rbm import RBM
-    from workbench.nn.rbm_plots import plot_images
+    from workbench.nn.rbm.model import RBM
+    from workbench.nn.rbm.plots import plot_images
+    from workbench.output import atomic_path
 
     rbm = RBM.load(args.checkpoint, device=args.device)
     samples = rbm.sample(args.n, n_steps=args.steps, random_state=args.seed)
@@ -334,8 +334,8 @@ def _image_shape(n):
 def _eval(args):
     import numpy as np
 
-    from workbench.nn.rbm import RBM
-    from workbench.nn.rbm_plots import (
+    from workbench.nn.rbm.model import RBM
+    from workbench.nn.rbm.plots import (
         plot_filters,
         plot_image_rows,
         plot_images,

@@ -10,8 +10,10 @@ def section_cnn(report, seed, **_):
     import torch
     from threadpoolctl import threadpool_limits
 
-    from workbench.nn import CNNClassifier, format_summary, plots
-    from workbench.nn.baselines import rbm_logistic_baseline
+    from workbench.nn.cnn import plots
+    from workbench.nn.cnn.architecture import format_summary
+    from workbench.nn.cnn.estimator import CNNClassifier
+    from workbench.nn.rbm.baselines import rbm_logistic_baseline
 
     train, test = load_dataset("digits", split="train"), load_dataset("digits", split="test")
     threads = torch.get_num_threads()

@@ -18,7 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.nn.rbm import RBM, check_device
+from workbench.nn.rbm.model import RBM, check_device
 
 __all__ = ["DBN"]
 

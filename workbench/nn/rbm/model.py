@@ -19,8 +19,8 @@ Usage::
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
 
 Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group initialised by
-:func:`workbench.nn.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank loads the
-same data, draws the same global mini-batch order from the shared seed, takes its contiguous
+:func:`workbench.nn.runtime.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank
+loads the same data, draws the same global mini-batch order from the shared seed, takes its contiguous
 share of each global batch, and the sums (not means) of the CD statistics are all-reduced and
 divided by the global batch size before the update, so all ranks hold identical parameters.
 The Gibbs noise of a shard is its rows of the noise the whole batch would get (each rank draws
@@ -48,8 +48,8 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.io import atomic_path
-from workbench.nn.training import distributed_context
+from workbench.nn.runtime.training import distributed_context
+from workbench.output import atomic_path
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device", "torch_threads"]
 

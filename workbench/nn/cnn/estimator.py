@@ -18,8 +18,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.nn.architecture import CNNConfig, build_network, layer_table
-from workbench.nn.training import (
+from workbench.nn.cnn.architecture import CNNConfig, build_network, layer_table
+from workbench.nn.runtime.training import (
     TrainConfig,
     distributed_context,
     resolve_device,

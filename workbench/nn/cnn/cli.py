@@ -30,7 +30,7 @@ def _input_shape(text):
 
 
 def _architecture(args, input_shape, n_classes):
-    from workbench.nn.architecture import CNNConfig, parse_conv_spec
+    from workbench.nn.cnn.architecture import CNNConfig, parse_conv_spec
 
     if args.conv is None:
         return CNNConfig.for_input(input_shape, n_classes, tuple(args.hidden))
@@ -108,7 +108,7 @@ def cmd_cnn(args):
 
 
 def cmd_summary(args):
-    from workbench.nn.architecture import format_summary, layer_table
+    from workbench.nn.cnn.architecture import format_summary, layer_table
 
     config = _architecture(args, _input_shape(args.input_shape), args.classes)
     if args.json:
@@ -201,7 +201,7 @@ def _launch_torchrun(args):
         )
         if on
     ]
-    from workbench.nn.training import launch_torchrun
+    from workbench.nn.runtime.training import launch_torchrun
 
     return launch_torchrun(args.nproc, keep, args.threads)
 
@@ -222,8 +222,8 @@ def cmd_train(args):
 
     import torch
 
-    from workbench.nn.estimator import CNNClassifier
-    from workbench.nn.training import distributed_context, init_distributed
+    from workbench.nn.cnn.estimator import CNNClassifier
+    from workbench.nn.runtime.training import distributed_context, init_distributed
 
     if under_torchrun:
         init_distributed(args.device)
@@ -272,7 +272,7 @@ def cmd_train(args):
     }
     if not args.no_figures:
         payload["files"] = _figures(clf, test, predicted, out)
-    from workbench.io import write_text
+    from workbench.output import write_text
 
     write_text(out / "result.json", json.dumps(payload, indent=2))
     if args.json:
@@ -294,9 +294,8 @@ def cmd_train(args):
 
 
 def _figures(clf, test, predicted, out):
-    from workbench.io import atomic_path
-    from workbench.nn import plots
-    from workbench.report import figure_png
+    from workbench.nn.cnn import plots
+    from workbench.output import atomic_path, figure_png
 
     figures = {
         "learning_curves": plots.plot_learning_curves(clf.history_),

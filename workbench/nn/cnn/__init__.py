@@ -1,0 +1,1 @@
+"""Convolutional classifiers: architecture arithmetic, the ``CNNClassifier`` estimator, figures."""

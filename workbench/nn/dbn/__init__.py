@@ -1,0 +1,1 @@
+"""Deep belief nets: greedily stacked RBMs, top-down sampling, discriminative fine-tuning."""

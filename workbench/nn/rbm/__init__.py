@@ -1,0 +1,1 @@
+"""Restricted Boltzmann machines trained in Torch (CD-k, PCD-k, parallel tempering)."""
