@@ -7,12 +7,14 @@ error. Bad input ends with one line on standard error and exit code 2.
 
 import argparse
 import importlib
-import json
 import logging
 import sys
 import warnings
 
-__all__ = ["emit", "main"]
+from workbench.errors import InputError
+from workbench.output import emit
+
+__all__ = ["flag_for", "main"]
 
 # Sub-command groups that live beside their capability. Each module defines
 # ``register(sub) -> {command name: function(args)}``; ``sub`` is the argparse sub-parser set.
@@ -91,12 +93,17 @@ def build_parser():
     return parser
 
 
-def emit(args, payload, text):
-    """Print ``payload`` as one JSON object with ``--json``, else the human ``text``."""
-    if args.json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        print(text)
+def flag_for(args, argument):
+    """The command-line spelling of a library argument named in an :class:`InputError`.
+
+    A sub-command declares its renamings with ``parser.set_defaults(flag_names={"X": "--data"})``;
+    otherwise an argument ``foo_bar`` that the sub-command has as an option is ``--foo-bar``.
+    """
+    name, _, key = argument.partition("[")
+    flag = getattr(args, "flag_names", {}).get(name)
+    if flag is None:
+        flag = f"--{name.replace('_', '-')}" if hasattr(args, name) else name
+    return f"{flag}[{key}" if key else flag
 
 
 def cmd_models(args):
@@ -209,7 +216,10 @@ def main(argv=None):
         COMMANDS[args.command](args)
     except BrokenPipeError:  # `workbench ... | head`: the reader left, nothing to report
         return 0
-    except (UsageError, ValueError, TypeError, OSError) as err:
+    except InputError as err:
+        print(f"workbench: error: {err.for_flag(flag_for(args, err.argument))}", file=sys.stderr)
+        return 2
+    except (UsageError, ValueError, OSError) as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

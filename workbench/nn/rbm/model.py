@@ -20,10 +20,10 @@ Usage::
 
 Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group initialised by
 :func:`workbench.nn.runtime.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank
-loads the same data, draws the same global mini-batch order from the shared seed, takes its contiguous
-share of each global batch, and the sums (not means) of the CD statistics are all-reduced and
-divided by the global batch size before the update, so all ranks hold identical parameters.
-The Gibbs noise of a shard is its rows of the noise the whole batch would get (each rank draws
+loads the same data, draws the same global mini-batch order from the shared seed, takes its
+contiguous share of each global batch, and the sums (not means) of the CD statistics are
+all-reduced and divided by the global batch size before the update, so all ranks hold
+identical parameters. The Gibbs noise of a shard is its rows of the noise the whole batch would get (each rank draws
 the global batch's random numbers from the shared generator and keeps its rows), and the
 persistent chains are replicated (every rank runs all of them with the same generator). Hence
 the samples, the statistics and the parameters equal the one-process run's up to float
