@@ -22,17 +22,16 @@ Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group i
 :func:`workbench.nn.runtime.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank
 loads the same data, draws the same global mini-batch order from the shared seed, takes its
 contiguous share of each global batch, and the sums (not means) of the CD statistics are
-all-reduced and divided by the global batch size before the update, so all ranks hold
-identical parameters. The Gibbs noise of a shard is its rows of the noise the whole batch would get (each rank draws
-the global batch's random numbers from the shared generator and keeps its rows), and the
-persistent chains are replicated (every rank runs all of them with the same generator). Hence
-the samples, the statistics and the parameters equal the one-process run's up to float
+all-reduced and divided by the global batch size before the update, so all ranks hold identical
+parameters. The Gibbs noise of a shard is its rows of the noise the whole batch would get (each
+rank draws the global batch's random numbers from the shared generator and keeps its rows), and
+the persistent chains are replicated (every rank runs all of them with the same generator).
+Hence the samples, the statistics and the parameters equal the one-process run's up to float
 rounding of the split sums (relative ~1e-7 per update; a Bernoulli draw can only change when a
 rounding difference straddles its uniform number, which did not happen in the tests); they are
 not bit-identical. The PCD negative phase is not divided among ranks (only the positive phase
-and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty elsewhere),
-shows progress and writes checkpoints.
-"""
+and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty elsewhere), shows
+progress and writes checkpoints. """
 
 import math
 import signal
