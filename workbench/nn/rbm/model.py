@@ -31,7 +31,7 @@ rounding of the split sums (relative ~1e-7 per update; a Bernoulli draw can only
 rounding difference straddles its uniform number, which did not happen in the tests); they are
 not bit-identical. The PCD negative phase is not divided among ranks (only the positive phase
 and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty elsewhere), shows
-progress and writes checkpoints. """
+progress and writes checkpoints."""
 
 import math
 import signal
