@@ -60,7 +60,7 @@ def test_user_file(tmp_path):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "mnist"}, "name: expected one of digits, mnist5k, .*got 'mnist'"),
+    ({"name": "mnist"}, "name: unknown data set 'mnist'; expected one of digits, mnist5k"),
     ({"name": "digits", "split": "valid"}, "split: expected one of all, train, test"),
     ({"name": "bars-stripes-3", "split": "train"}, "has no train/test split"),
     ({"name": "bars-stripes-0"}, "name: expected bars-stripes-N with N >= 1"),

@@ -62,7 +62,10 @@ def test_fa_and_ard_on_a_user_file(capsys, tmp_path):
             "--q: expected 1 <= n_components < n_features = 64",
         ),
         (["ppca", "--data", "digits", "--q", "0"], "--q: expected 1 <= n_components"),
-        (["ppca", "--data", "nosuch", "--q", "2"], "--data: expected one of digits, mnist5k"),
+        (
+            ["ppca", "--data", "nosuch", "--q", "2"],
+            "--data: unknown data set 'nosuch'",
+        ),
         (
             ["fa", "--data", "digits", "--q", "2", "--max-rows", "1"],
             "--max-rows: expected at least 2",

@@ -115,7 +115,10 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
         data = Dataset(X, None, None, name)
     else:
         known = ", ".join(DATASETS)
-        raise InputError("name", f"one of {known}, or a .npy/.csv/.tsv/.txt file", repr(name))
+        detail = (
+            f"unknown data set {name!r}; expected one of {known}, or a .npy/.csv/.tsv/.txt file"
+        )
+        raise InputError("name", detail=detail)
     X = (data.X > 0.5) if binarize else data.X
     return data._replace(X=np.asarray(X, dtype=dtype))
 
