@@ -1,12 +1,14 @@
 """The output layer: atomic writes with umask modes, JSON, PNG figures, NetCDF-safe trees, and
 figures that leave pyplot alone."""
 
+import base64
 import io
 import json
 import logging
 import os
 import stat
 import warnings
+from pathlib import Path
 
 import matplotlib
 import matplotlib.image
@@ -34,6 +36,7 @@ from workbench.output import (
     write_text,
 )
 from workbench.plots import plot_estimates
+from workbench.report import HtmlReport, save_result
 
 
 @pytest.fixture
@@ -159,7 +162,8 @@ def _lines(ax):
     return {line.get_label().split(" ")[0]: line for line in ax.get_lines()}
 
 
-def test_plot_estimates_draws_the_estimates_and_the_density(pyplot_untouched):
+def _toy_result():
+    """An EstimateResult of a scalar ``mu`` and a vector ``x`` with posterior draws."""
     rng = np.random.default_rng(1)
     draws = {"mu": rng.normal(1.0, 0.5, size=(2, 200)), "x": rng.normal(size=(2, 200, 3))}
     posterior = xr.DataTree.from_dict({"posterior": xr.Dataset(
@@ -170,6 +174,11 @@ def test_plot_estimates_draws_the_estimates_and_the_density(pyplot_untouched):
     hdi = {"mu": (np.array(0.2), np.array(1.8)), "x": (np.full(3, -1.5), np.full(3, 1.5))}
     result = EstimateResult("toy", ["mu", "x"], ("map", "cm"), 0.9, point, hdi=hdi,
                             posterior=posterior)  # fmt: skip
+    return result, draws, point
+
+
+def test_plot_estimates_draws_the_estimates_and_the_density(pyplot_untouched):
+    result, draws, point = _toy_result()
     fig = plot_estimates(result)
     assert isinstance(fig, Figure)
     scalar, vector = fig.axes[:2]
@@ -217,3 +226,23 @@ def test_main_called_in_process_leaves_logging_and_warnings_alone(capsys):
     finally:
         pymc_logger.setLevel(saved_level)
     capsys.readouterr()
+
+
+def test_saved_results_and_reports_hold_what_they_were_given(tmp_path, pyplot_untouched):
+    result, draws, _ = _toy_result()
+    files = save_result(result, tmp_path / "out")
+    assert json.loads(Path(files["json"]).read_text()) == json.loads(to_json(result.to_dict()))
+    assert matplotlib.image.imread(files["figure"]).ndim == 3
+    back = xr.open_datatree(files["posterior"], engine="h5netcdf")
+    np.testing.assert_array_equal(back["posterior"]["x"].values, draws["x"])
+    assert sorted(files) == ["figure", "json", "posterior"]
+    report = HtmlReport("toy")
+    fig = Figure(figsize=(1, 1))
+    report.figure(fig, "a caption")
+    page = report.save(tmp_path / "report.html").read_text()
+    png = base64.b64decode(page.split("base64,")[1].split('"')[0])
+    np.testing.assert_array_equal(
+        matplotlib.image.imread(io.BytesIO(png)),
+        matplotlib.image.imread(io.BytesIO(figure_png(fig))),
+    )
+    assert "<figcaption>a caption</figcaption>" in page
