@@ -47,7 +47,7 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     parser.set_defaults(
         flag_names={"name": "model", "model_name": "model", "pairs": "--set",
                     "settings": "--set", "path": "--data", "data": "--data", "y": "--data",
-                    "hdi_prob": "--hdi-prob", "random_seed": "--seed", "seed": "--seed"}
+                    "random_seed": "--seed"}
     )  # fmt: skip
 
 
