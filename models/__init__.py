@@ -4,6 +4,7 @@
 >>> model = build("beta-binomial", heads=3, trials=10)
 """
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,8 +12,18 @@ import numpy as np
 
 from models import builders
 from models.builders import blur_matrix
+from workbench.errors import InputError
 
-__all__ = ["CATALOGUE", "ModelSpec", "build", "default_data", "get_spec", "parse_settings"]
+__all__ = [
+    "CATALOGUE",
+    "DATA_SEED",
+    "ModelSpec",
+    "build",
+    "catalogue_name",
+    "default_data",
+    "get_spec",
+    "parse_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,7 @@ class ModelSpec:
         settings = {**self.settings, **settings}
         if self.data is None:
             if data is not None:
-                raise ValueError(f"data: model {self.name!r} takes no data file; use --set")
+                raise InputError("data", detail=f"model {self.name!r} takes settings only, no data")
             return self.builder(**settings)
         if data is None:
             data = default_data(self.name)
@@ -127,21 +138,21 @@ CATALOGUE = {
     ]
 }
 
-DATA_SEED = 20261122
+DATA_SEED = 20261122  # the built-in data sets are always drawn with this seed
+_NAMES = weakref.WeakKeyDictionary()  # model built by `build` -> its catalogue name
 
 
 def get_spec(name):
-    """The catalogue entry called ``name``; a ValueError lists the valid names otherwise."""
+    """The catalogue entry called ``name``; an :class:`InputError` lists the valid names."""
     try:
         return CATALOGUE[name]
     except KeyError:
-        raise ValueError(
-            f"model: unknown model {name!r}; choose one of: {', '.join(CATALOGUE)}"
-        ) from None
+        raise InputError("name", f"one of {', '.join(CATALOGUE)}", repr(name)) from None
 
 
 def default_data(name, seed=DATA_SEED):
-    """The built-in data of a catalogue model (generated with a fixed seed)."""
+    """The built-in data of a catalogue model, drawn with ``seed`` (default: the fixed
+    ``DATA_SEED``, so that the built-in data never change)."""
     spec = get_spec(name)
     if spec.make_data is None:
         return None
@@ -151,8 +162,9 @@ def default_data(name, seed=DATA_SEED):
 def parse_settings(name, pairs):
     """Turn ``["key=value", ...]`` into typed settings of model ``name``.
 
-    The type of each value follows the default's type; unknown keys and malformed pairs raise a
-    ValueError that names them and lists the valid keys.
+    The type of each value follows the default's type. A malformed pair or an unknown key raises
+    an :class:`InputError` for ``pairs`` (listing the valid keys); a bad value, one for the
+    setting itself (``heads``).
     """
     spec = get_spec(name)
     out = {}
@@ -160,10 +172,10 @@ def parse_settings(name, pairs):
         key, sep, text = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ValueError(f"--set: expected KEY=VALUE, got {pair!r}")
+            raise InputError("pairs", "KEY=VALUE", repr(pair))
         if key not in spec.settings:
             valid = ", ".join(spec.settings) or "none"
-            raise ValueError(f"--set: model {name!r} has no setting {key!r}; valid: {valid}")
+            raise InputError("pairs", f"a setting of model {name!r} ({valid})", repr(key))
         default = spec.settings[key]
         try:
             if isinstance(default, bool):
@@ -178,11 +190,9 @@ def parse_settings(name, pairs):
             kind = {bool: "true/false", int: "an integer", float: "a number"}.get(
                 type(default), "a string"
             )
-            raise ValueError(f"--set {key}: expected {kind}, got {text!r}") from None
+            raise InputError(key, kind, repr(text)) from None
         if key in spec.choices and value not in spec.choices[key]:
-            raise ValueError(
-                f"--set {key}: expected one of {', '.join(spec.choices[key])}, got {value!r}"
-            )
+            raise InputError(key, f"one of {', '.join(spec.choices[key])}", repr(value))
         out[key] = value
     return out
 
@@ -192,10 +202,13 @@ def build(name, data=None, **settings):
     spec = get_spec(name)
     unknown = set(settings) - set(spec.settings)
     if unknown:
-        raise ValueError(
-            f"settings: model {name!r} has no setting(s) {sorted(unknown)}; "
-            f"valid: {', '.join(spec.settings)}"
-        )
+        valid = ", ".join(spec.settings) or "none"
+        raise InputError("settings", f"settings of model {name!r} ({valid})", sorted(unknown))
     model = spec.build(data, **settings)
-    model.name_in_catalogue = name
+    _NAMES[model] = name
     return model
+
+
+def catalogue_name(model):
+    """The catalogue name of a model made by :func:`build`; None for any other model."""
+    return _NAMES.get(model)

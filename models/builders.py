@@ -8,6 +8,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from workbench.errors import InputError
+
 __all__ = [
     "beta_binomial",
     "blur_matrix",
@@ -26,26 +28,24 @@ def _vector(name, values, *, positive=False, integer=False, min_size=1):
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.ravel()
     if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D vector of observations, got shape {arr.shape}")
+        raise InputError(name, "a 1-D vector of observations", f"shape {arr.shape}")
     if arr.size < min_size:
-        raise ValueError(f"{name}: expected at least {min_size} observations, got {arr.size}")
+        raise InputError(name, f"at least {min_size} observations", arr.size)
     bad = ~np.isfinite(arr)
     if bad.any():
-        raise ValueError(
-            f"{name}: expected finite numbers, got NaN/inf at positions {np.flatnonzero(bad)[:5]}"
-        )
+        raise InputError(name, "finite numbers", f"NaN/inf at positions {np.flatnonzero(bad)[:5]}")
     if positive and (arr <= 0).any():
-        raise ValueError(f"{name}: expected positive values, got minimum {arr.min():g}")
+        raise InputError(name, "positive values", f"minimum {arr.min():g}")
     if integer:
         if (arr < 0).any() or (arr != np.round(arr)).any():
-            raise ValueError(f"{name}: expected non-negative integer counts, got {arr[:5]}...")
+            raise InputError(name, "non-negative integer counts", f"{arr[:5]}...")
         return arr.astype(np.int64)
     return arr
 
 
 def _positive(name, value):
     if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+        raise InputError(name, "a positive number", repr(value))
     return float(value)
 
 
@@ -58,12 +58,12 @@ def beta_binomial(heads=3, trials=10, a=2.0, b=2.0, parametrisation="p"):
     ``p`` (the MAP is not invariant under a change of variables; the ML is).
     """
     if int(trials) != trials or trials < 1:
-        raise ValueError(f"trials: expected a positive integer, got {trials!r}")
+        raise InputError("trials", "a positive integer", repr(trials))
     if int(heads) != heads or not 0 <= heads <= trials:
-        raise ValueError(f"heads: expected an integer in [0, trials={trials}], got {heads!r}")
+        raise InputError("heads", f"an integer in [0, trials={trials}]", repr(heads))
     a, b = _positive("a", a), _positive("b", b)
     if parametrisation not in ("p", "logit"):
-        raise ValueError(f"parametrisation: expected 'p' or 'logit', got {parametrisation!r}")
+        raise InputError("parametrisation", "'p' or 'logit'", repr(parametrisation))
     with pm.Model() as model:
         heads_data = pm.Data("heads_data", np.int64(heads))
         if parametrisation == "p":
@@ -155,7 +155,7 @@ def deconvolution(y, prior="gaussian", scale=1.0, noise=0.05, width=2.0):
         _positive("width", width),
     )
     if prior not in ("gaussian", "laplace", "tv"):
-        raise ValueError(f"prior: expected 'gaussian', 'laplace' or 'tv', got {prior!r}")
+        raise InputError("prior", "'gaussian', 'laplace' or 'tv'", repr(prior))
     n = y.size
     blur = blur_matrix(n, width)
     coords = {"index": np.arange(n), "step": np.arange(n - 1)}
@@ -184,18 +184,19 @@ def linear_regression(data, prior="weak", scale=10.0):
     """
     arr = np.asarray(data, dtype=float)
     if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ValueError(
-            f"data: expected a 2-D table (n_samples, n_features + 1) with y in the last column, "
-            f"got shape {arr.shape}"
+        raise InputError(
+            "data",
+            "a 2-D table (n_samples, n_features + 1) with y in the last column",
+            f"shape {arr.shape}",
         )
     if not np.isfinite(arr).all():
-        raise ValueError("data: expected finite numbers, got NaN/inf")
+        raise InputError("data", "finite numbers", "NaN/inf")
     features, y = arr[:, :-1], arr[:, -1]
     n, k = features.shape
     if n <= k + 1:
-        raise ValueError(f"data: need more rows than coefficients ({k + 1}), got {n} rows")
+        raise InputError("data", f"more rows than coefficients ({k + 1})", f"{n} rows")
     if prior not in ("flat", "weak"):
-        raise ValueError(f"prior: expected 'flat' or 'weak', got {prior!r}")
+        raise InputError("prior", "'flat' or 'weak'", repr(prior))
     scale = _positive("scale", scale)
     coords = {"obs": np.arange(n), "feature": [f"x{j + 1}" for j in range(k)]}
     with pm.Model(coords=coords) as model:

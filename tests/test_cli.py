@@ -68,14 +68,15 @@ def test_estimate_reads_a_data_file(tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["estimate", "no-such-model"], "beta-binomial"),
-        (["estimate", "beta-binomial", "--set", "tails=3"], "tails"),
-        (["estimate", "beta-binomial", "--set", "heads"], "KEY=VALUE"),
-        (["estimate", "beta-binomial", "--set", "heads=abc"], "heads"),
-        (["estimate", "beta-binomial", "--set", "heads=11"], "heads"),
-        (["estimate", "normal", "--data", "missing.csv"], "missing.csv"),
+        (["estimate", "no-such-model"], "model: expected one of beta-binomial, normal"),
+        (["estimate", "beta-binomial", "--set", "tails=3"], "--set: expected a setting of model"),
+        (["estimate", "beta-binomial", "--set", "heads"], "--set: expected KEY=VALUE, got 'heads'"),
+        (["estimate", "beta-binomial", "--set", "heads=abc"], "--set heads: expected an integer"),
+        (["estimate", "beta-binomial", "--set", "heads=11"], "--set heads: expected an integer in"),
+        (["estimate", "normal", "--data", "missing.csv"], "--data: no such file: missing.csv"),
         (["estimate", "normal", "--methods", "mode"], "methods"),
-        (["estimate", "normal", "--hdi-prob", "1.5"], "hdi_prob"),
+        (["estimate", "normal", "--hdi-prob", "1.5"], "hdi"),
+        (["risk", "no-such-model"], "model: expected one of beta-binomial, normal"),
         (["risk", "linear-regression", "--set", "prior=flat", "--replicates", "3"], "proper"),
     ],
 )
@@ -89,11 +90,24 @@ def test_nan_and_wrong_shape_data_are_refused(tmp_path, capsys):
     nan_file = tmp_path / "bad.csv"
     nan_file.write_text("1.0\nnan\n2.0\n")
     assert main(["estimate", "normal", "--data", str(nan_file)]) == 2
-    assert "NaN" in capsys.readouterr().err
+    assert f"--data: {nan_file} has 1 NaN/inf entries (first at [1])" in capsys.readouterr().err
     table = tmp_path / "table.npy"
     np.save(table, np.ones((4, 3)))
     assert main(["estimate", "normal", "--data", str(table)]) == 2
-    assert "1-D" in capsys.readouterr().err
+    assert "--data: expected a 1-D vector of observations" in capsys.readouterr().err
+    assert main(["estimate", "beta-binomial", "--data", str(table)]) == 2
+    assert "--data: model 'beta-binomial' takes settings only" in capsys.readouterr().err
+
+
+def test_catalogue_models_are_named_without_touching_the_model():
+    import pymc as pm
+
+    import models
+
+    model = models.build("beta-binomial", heads=4)
+    assert models.catalogue_name(model) == "beta-binomial"
+    assert "name_in_catalogue" not in vars(model)
+    assert models.catalogue_name(pm.Model()) is None
 
 
 def test_models_lists_the_catalogue(capsys):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.data import bars_stripes, load_dataset
+from workbench.errors import InputError
 
 
 @pytest.mark.parametrize(("name", "n_all", "n_test", "n_features"), [
@@ -59,21 +60,21 @@ def test_user_file(tmp_path):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "mnist"}, "unknown data set 'mnist'; expected one of digits, mnist5k"),
+    ({"name": "mnist"}, "name: unknown data set 'mnist'; expected one of digits, mnist5k"),
     ({"name": "digits", "split": "valid"}, "split: expected one of all, train, test"),
     ({"name": "bars-stripes-3", "split": "train"}, "has no train/test split"),
-    ({"name": "bars-stripes-0"}, "n: expected an integer >= 1"),
+    ({"name": "bars-stripes-0"}, "name: expected bars-stripes-N with N >= 1"),
 ])  # fmt: skip
 def test_bad_names_and_splits(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         load_dataset(**kwargs)
 
 
 def test_missing_and_corrupt_fashion_files(tmp_path):
-    with pytest.raises(ValueError, match="apt-get install dataset-fashion-mnist"):
+    with pytest.raises(InputError, match="apt-get install dataset-fashion-mnist"):
         load_dataset("fashion-mnist", data_dir=tmp_path)
     for kind in ("images-idx3", "labels-idx1"):
         with gzip.open(tmp_path / f"t10k-{kind}-ubyte.gz", "wb") as handle:
             handle.write(b"not an idx file")
-    with pytest.raises(ValueError, match="not an IDX file"):
+    with pytest.raises(InputError, match="not an IDX file"):
         load_dataset("fashion-mnist", split="test", data_dir=tmp_path)

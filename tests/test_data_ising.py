@@ -6,6 +6,7 @@ from scipy.stats import chi2
 
 from workbench.data import load_dataset
 from workbench.data.ising import ising_energy, ising_exact, ising_metropolis
+from workbench.errors import InputError
 
 
 def energy_histogram_check(L, T, n):
@@ -40,7 +41,7 @@ def test_dataset_name_split_and_errors():
     data = load_dataset("ising-3-2.0", split="test")
     assert data.X.shape == (500, 9) and data.image_shape == (3, 3)
     assert set(np.unique(data.X)) <= {0.0, 1.0}
-    with pytest.raises(ValueError, match="T: expected a temperature > 0"):
+    with pytest.raises(InputError, match="T: expected a temperature > 0"):
         ising_metropolis(3, 0.0, 10)
-    with pytest.raises(ValueError, match="L \\* L <= 16"):
+    with pytest.raises(InputError, match="L \\* L <= 16"):
         ising_exact(5, 2.0)

@@ -57,10 +57,19 @@ def test_fa_and_ard_on_a_user_file(capsys, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["ppca", "--data", "digits", "--q", "64"], "n_components: expected 1 <= n_components"),
-        (["ppca", "--data", "digits", "--q", "0"], "n_components"),
-        (["ppca", "--data", "nosuch", "--q", "2"], "--data: unknown data set 'nosuch'"),
-        (["fa", "--data", "digits", "--q", "2", "--max-rows", "1"], "--max-rows"),
+        (
+            ["ppca", "--data", "digits", "--q", "64"],
+            "--q: expected 1 <= n_components < n_features = 64",
+        ),
+        (["ppca", "--data", "digits", "--q", "0"], "--q: expected 1 <= n_components"),
+        (
+            ["ppca", "--data", "nosuch", "--q", "2"],
+            "--data: unknown data set 'nosuch'",
+        ),
+        (
+            ["fa", "--data", "digits", "--q", "2", "--max-rows", "1"],
+            "--max-rows: expected at least 2",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):

@@ -11,6 +11,7 @@ from scipy.special import logsumexp
 
 import models
 from workbench.diagnostics import diagnose
+from workbench.errors import InputError
 from workbench.samplers import PyMCTarget, gibbs, metropolis, spins
 
 MEAN = np.array([1.0, -2.0])
@@ -68,13 +69,13 @@ def test_metropolis_is_reproducible_and_validates():
     a = metropolis.sample(gaussian_logdensity, np.zeros((2, 2)), draws=50, warmup=10, seed=3)
     b = metropolis.sample(gaussian_logdensity, np.zeros((2, 2)), draws=50, warmup=10, seed=3)
     np.testing.assert_array_equal(a["posterior"]["x"].values, b["posterior"]["x"].values)
-    with pytest.raises(ValueError, match="position: expected an array shaped"):
+    with pytest.raises(InputError, match="position: expected an array shaped"):
         metropolis.sample(gaussian_logdensity, np.zeros(2))
-    with pytest.raises(ValueError, match="not finite at the start"):
+    with pytest.raises(InputError, match="not finite at the start"):
         metropolis.sample(lambda x: np.where(x[:, 0] > 0, 0.0, -np.inf), -np.ones((2, 1)))
-    with pytest.raises(ValueError, match="rule"):
+    with pytest.raises(InputError, match="rule"):
         metropolis.sample(gaussian_logdensity, np.zeros((2, 2)), rule="greedy")
-    with pytest.raises(ValueError, match="draws"):
+    with pytest.raises(InputError, match="draws"):
         metropolis.sample(gaussian_logdensity, np.zeros((2, 2)), draws=0)
 
 
@@ -85,7 +86,7 @@ def test_gibbs_recovers_gaussian_moments():
     assert diagnose(tree).converged
     assert_moments_within_mcse(tree["posterior"]["x"].values)
     assert float(tree["sample_stats"]["acceptance_rate"].min()) == 1.0
-    with pytest.raises(ValueError, match="positive-definite"):
+    with pytest.raises(InputError, match="positive-definite"):
         gibbs.gaussian_conditionals(MEAN, -COV)
 
 
@@ -153,11 +154,11 @@ def test_hopfield_callable_energy_with_binary_units(update):
 
 
 def test_spin_inputs_validated():
-    with pytest.raises(ValueError, match="symmetric"):
+    with pytest.raises(InputError, match="symmetric"):
         spins.QuadraticEnergy(np.array([[0.0, 1.0], [0.0, 0.0]]))
-    with pytest.raises(ValueError, match="initial"):
+    with pytest.raises(InputError, match="initial"):
         spins.sample(lambda s: s.sum(1), chains=2, draws=5)
-    with pytest.raises(ValueError, match="update"):
+    with pytest.raises(InputError, match="update"):
         spins.build_kernel(update="wolff")
 
 

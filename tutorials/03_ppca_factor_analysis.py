@@ -161,8 +161,7 @@ truth = linear_factor_data(5000, 12, 4, seed=SEED)
 selection = choose_q(truth.X[:3000], truth.X[3000:], range(1, 10), ard_max=11, true_q=4,
                      seed=SEED)  # fmt: skip
 print("held-out choice:", selection["best_q"], " ARD:", selection["ard_dimension"])
-plot_choose_q(selection)
-plt.show()
+plot_choose_q(selection)  # a Figure: the cell's last value, so Jupyter shows it
 
 # %% [markdown]
 # ## Factor analysis: a noise level per feature

@@ -2,7 +2,12 @@
 
 Every sub-command prints a human table by default and one JSON object with ``--json``; with
 ``--json`` standard output carries only the JSON, while progress bars and logs go to standard
-error. Bad input ends with one line on standard error and exit code 2.
+error. Bad input ends with one line on standard error and exit code 2: a library
+:class:`~workbench.errors.InputError` names its Python argument, which :func:`flag_for` turns
+into the sub-command's flag.
+
+The logging and warning settings of a run are made in :func:`main` only, and undone when it
+returns, so that ``main([...])`` called from Python (a test, a notebook) leaves no trace.
 """
 
 import argparse
@@ -10,6 +15,7 @@ import importlib
 import logging
 import sys
 import warnings
+from contextlib import contextmanager
 
 from workbench.errors import InputError
 from workbench.output import emit
@@ -27,10 +33,6 @@ COMMAND_MODULES = (
 )
 
 
-class UsageError(Exception):
-    """A problem with what the user asked for: reported in one line, exit code 2."""
-
-
 def _add_run_options(parser, *, draws=1000, chains=4):
     parser.add_argument("--draws", type=int, default=draws, help="NUTS draws per chain")
     parser.add_argument("--tune", type=int, default=1000, help="NUTS warm-up steps per chain")
@@ -41,6 +43,12 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", default=None, help="folder for figures, draws and JSON")
+    # library argument -> flag; each setting KEY of the chosen model maps to "--set KEY" too
+    parser.set_defaults(
+        flag_names={"name": "model", "model_name": "model", "pairs": "--set",
+                    "settings": "--set", "path": "--data", "data": "--data", "y": "--data",
+                    "random_seed": "--seed"}
+    )  # fmt: skip
 
 
 def build_parser():
@@ -134,10 +142,9 @@ def _inputs(args):
     from workbench.data import load_array
 
     spec = models.get_spec(args.model)
+    args.flag_names = {**{key: f"--set {key}" for key in spec.settings}, **args.flag_names}
     settings = models.parse_settings(args.model, args.set)
     data = None if args.data is None else load_array(args.data)
-    if data is not None and spec.data is None:
-        raise UsageError(f"--data: model {args.model!r} takes no data; use --set")
     return spec, settings, data
 
 
@@ -207,11 +214,35 @@ def cmd_demo(args):
 COMMANDS = {"estimate": cmd_estimate, "models": cmd_models, "risk": cmd_risk, "demo": cmd_demo}
 
 
+@contextmanager
+def _cli_logging():
+    """Warnings and above on standard error, PyMC's chatter at ERROR, PyTensor's BLAS notice
+    hidden; every change undone on exit."""
+    root, pymc_logger = logging.getLogger(), logging.getLogger("pymc")
+    handler = None if root.handlers else logging.StreamHandler(sys.stderr)
+    saved = root.level, pymc_logger.level
+    if handler is not None:
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    pymc_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+            yield
+    finally:
+        if handler is not None:
+            root.removeHandler(handler)
+        root.setLevel(saved[0])
+        pymc_logger.setLevel(saved[1])
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    logging.getLogger("pymc").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+    with _cli_logging():
+        return _run(args)
+
+
+def _run(args):
     try:
         COMMANDS[args.command](args)
     except BrokenPipeError:  # `workbench ... | head`: the reader left, nothing to report
@@ -219,7 +250,7 @@ def main(argv=None):
     except InputError as err:
         print(f"workbench: error: {err.for_flag(flag_for(args, err.argument))}", file=sys.stderr)
         return 2
-    except (UsageError, ValueError, OSError) as err:
+    except (ValueError, OSError) as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,12 +13,15 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 __all__ = [
     "atomic_path",
     "emit",
     "figure_png",
     "netcdf_safe",
     "save_figure",
+    "to_json",
     "write_bytes",
     "write_json",
     "write_netcdf",
@@ -66,9 +69,25 @@ def write_bytes(path, data):
     return Path(path)
 
 
+def _plain(value):
+    """JSON form of the NumPy and path values a payload may hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"payload: expected JSON-serialisable values, got {type(value).__name__}")
+
+
+def to_json(payload):
+    """``payload`` as indented JSON text ending in a newline (NumPy values made plain)."""
+    return json.dumps(payload, indent=2, default=_plain) + "\n"
+
+
 def write_json(path, payload):
     """Write ``payload`` as indented JSON, atomically; returns the path."""
-    return write_text(path, json.dumps(payload, indent=2) + "\n")
+    return write_text(path, to_json(payload))
 
 
 def figure_png(fig, dpi=110):
@@ -87,17 +106,43 @@ def save_figure(fig, path, dpi=110):
     return write_bytes(path, figure_png(fig, dpi=dpi))
 
 
+def _plain_attr(value):
+    """An attribute NetCDF can store: numbers, strings and flat sequences of them stay; booleans
+    and anything else become their text."""
+    if isinstance(value, list | tuple | np.ndarray):
+        try:
+            items = np.asarray(value)
+        except ValueError:  # ragged
+            return str(value)
+        return value if items.ndim == 1 and items.dtype.kind in "iufU" else str(value)
+    if isinstance(value, str | int | float | np.number) and not isinstance(value, bool):
+        return value
+    return str(value)
+
+
 def netcdf_safe(tree):
-    """Copy of a DataTree that NetCDF can store: object-typed variables dropped (nutpie's
-    trees carry some) and attributes made plain."""
+    """Copy of a DataTree that NetCDF can store.
+
+    Object-typed variables (nutpie's ``divergence_message``: None, NaN or text per draw) become
+    strings, with "" for a missing entry; attributes are made plain (see :func:`_plain_attr`).
+    Numeric variables and coordinates are untouched.
+    """
     tree = tree.copy()
     for node in tree.subtree:
-        objects = [n for n, v in node.dataset.data_vars.items() if v.dtype == object]
-        if objects:
-            node.dataset = node.dataset.drop_vars(objects)
-        node.attrs = {k: v if isinstance(v, str | int | float) else str(v)
-                      for k, v in node.attrs.items()}  # fmt: skip
+        dataset = node.to_dataset(inherit=False)
+        for name, var in dataset.data_vars.items():
+            if var.dtype == object:
+                dataset[name] = var.copy(data=_as_text(var.values))
+        dataset.attrs = {k: _plain_attr(v) for k, v in dataset.attrs.items()}
+        node.dataset = dataset
     return tree
+
+
+def _as_text(values):
+    """Object array -> str array of the same shape; None and NaN -> ""."""
+    text = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+            for v in values.ravel()]  # fmt: skip
+    return np.array(text, dtype=str).reshape(values.shape)
 
 
 def write_netcdf(tree, path):
@@ -110,6 +155,6 @@ def write_netcdf(tree, path):
 def emit(args, payload, text):
     """Print ``payload`` as one JSON object when ``args.json``, else the human ``text``."""
     if args.json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        sys.stdout.write(to_json(payload))
     else:
         print(text)

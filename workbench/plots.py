@@ -23,16 +23,15 @@ def _density(draws, grid):
 def plot_estimates(result, var_names=None, max_panels=8):
     """One panel per parameter: a density for scalars, estimates against index for vectors.
 
-    Returns a matplotlib Figure. Estimates far off the posterior's scale (a wild ML, say) are
-    drawn at the panel's edge with an arrow and their value.
+    Returns a ``matplotlib.figure.Figure`` (pyplot and its backend are left alone). Estimates
+    far off the posterior's scale (a wild ML, say) are drawn at the panel's edge with an arrow
+    and their value.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = list(var_names or result.var_names)[:max_panels]
-    fig, axes = plt.subplots(len(names), 1, figsize=(7.5, 2.8 * len(names)), squeeze=False)
+    fig = Figure(figsize=(7.5, 2.8 * len(names)), layout="constrained")
+    axes = fig.subplots(len(names), 1, squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=True):
         estimates = {m: result.point[m].get(name) for m in result.point if result.point[m]}
         estimates = {m: np.asarray(v, float) for m, v in estimates.items() if v is not None}
@@ -47,7 +46,6 @@ def plot_estimates(result, var_names=None, max_panels=8):
     axes[0, 0].set_title(
         f"{result.model_name}: estimates ({int(result.hdi_prob * 100)}% HDI shaded)"
     )
-    fig.tight_layout()
     return fig
 
 

@@ -2,12 +2,11 @@
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import numpy as np
 
-from workbench.output import figure_png, save_figure, write_netcdf, write_text
+from workbench.output import figure_png, save_figure, write_json, write_netcdf, write_text
 
 __all__ = ["HtmlReport", "format_table", "save_result"]
 
@@ -85,8 +84,7 @@ def format_table(result, max_components=12):
 def save_result(result, out_dir):
     """Write estimates.json, estimates.png, posterior.nc (+ flat_posterior.nc) atomically."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": write_text(out / "estimates.json", json.dumps(result.to_dict(), indent=2))}
+    paths = {"json": write_json(out / "estimates.json", result.to_dict())}
     paths["figure"] = save_figure(result.plot(), out / "estimates.png")
     for key, tree in (("posterior", result.posterior), ("flat_posterior", result.flat_posterior)):
         if tree is not None:

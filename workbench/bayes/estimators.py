@@ -14,6 +14,7 @@ import numpy as np
 import pymc as pm
 from arviz_stats.base import array_stats
 
+import models
 from workbench.bayes.flat import flat_prior_model
 from workbench.bayes.modes import ModeFinder, likelihood_terms
 from workbench.bayes.sampling import NutsRunner
@@ -163,7 +164,7 @@ class Estimator:
         self.model, self.methods, self.hdi_prob = model, methods, float(hdi_prob)
         self.sampler, self.progressbar = sampler, progressbar
         self.thresholds = thresholds or Thresholds()
-        self.name = name or getattr(model, "name_in_catalogue", None) or model.name or "model"
+        self.name = name or models.catalogue_name(model) or model.name or "model"
         self._check_parameters()
         self.var_names = self._resolve_var_names(var_names)
         self._cache = {}

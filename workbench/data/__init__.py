@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.errors import InputError
+
 __all__ = [
     "DATASETS",
     "Dataset",
@@ -20,15 +22,15 @@ SUFFIXES = (".npy", ".csv", ".txt", ".tsv")
 def load_array(path):
     """Read a numeric array from ``.npy``, ``.csv``, ``.tsv`` or ``.txt`` (one header row allowed).
 
-    Raises a ValueError naming the file for a missing or unreadable file, an unknown suffix, an
-    empty table, or NaN/inf entries.
+    Raises an :class:`~workbench.errors.InputError` for ``path`` naming the file when it is
+    missing or unreadable, has an unknown suffix, holds no numbers or has NaN/inf entries.
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"--data: no such file: {path}")
+        raise InputError("path", detail=f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise ValueError(f"--data: expected one of {', '.join(SUFFIXES)}, got {path.name!r}")
+        raise InputError("path", f"a file ending in {', '.join(SUFFIXES)}", repr(path.name))
     try:
         if suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
@@ -37,13 +39,15 @@ def load_array(path):
             arr = _read_text(path, delimiter)
         arr = np.asarray(arr, dtype=float)
     except (OSError, ValueError, TypeError) as err:
-        raise ValueError(f"--data: cannot read {path} as a numeric table: {err}") from None
+        raise InputError("path", detail=f"cannot read {path} as a numeric table: {err}") from None
     if arr.size == 0:
-        raise ValueError(f"--data: {path} holds no numbers")
+        raise InputError("path", detail=f"{path} holds no numbers")
     bad = ~np.isfinite(arr)
     if bad.any():
         where = np.argwhere(bad)[0].tolist()
-        raise ValueError(f"--data: {path} has {bad.sum()} NaN/inf entries (first at {where})")
+        raise InputError(
+            "path", detail=f"{path} has {bad.sum()} NaN/inf entries (first at {where})"
+        )
     return arr
 
 

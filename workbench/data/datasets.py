@@ -27,8 +27,9 @@ from typing import NamedTuple
 import numpy as np
 
 from workbench.data.patterns import bars_stripes
+from workbench.errors import InputError
 
-__all__ = ["DATASETS", "FASHION_MNIST_ENV", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "FASHION_MNIST_ENV", "Dataset", "has_split", "load_dataset"]
 
 FASHION_MNIST_ENV = "WORKBENCH_FASHION_MNIST"
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -45,6 +46,7 @@ DATASETS = {
 }
 SPLITS = ("all", "train", "test")
 SPLIT_SEED = 0
+ISING_NAME = r"ising-(\d+)-(\d+(?:\.\d*)?)"  # ising-L-T
 
 
 class Dataset(NamedTuple):
@@ -81,15 +83,17 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
         ``/usr/share/datasets/fashion-mnist``.
     """
     if split not in SPLITS:
-        raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
+        raise InputError("split", f"one of {', '.join(SPLITS)}", repr(split))
     name = str(name)
+    if split != "all" and not has_split(name):
+        raise InputError("split", f"'all' ({name} has no train/test split)", repr(split))
     match = re.fullmatch(r"bars-stripes-(\d+)", name)
     if match:
-        if split != "all":
-            raise ValueError(f"split: {name} has no train/test split, got split={split!r}")
         n = int(match.group(1))
+        if n < 1:
+            raise InputError("name", "bars-stripes-N with N >= 1", repr(name))
         data = Dataset(bars_stripes(n), None, (n, n), name)
-    elif match := re.fullmatch(r"ising-(\d+)-(\d+(?:\.\d*)?)", name):
+    elif match := re.fullmatch(ISING_NAME, name):
         data = _ising(int(match.group(1)), float(match.group(2)), split)
     elif name == "fashion-mnist":
         data = _fashion_mnist(split, data_dir)
@@ -101,19 +105,28 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
     elif Path(name).suffix.lower() in (".npy", ".csv", ".tsv", ".txt"):
         from workbench.data import load_array
 
-        X = load_array(name)
+        try:
+            X = load_array(name)
+        except InputError as err:  # load_array's argument is this function's ``name``
+            raise InputError("name", detail=err.detail) from None
         if X.ndim != 2:
-            raise ValueError(f"--data: expected a 2-D table (samples x features) in {name}, "
-                             f"got shape {X.shape}")  # fmt: skip
-        if split != "all":
-            raise ValueError(f"split: a user file has no train/test split, got split={split!r}")
+            raise InputError("name", "a 2-D table (samples x features)",
+                             f"shape {X.shape} in {name}")  # fmt: skip
         data = Dataset(X, None, None, name)
     else:
         known = ", ".join(DATASETS)
-        raise ValueError(f"--data: unknown data set {name!r}; expected one of {known}, "
-                         "or a .npy/.csv/.tsv/.txt file")  # fmt: skip
+        detail = (
+            f"unknown data set {name!r}; expected one of {known}, or a .npy/.csv/.tsv/.txt file"
+        )
+        raise InputError("name", detail=detail)
     X = (data.X > 0.5) if binarize else data.X
     return data._replace(X=np.asarray(X, dtype=dtype))
+
+
+def has_split(name):
+    """Whether the data set ``name`` has train/test splits (user files and bars-stripes: no)."""
+    name = str(name)
+    return name in ("digits", "mnist5k", "fashion-mnist") or bool(re.fullmatch(ISING_NAME, name))
 
 
 def _ising(L, T, split):
@@ -158,10 +171,11 @@ def _fashion_part(folder, part):
     files = [folder / f"{part}-images-idx3-ubyte.gz", folder / f"{part}-labels-idx1-ubyte.gz"]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise ValueError(
-            f"fashion-mnist: missing {', '.join(missing)}. Install Debian's package "
-            "(sudo apt-get install dataset-fashion-mnist), or point --data-dir or "
-            f"${FASHION_MNIST_ENV} at a folder with the four IDX .gz files"
+        raise InputError(
+            "data_dir",
+            detail=f"fashion-mnist: missing {', '.join(missing)}. Install Debian's package "
+            "(sudo apt-get install dataset-fashion-mnist), or point data_dir (--data-dir) or "
+            f"${FASHION_MNIST_ENV} at a folder with the four IDX .gz files",
         )
     return _read_idx(files[0]), _read_idx(files[1]).astype(np.int64)
 
@@ -171,10 +185,12 @@ def _read_idx(path):
     with gzip.open(path, "rb") as handle:
         raw = handle.read()
     if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+        raise InputError("data_dir", detail=f"{path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     payload = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
     if payload.size != np.prod(shape):
-        raise ValueError(f"{path}: header says {shape}, found {payload.size} values")
+        raise InputError(
+            "data_dir", detail=f"{path}: header says {shape}, found {payload.size} values"
+        )
     return payload.reshape(shape)

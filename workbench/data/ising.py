@@ -13,6 +13,8 @@ all chains.
 
 import numpy as np
 
+from workbench.errors import InputError
+
 __all__ = ["ising_energy", "ising_exact", "ising_metropolis"]
 
 EXACT_MAX_SITES = 16
@@ -20,9 +22,9 @@ EXACT_MAX_SITES = 16
 
 def _check(L, T):
     if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 2:
-        raise ValueError(f"L: expected an integer lattice size >= 2, got {L!r}")
+        raise InputError("L", "an integer lattice size >= 2", repr(L))
     if not (isinstance(T, (int, float, np.number)) and np.isfinite(T) and T > 0):
-        raise ValueError(f"T: expected a temperature > 0, got {T!r}")
+        raise InputError("T", "a temperature > 0", repr(T))
 
 
 def ising_energy(spins):
@@ -37,12 +39,13 @@ def _neighbour_sum(spins):
     return sum(np.roll(spins, shift, axis) for shift in (1, -1) for axis in (-2, -1))
 
 
-def ising_metropolis(L, T, n_samples, *, n_sweeps=500, seed=0):
+def ising_metropolis(L, T, n_samples, *, n_sweeps=500, seed=None):
     """``n_samples`` independent configurations, each the end of its own Metropolis chain of
-    ``n_sweeps`` sweeps from a uniformly random start: (n_samples, L * L) in {0, 1}."""
+    ``n_sweeps`` sweeps from a uniformly random start: (n_samples, L * L) in {0, 1}.
+    ``seed`` (int or None: fresh entropy) fixes the draws."""
     _check(L, T)
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples: expected an integer >= 1, got {n_samples!r}")
+        raise InputError("n_samples", "an integer >= 1", repr(n_samples))
     rng = np.random.default_rng(seed)
     spins = rng.choice(np.array([-1, 1], dtype=np.int8), size=(n_samples, L, L))
     if L % 2 == 0:
@@ -72,7 +75,7 @@ def ising_exact(L, T):
     ``(states (2^(L*L), L*L) in {0, 1}, probabilities (2^(L*L),))``."""
     _check(L, T)
     if L * L > EXACT_MAX_SITES:
-        raise ValueError(f"L: exact enumeration needs L * L <= {EXACT_MAX_SITES}, got L={L}")
+        raise InputError("L", f"L * L <= {EXACT_MAX_SITES} for exact enumeration", L)
     n = L * L
     states = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
     log_weight = -ising_energy((2 * states - 1).reshape(-1, L, L)) / T

@@ -4,6 +4,8 @@ import itertools
 
 import numpy as np
 
+from workbench.errors import InputError
+
 __all__ = ["bars_stripes"]
 
 
@@ -20,7 +22,7 @@ def bars_stripes(n):
     ndarray of shape (2 ** (n + 1) - 2, n * n), values in {0, 1}, row-major pixels.
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n: expected an integer >= 1, got {n!r}")
+        raise InputError("n", "an integer >= 1", repr(n))
     patterns = []
     for on in itertools.product((0.0, 1.0), repeat=n):
         lines = np.repeat(np.asarray(on)[:, None], n, axis=1)  # (n, n): row i is on[i]

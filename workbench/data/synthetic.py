@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from workbench.errors import InputError
+
 __all__ = ["FactorData", "linear_factor_data"]
 
 
@@ -45,13 +47,13 @@ def linear_factor_data(
     for name, value in (("n_samples", n_samples), ("n_features", n_features),
                         ("n_components", n_components)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}")
+            raise InputError(name, "a positive int", repr(value))
     if n_components >= n_features:
-        raise ValueError(f"n_components: expected < n_features = {n_features}, got {n_components}")
+        raise InputError("n_components", f"< n_features = {n_features}", n_components)
     if noise not in ("isotropic", "diagonal"):
-        raise ValueError(f"noise: expected 'isotropic' or 'diagonal', got {noise!r}")
+        raise InputError("noise", "'isotropic' or 'diagonal'", repr(noise))
     if not float(noise_scale) > 0:
-        raise ValueError(f"noise_scale: expected a positive float, got {noise_scale!r}")
+        raise InputError("noise_scale", "a positive float", repr(noise_scale))
     rng = np.random.default_rng(seed)
     strength = (n_components - np.arange(n_components)) / n_components + 0.5
     W = rng.standard_normal((n_features, n_components)) * strength

@@ -3,13 +3,13 @@
 Named data sets with a split are fitted on ``train`` and scored on ``test`` as well.
 """
 
-import json
 import sys
 import time
 import warnings
 from pathlib import Path
 
-from workbench.output import emit
+from workbench.errors import InputError
+from workbench.output import emit, save_figure, write_json, write_netcdf
 
 __all__ = ["register", "run_fit"]
 
@@ -29,6 +29,14 @@ def _add_options(parser, methods, default):
     parser.add_argument("--seed", type=int, default=None, help="random seed")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", default=None, help="folder for figures and result.json")
+    parser.set_defaults(
+        flag_names={
+            "name": "--data",
+            "X": "--data",
+            "n_components": "--q",
+            "random_state": "--seed",
+        }
+    )
 
 
 def register(sub):
@@ -44,15 +52,14 @@ def _load(args):
     import numpy as np
 
     from workbench.data import load_dataset
+    from workbench.data.datasets import has_split
 
     if args.max_rows is not None and args.max_rows < 2:
-        raise ValueError(f"--max-rows: expected at least 2, got {args.max_rows}")
-    try:
+        raise InputError("max_rows", "at least 2", args.max_rows)
+    if has_split(args.data):
         train = load_dataset(args.data, split="train", data_dir=args.data_dir)
         test = load_dataset(args.data, split="test", data_dir=args.data_dir)
-    except ValueError as err:
-        if not str(err).startswith("split:"):
-            raise
+    else:
         train, test = load_dataset(args.data, data_dir=args.data_dir), None
     if args.max_rows is not None:
         rows = slice(0, args.max_rows)
@@ -113,7 +120,7 @@ def run_fit(args, kind):
         payload["n_iter"] = model.n_iter_
     payload["warnings"] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     if args.out:
-        payload["files"] = _save(args.out, kind, model, train, X, keep, payload)
+        payload["files"] = _save(args.out, kind, model, train, X, keep, payload, args.seed)
     lines = [f"{kind} ({args.method}) on {train.name}: {X.shape[0]} x {X.shape[1]}, q = {args.q}"]
     for key in ("log_likelihood", "test_log_likelihood", "noise_variance", "effective_dimension",
                 "rhat_max", "n_iter", "fit_seconds"):  # fmt: skip
@@ -132,36 +139,28 @@ def run_fit(args, kind):
     return payload, "\n".join(lines), model
 
 
-def _save(out, kind, model, data, X, keep, payload):
-    import matplotlib.pyplot as plt
+def _save(out, kind, model, data, X, keep, payload, seed):
     import numpy as np
 
     from workbench.linear import plots
-    from workbench.output import atomic_path, write_netcdf, write_text
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     figures = {}
     if kind == "ppca" and hasattr(model, "eigenvalues_"):
         figures["spectrum"] = plots.plot_spectrum(model)
-    figures["latent"] = plots.plot_latent(model, X, data.y, data.classes)
+    figures["latent"] = plots.plot_latent(model, X, data.y, data.classes, seed=seed)
     if data.image_shape is not None:
         shown = X[:8]
         recon = np.array(data.X[:8], dtype=float)  # constant columns dropped by fa stay
         recon[:, keep] = model.inverse_transform(model.transform(shown))
         figures["reconstructions"] = plots.plot_reconstructions(data.X[:8], recon, data.image_shape)
-    files = {}
-    for name, fig in figures.items():
-        path = out / f"{kind}_{name}.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
-        files[name] = str(path)
+    files = {
+        name: str(save_figure(fig, out / f"{kind}_{name}.png")) for name, fig in figures.items()
+    }
     if getattr(model, "posterior_", None) is not None:
-        path = out / f"{kind}_posterior.nc"
-        files["posterior"] = str(write_netcdf(model.posterior_, path))
+        files["posterior"] = str(write_netcdf(model.posterior_, out / f"{kind}_posterior.nc"))
     files["result"] = str(out / f"{kind}_result.json")
-    write_text(files["result"], json.dumps({**payload, "files": files}, indent=2))
+    write_json(files["result"], {**payload, "files": files})
     return files
 
 

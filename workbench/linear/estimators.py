@@ -10,7 +10,9 @@
 """
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
+from workbench.errors import InputError
 from workbench.linear import gaussian as g
 
 __all__ = ["METHODS", "FactorAnalysis", "PPCA"]
@@ -21,12 +23,12 @@ FA_METHODS = ("em", "map", "nuts", "advi")
 
 def _check_fitted(model):
     if not hasattr(model, "components_"):
-        raise ValueError(f"{type(model).__name__}: not fitted yet; call fit(X) first")
+        raise NotFittedError(f"{type(model).__name__}: not fitted yet; call fit(X) first")
 
 
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        raise InputError(name, "a positive int", repr(value))
 
 
 class _LinearGaussian:
@@ -76,9 +78,7 @@ class _LinearGaussian:
         _check_fitted(self)
         H = np.atleast_2d(np.asarray(H, dtype=np.float64))
         if H.shape[1] != self.components_.shape[0]:
-            raise ValueError(
-                f"H: expected {self.components_.shape[0]} columns (n_components), got {H.shape[1]}"
-            )
+            raise InputError("H", f"{self.components_.shape[0]} columns (n_components)", H.shape[1])
         return H @ self.components_ + self.mean_
 
     def sample(self, n_samples=1, random_state=None):
@@ -94,15 +94,15 @@ class _LinearGaussian:
     def _check_common(self, X):
         methods = self._methods
         if self.method not in methods:
-            raise ValueError(f"method: expected one of {', '.join(methods)}, got {self.method!r}")
+            raise InputError("method", f"one of {', '.join(methods)}", repr(self.method))
         for name in ("max_iter", "chunk_size", "draws", "tune", "chains"):
             _check_positive_int(name, getattr(self, name))
         if not float(self.tol) > 0:
-            raise ValueError(f"tol: expected a positive float, got {self.tol!r}")
+            raise InputError("tol", "a positive float", repr(self.tol))
         X = g.check_data(X)
         n, d = X.shape
         if d < 2:
-            raise ValueError(f"X: expected at least 2 features, got {d}")
+            raise InputError("X", "at least 2 features", d)
         self.n_components_ = g.check_n_components(self.n_components, d)
         self.n_samples_, self.n_features_in_ = n, d
         return X
@@ -285,17 +285,18 @@ class FactorAnalysis(_LinearGaussian):
     def fit(self, X, y=None):
         """Fit to ``X`` of shape (n_samples, n_features); returns self."""
         if self.rotation not in (None, "varimax"):
-            raise ValueError(f"rotation: expected None or 'varimax', got {self.rotation!r}")
+            raise InputError("rotation", "None or 'varimax'", repr(self.rotation))
         X = self._check_common(X)
         stats = g.moments(X, self.chunk_size)
         S = stats.covariance
         var = np.diag(S)
         constant = np.flatnonzero(var <= 1e-12 * max(var.max(), 1e-300))
         if constant.size:
-            raise ValueError(
-                f"X: {constant.size} constant column(s) (first: {constant[:5].tolist()}); factor "
-                "analysis gives them zero noise variance and an unbounded likelihood. Drop them "
-                "first, e.g. X[:, X.std(axis=0) > 0]"
+            raise InputError(
+                "X",
+                detail=f"{constant.size} constant column(s) (first: {constant[:5].tolist()}); "
+                "factor analysis gives them zero noise variance and an unbounded likelihood. "
+                "Drop them first, e.g. X[:, X.std(axis=0) > 0]",
             )
         self.mean_ = stats.mean
         if self.method == "em":

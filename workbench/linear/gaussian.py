@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from workbench.errors import InputError
+
 __all__ = [
     "Moments",
     "canonical_loadings",
@@ -71,7 +73,7 @@ def moments(X, chunk_size=8192):
     for start in range(0, X.shape[0], chunk_size):
         acc.update(X[start : start + chunk_size])
     if not (np.all(np.isfinite(acc._sum)) and np.all(np.isfinite(acc._outer))):
-        raise ValueError("X: NaN/inf entries (found while accumulating the covariance)")
+        raise InputError("X", "finite entries", "NaN/inf (found while accumulating the covariance)")
     return acc
 
 
@@ -84,36 +86,33 @@ def check_data(X, name="X", min_samples=2, n_features=None):
         try:
             arr = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"{name}: expected a numeric array, got {type(X).__name__}") from err
+            raise InputError(name, "a numeric array", type(X).__name__) from err
     if arr.ndim != 2:
         hint = (
             " (one sample: X.reshape(1, -1); one feature: X.reshape(-1, 1))"
             if arr.ndim == 1
             else ""
         )
-        raise ValueError(
-            f"{name}: expected a 2-D array (n_samples, n_features), got shape {arr.shape}{hint}"
-        )
+        raise InputError(name, "a 2-D array (n_samples, n_features)", f"shape {arr.shape}{hint}")
     if arr.shape[0] < min_samples:
-        raise ValueError(f"{name}: expected at least {min_samples} samples, got {arr.shape[0]}")
+        raise InputError(name, f"at least {min_samples} samples", arr.shape[0])
     if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"{name}: expected {n_features} features (as in fit), got {arr.shape[1]}")
+        raise InputError(name, f"{n_features} features (as in fit)", arr.shape[1])
     if not isinstance(arr, np.memmap):
         bad = ~np.isfinite(arr)
         if bad.any():
             first = np.argwhere(bad)[0].tolist()
-            raise ValueError(f"{name}: {int(bad.sum())} NaN/inf entries (first at {first})")
+            raise InputError(name, "finite entries", f"{int(bad.sum())} NaN/inf (first at {first})")
     return arr
 
 
 def check_n_components(n_components, n_features):
     """``n_components`` as an int in [1, n_features - 1]."""
     if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
-        raise TypeError(f"n_components: expected an int, got {n_components!r}")
+        raise InputError("n_components", "an int", repr(n_components))
     if not 1 <= n_components < n_features:
-        raise ValueError(
-            f"n_components: expected 1 <= n_components < n_features = {n_features}, "
-            f"got {n_components}"
+        raise InputError(
+            "n_components", f"1 <= n_components < n_features = {n_features}", n_components
         )
     return int(n_components)
 
@@ -170,9 +169,10 @@ def ppca_closed_form(eigvals, eigvecs, q):
     s2 = float(eigvals[q:].mean())
     if s2 <= 1e-12 * max(eigvals[0], 1e-300):
         rank = int(np.sum(eigvals > eigvals[0] * 1e-12))
-        raise ValueError(
-            f"X: the sample covariance has rank {rank} <= n_components = {q}, so the noise "
-            "variance is zero and the likelihood is unbounded; choose n_components < rank"
+        raise InputError(
+            "X",
+            detail=f"the sample covariance has rank {rank} <= n_components = {q}, so the noise "
+            "variance is zero and the likelihood is unbounded; choose n_components < rank",
         )
     U = eigvecs[:, :q] * np.sign(eigvecs[np.abs(eigvecs[:, :q]).argmax(axis=0), range(q)])
     W = U * np.sqrt(np.maximum(eigvals[:q] - s2, 0.0))

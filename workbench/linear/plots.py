@@ -1,25 +1,23 @@
 """Figures for linear factor models: eigen-spectrum with the noise level, 2-D latent
-projection coloured by label, image reconstructions, and choosing q. Each returns a Figure."""
+projection coloured by label, image reconstructions, and choosing q. Each returns a
+``matplotlib.figure.Figure``; pyplot and its backend are left alone."""
 
 import numpy as np
 
 __all__ = ["plot_choose_q", "plot_latent", "plot_reconstructions", "plot_spectrum"]
 
 
-def _pyplot():
-    import matplotlib
+def _figure(width, height):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def plot_spectrum(model, max_shown=100):
     """Eigenvalues of the sample covariance (log scale) with the fitted PPCA noise variance."""
-    plt = _pyplot()
     eig = model.eigenvalues_[:max_shown]
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig = _figure(6.5, 3.8)
+    ax = fig.subplots()
     ax.semilogy(np.arange(1, eig.size + 1), np.maximum(eig, 1e-12), "o-", ms=3, lw=1,
                 label="sample covariance eigenvalues")  # fmt: skip
     ax.axhline(model.noise_variance_, color="tab:red", ls="--",
@@ -29,16 +27,18 @@ def plot_spectrum(model, max_shown=100):
     ax.set_ylabel("eigenvalue")
     ax.set_title("Eigen-spectrum: PPCA keeps the top q, averages the rest into s²")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 
-def plot_latent(model, X, y=None, classes=None, max_points=5000, seed=0):
-    """First two coordinates of E[h | x], coloured by label when ``y`` is given."""
-    plt = _pyplot()
-    rows = np.random.default_rng(seed).permutation(len(X))[:max_points]
+def plot_latent(model, X, y=None, classes=None, max_points=5000, seed=None):
+    """First two coordinates of E[h | x], coloured by label when ``y`` is given; at most
+    ``max_points`` rows, drawn at random with ``seed`` (None: fresh entropy) when X has more."""
+    rows = np.arange(len(X))
+    if len(X) > max_points:
+        rows = np.random.default_rng(seed).choice(len(X), max_points, replace=False)
     H = model.transform(X[rows])
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig = _figure(5.5, 5)
+    ax = fig.subplots()
     second = H[:, 1] if H.shape[1] > 1 else np.zeros(len(H))
     if y is None:
         ax.scatter(H[:, 0], second, s=4, alpha=0.5)
@@ -51,15 +51,14 @@ def plot_latent(model, X, y=None, classes=None, max_points=5000, seed=0):
     ax.set_xlabel("E[h₁ | x]")
     ax.set_ylabel("E[h₂ | x]")
     ax.set_title("Latent projection (posterior means)")
-    fig.tight_layout()
     return fig
 
 
 def plot_reconstructions(originals, reconstructions, image_shape, n_shown=8):
     """Top row: images; bottom row: their reconstructions W E[h | x] + b."""
-    plt = _pyplot()
     n_shown = min(n_shown, len(originals))
-    fig, axes = plt.subplots(2, n_shown, figsize=(1.3 * n_shown, 2.8), squeeze=False)
+    fig = _figure(1.3 * n_shown, 2.8)
+    axes = fig.subplots(2, n_shown, squeeze=False)
     for j in range(n_shown):
         for row, images in enumerate((originals, reconstructions)):
             ax = axes[row, j]
@@ -68,14 +67,13 @@ def plot_reconstructions(originals, reconstructions, image_shape, n_shown=8):
             ax.set_yticks([])
     axes[0, 0].set_ylabel("data")
     axes[1, 0].set_ylabel("recon.")
-    fig.tight_layout()
     return fig
 
 
 def plot_choose_q(selection):
     """Held-out log-likelihood against q, with the ARD effective dimension marked."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig = _figure(6.5, 3.8)
+    ax = fig.subplots()
     qs, ll = selection["q"], selection["held_out_log_likelihood"]
     ax.errorbar(qs, ll, yerr=selection.get("held_out_se"), fmt="o-", capsize=2,
                 label="held-out log-likelihood per sample (PPCA, ML) ± SE")  # fmt: skip
@@ -91,5 +89,4 @@ def plot_choose_q(selection):
     ax.set_ylabel("mean log-likelihood")
     ax.set_title("Choosing q")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig

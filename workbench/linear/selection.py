@@ -3,6 +3,7 @@ dimension Bayesian PCA's ARD prior keeps."""
 
 import numpy as np
 
+from workbench.errors import InputError
 from workbench.linear.estimators import PPCA
 from workbench.linear.gaussian import check_data
 
@@ -26,7 +27,7 @@ def choose_q(X_train, X_test, qs=None, *, ard_max=None, true_q=None, seed=None):
     d = X_train.shape[1]
     qs = list(range(1, min(d - 1, 15) + 1)) if qs is None else [int(q) for q in qs]
     if not qs:
-        raise ValueError("qs: expected at least one q")
+        raise InputError("qs", "at least one q", "none")
     scores = np.array([PPCA(q).fit(X_train).score_samples(X_test) for q in qs])
     held_out = scores.mean(axis=1)
     top = int(np.argmax(held_out))

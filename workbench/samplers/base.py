@@ -11,6 +11,8 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
+from workbench.errors import InputError
+
 __all__ = [
     "SamplingAlgorithm",
     "check_count",
@@ -38,7 +40,7 @@ def make_rng(seed):
 def check_count(name, value, minimum):
     """``value`` as an int >= ``minimum``; a ValueError naming ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        raise InputError(name, f"an integer >= {minimum}", repr(value))
     return int(value)
 
 
@@ -46,9 +48,7 @@ def check_positions(position):
     """``position`` as a float array shaped (chains, dim), or a ValueError naming it."""
     position = np.asarray(position, dtype=float)
     if position.ndim != 2:
-        raise ValueError(
-            f"position: expected an array shaped (chains, dim), got shape {position.shape}"
-        )
+        raise InputError("position", "an array shaped (chains, dim)", f"shape {position.shape}")
     return position
 
 

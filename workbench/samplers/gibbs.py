@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from workbench.errors import InputError
 from workbench.samplers.base import (
     check_count,
     check_positions,
@@ -44,7 +45,7 @@ def build_kernel(conditionals):
     ``(indices, draw)`` pairs with ``draw(rng, position) -> (chains, len(indices))``."""
     conditionals = [(np.atleast_1d(np.asarray(i, dtype=int)), f) for i, f in conditionals]
     if not conditionals:
-        raise ValueError("conditionals: expected at least one (indices, draw) pair")
+        raise InputError("conditionals", "at least one (indices, draw) pair", "none")
 
     def kernel(rng, state):
         position = state.position.copy()
@@ -63,11 +64,13 @@ def gaussian_conditionals(mean, cov):
     mean = np.asarray(mean, dtype=float)
     cov = np.asarray(cov, dtype=float)
     if cov.shape != (mean.size, mean.size):
-        raise ValueError(f"cov: expected shape ({mean.size}, {mean.size}), got {cov.shape}")
+        raise InputError("cov", f"shape ({mean.size}, {mean.size})", cov.shape)
     try:
         np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
-        raise ValueError("cov: expected a symmetric positive-definite matrix") from None
+        raise InputError(
+            "cov", "a symmetric positive-definite matrix", "a matrix without a Cholesky factor"
+        ) from None
     precision = np.linalg.inv(cov)
 
     def make(i):

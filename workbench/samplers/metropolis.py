@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from workbench.errors import InputError
 from workbench.samplers.base import (
     SamplingAlgorithm,
     check_count,
@@ -50,15 +51,17 @@ def init(position, logdensity_fn):
     position = check_positions(position)
     logdensity = np.asarray(logdensity_fn(position), dtype=float)
     if logdensity.shape != position.shape[:1]:
-        raise ValueError(
-            f"logdensity_fn: expected {position.shape[0]} values (one per chain) for positions "
-            f"shaped {position.shape}, got shape {logdensity.shape}"
+        raise InputError(
+            "logdensity_fn",
+            f"{position.shape[0]} values (one per chain) for positions shaped {position.shape}",
+            f"shape {logdensity.shape}",
         )
     if not np.all(np.isfinite(logdensity)):
         bad = np.flatnonzero(~np.isfinite(logdensity)).tolist()
-        raise ValueError(
-            f"position: the log-density is not finite at the start of chain(s) {bad}; "
-            "start inside the support"
+        raise InputError(
+            "position",
+            detail=f"the log-density is not finite at the start of chain(s) {bad}; "
+            "start inside the support",
         )
     return RWState(position, logdensity)
 
@@ -67,7 +70,7 @@ def build_kernel(rule="metropolis"):
     """``kernel(rng, state, logdensity_fn, step_size) -> (state, info)``; ``step_size`` is a
     scalar or one value per chain."""
     if rule not in RULES:
-        raise ValueError(f"rule: expected one of {', '.join(RULES)}, got {rule!r}")
+        raise InputError("rule", f"one of {', '.join(RULES)}", repr(rule))
 
     def kernel(rng, state, logdensity_fn, step_size):
         chains = state.position.shape[0]
@@ -145,10 +148,10 @@ def sample(
     if target_acceptance is None:
         target_acceptance = 0.44 if dim == 1 else 0.234
     if not 0 < target_acceptance < 1:
-        raise ValueError(f"target_acceptance: expected a value in (0, 1), got {target_acceptance}")
+        raise InputError("target_acceptance", "a value in (0, 1)", target_acceptance)
     log_step = np.log(np.broadcast_to(np.asarray(step_size, dtype=float), (chains,))).copy()
     if not np.all(np.isfinite(log_step)):
-        raise ValueError(f"step_size: expected positive values, got {step_size!r}")
+        raise InputError("step_size", "positive values", repr(step_size))
     kernel = build_kernel(rule)
     warmup_accepted = np.zeros(chains)
     for t in range(warmup):  # Robbins-Monro on log(step size), per chain

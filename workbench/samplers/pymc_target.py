@@ -18,6 +18,7 @@ from pymc.pytensorf import join_nonshared_inputs
 from pytensor.graph.replace import vectorize_graph
 from pytensor.graph.traversal import ancestors
 
+from workbench.errors import InputError
 from workbench.samplers.base import make_rng
 
 __all__ = ["PyMCTarget", "observed_data_names"]
@@ -32,9 +33,10 @@ def observed_data_names(model):
     for rv in model.observed_RVs:
         found = [v for v in ancestors([model.rvs_to_values[rv]]) if v in model.data_vars]
         if len(found) != 1:
-            raise ValueError(
-                f"model: observed variable {rv.name!r} must take its values from one pm.Data "
-                "container, so that simulated data can be swapped in without recompiling"
+            raise InputError(
+                "model",
+                detail=f"observed variable {rv.name!r} must take its values from one pm.Data "
+                "container, so that simulated data can be swapped in without recompiling",
             )
         names[rv.name] = found[0].name
     return names
@@ -70,9 +72,7 @@ class PyMCTarget:
         """Log-posterior (with log-Jacobian) at positions (chains, dim) -> (chains,)."""
         positions = np.asarray(positions, dtype=float)
         if positions.ndim != 2 or positions.shape[1] != self.dim:
-            raise ValueError(
-                f"positions: expected shape (chains, {self.dim}), got {positions.shape}"
-            )
+            raise InputError("positions", f"shape (chains, {self.dim})", positions.shape)
         return np.asarray(self._logp(positions), dtype=float)
 
     def initial_positions(self, chains, *, jitter=1.0, seed=None):

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
+from workbench.errors import InputError
 from workbench.samplers.base import check_count, make_rng, sample_chains, to_datatree
 
 UPDATES = ("metropolis", "gibbs")
@@ -52,12 +53,14 @@ class QuadraticEnergy:
     def __init__(self, couplings, fields=None):
         J = np.asarray(couplings, dtype=float)
         if J.ndim != 2 or J.shape[0] != J.shape[1]:
-            raise ValueError(f"couplings: expected a square matrix, got shape {J.shape}")
+            raise InputError("couplings", "a square matrix", f"shape {J.shape}")
         if not np.allclose(J, J.T) or np.any(np.diag(J) != 0):
-            raise ValueError("couplings: expected a symmetric matrix with a zero diagonal")
+            raise InputError(
+                "couplings", "a symmetric matrix with a zero diagonal", "a matrix that is not"
+            )
         h = np.zeros(J.shape[0]) if fields is None else np.asarray(fields, dtype=float)
         if h.shape != (J.shape[0],):
-            raise ValueError(f"fields: expected shape ({J.shape[0]},), got {h.shape}")
+            raise InputError("fields", f"shape ({J.shape[0]},)", h.shape)
         self.couplings, self.fields = J, h
 
     @property
@@ -114,7 +117,7 @@ def init(spins, energy):
     """State of spins shaped (chains, sites)."""
     spins = np.asarray(spins, dtype=float)
     if spins.ndim != 2:
-        raise ValueError(f"spins: expected an array shaped (chains, sites), got {spins.shape}")
+        raise InputError("spins", "an array shaped (chains, sites)", spins.shape)
     return SpinState(spins, np.asarray(energy(spins), dtype=float))
 
 
@@ -127,9 +130,9 @@ def build_kernel(values=(-1.0, 1.0), update="metropolis"):
     """
     low, high = (float(v) for v in values)
     if low == high:
-        raise ValueError(f"values: expected two different unit states, got {values!r}")
+        raise InputError("values", "two different unit states", repr(values))
     if update not in UPDATES:
-        raise ValueError(f"update: expected one of {', '.join(UPDATES)}, got {update!r}")
+        raise InputError("update", f"one of {', '.join(UPDATES)}", repr(update))
 
     def kernel(rng, state, energy, beta=1.0):
         spins, current = state.spins.copy(), state.energy.copy()
@@ -197,7 +200,9 @@ def sample(
     rng = make_rng(seed)
     if initial is None:
         if not hasattr(energy, "sites"):
-            raise ValueError("initial: needed for an energy callable (it fixes the site count)")
+            raise InputError(
+                "initial", "an array (an energy callable does not fix the site count)", None
+            )
         initial = rng.choice(np.asarray(values, dtype=float), size=(chains, energy.sites))
     state = init(initial, energy)
     kernel = build_kernel(values, update)
