@@ -44,8 +44,8 @@ from workbench.nn import (
     conv_output_size,
     format_summary,
     layer_table,
-    plots,
 )
+from workbench.nn.cnn import plots
 from workbench.nn.rbm.baselines import rbm_logistic_baseline
 
 torch.set_num_threads(1)  # the test machines have 2 shared cores
