@@ -102,7 +102,7 @@ warnings.simplefilter("ignore")
 import models, workbench
 name, methods, sampler, seed = sys.argv[1], sys.argv[2].split(","), sys.argv[3], int(sys.argv[4])
 result = workbench.estimate(
-    models.build(name), methods=methods, random_seed=seed, sampler=sampler, progressbar=False
+    models.build(name), methods=methods, seed=seed, sampler=sampler, progressbar=False
 )
 print(json.dumps(result.to_dict(), default=str))
 """

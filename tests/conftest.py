@@ -39,7 +39,7 @@ def run_estimate(
         model = models.build(name, data=data, **settings)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = workbench.estimate(model, methods=methods, random_seed=seed, **sampling)
+            result = workbench.estimate(model, methods=methods, seed=seed, **sampling)
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         _CACHE[key] = result

@@ -81,9 +81,7 @@ def test_estimators_on_bars_and_stripes():
     model = rbm_model(data, 2, prior_sd=2.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = workbench.estimate(
-            model, methods=("map", "ml", "cm"), random_seed=1, progressbar=False
-        )
+        result = workbench.estimate(model, methods=("map", "ml", "cm"), seed=1, progressbar=False)
     assert result.diagnostics["r_hat_max"] < 1.01
     loglik = {
         m: RBM(*(result.point[m][k] for k in ("W", "visible_bias", "hidden_bias"))).log_likelihood(

@@ -25,7 +25,7 @@ def seeded_runs():
 
     def run(seed, methods=("cm", "cm_ml")):
         model = models.build("poisson-gamma")
-        return workbench.estimate(model, methods=methods, random_seed=seed, chains=2)
+        return workbench.estimate(model, methods=methods, seed=seed, chains=2)
 
     return run(11), run(11), run(12, methods=("cm",))
 
@@ -115,7 +115,7 @@ def flat_direction_model():
 def flat_direction_result():
     with pytest.warns(UserWarning, match="CM-ML: not reported: the likelihood is flat"):
         return workbench.estimate(
-            flat_direction_model(), methods=("ml", "cm_ml"), random_seed=SEED, **SMALL
+            flat_direction_model(), methods=("ml", "cm_ml"), seed=SEED, **SMALL
         )
 
 
@@ -160,12 +160,12 @@ def small_model():
 )
 def test_bad_arguments_raise_value_error(small_model, kwargs, argument):
     with pytest.raises(ValueError, match=rf"^{argument}:"):
-        workbench.estimate(small_model, random_seed=SEED, **kwargs)
+        workbench.estimate(small_model, seed=SEED, **kwargs)
 
 
 def test_unknown_var_name_is_named(small_model):
     with pytest.raises(ValueError, match=r"^var_names:.*'q'"):
-        workbench.estimate(small_model, var_names=["q"], random_seed=SEED)
+        workbench.estimate(small_model, var_names=["q"], seed=SEED)
 
 
 def test_discrete_free_variable_is_refused():
@@ -173,7 +173,7 @@ def test_discrete_free_variable_is_refused():
         with pm.Model() as model:
             k = pm.Poisson("k", 3.0)
             pm.Normal("y", mu=k, sigma=1.0, observed=2.0)
-        workbench.estimate(model, random_seed=SEED)
+        workbench.estimate(model, seed=SEED)
 
 
 def test_nan_in_data_is_refused():
@@ -221,7 +221,7 @@ def test_modes_only_do_not_sample(monkeypatch):
     monkeypatch.setattr(NutsRunner, "__call__", forbidden)
     model = models.build("normal")
     start = time.perf_counter()
-    result = workbench.estimate(model, methods=("map", "ml"), random_seed=SEED)
+    result = workbench.estimate(model, methods=("map", "ml"), seed=SEED)
     elapsed = time.perf_counter() - start
     assert result.posterior is None and result.flat_posterior is None
     assert set(result.point) == {"map", "ml"}
@@ -234,6 +234,6 @@ def test_modes_only_do_not_sample(monkeypatch):
 
 def test_large_unbounded_ml_is_not_an_edge():
     y = [100.0, 101.0, 103.0, 99.5, 102.0, 98.0]
-    result = workbench.estimate(models.build("normal", data=y), methods=("ml",), random_seed=SEED)
+    result = workbench.estimate(models.build("normal", data=y), methods=("ml",), seed=SEED)
     assert float(result.point["ml"]["mu"]) == pytest.approx(np.mean(y), rel=1e-6)
     assert result.warnings == []

@@ -33,7 +33,7 @@ import models
 import workbench
 
 SEED = 1
-RUN = {"draws": 1000, "tune": 1000, "chains": 4, "random_seed": SEED}
+RUN = {"draws": 1000, "tune": 1000, "chains": 4, "seed": SEED}
 
 # %% [markdown]
 # ## A coin with a Beta prior

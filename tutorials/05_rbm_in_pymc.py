@@ -75,7 +75,7 @@ names = ["W", "visible_bias", "hidden_bias"]
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     result = workbench.estimate(
-        model, methods=("map", "ml", "cm"), var_names=names, random_seed=1, progressbar=False
+        model, methods=("map", "ml", "cm"), var_names=names, seed=1, progressbar=False
     )
 print(result.table(max_components=14))
 print(result.warnings)

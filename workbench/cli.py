@@ -46,8 +46,7 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     # library argument -> flag; each setting KEY of the chosen model maps to "--set KEY" too
     parser.set_defaults(
         flag_names={"name": "model", "model_name": "model", "pairs": "--set",
-                    "settings": "--set", "path": "--data", "data": "--data", "y": "--data",
-                    "random_seed": "--seed"}
+                    "settings": "--set", "path": "--data", "data": "--data", "y": "--data"}
     )  # fmt: skip
 
 
@@ -167,7 +166,7 @@ def cmd_estimate(args):
             sampler=args.sampler,
             name=args.model,
         )
-        result = estimator.run(random_seed=args.seed)
+        result = estimator.run(seed=args.seed)
     payload = result.to_dict()
     payload["settings"].update(settings)
     if args.out:

@@ -29,9 +29,7 @@ def _estimate(name, seed, methods=("map", "ml", "cm", "cm_ml"), data=None, **set
     model = models.build(name, data=data, **settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Estimator(model, methods=methods, var_names=spec.var_names, name=name).run(
-            random_seed=seed
-        )
+        return Estimator(model, methods=methods, var_names=spec.var_names, name=name).run(seed=seed)
 
 
 def section_beta_binomial(report, seed, **_):

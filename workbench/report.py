@@ -71,11 +71,16 @@ def format_table(result, max_components=12):
         if hidden:
             lines.append(f"{'':<16}... {hidden} more components (see --json or --out)")
     diag = result.diagnostics
-    if diag:
+    if diag:  # the diagnose() report of the CM draws; one chain or constant draws give None
+
+        def number(key, fmt):
+            return "-" if diag.get(key) is None else format(diag[key], fmt)
+
         verdict = "converged" if diag["converged"] else "NOT converged"
         lines.append(
-            f"NUTS: {verdict} (R-hat max {diag['r_hat_max']:.4f}, bulk ESS min "
-            f"{diag['ess_bulk_min']:.0f}, divergences {diag['divergences']})"
+            f"NUTS: {verdict} (R-hat max {number('r_hat_max', '.4f')}, bulk ESS min "
+            f"{number('ess_bulk_min', '.0f')}, tail ESS min {number('ess_tail_min', '.0f')}, "
+            f"divergences {number('divergences', 'd')})"
         )
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)

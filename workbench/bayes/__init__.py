@@ -1,6 +1,12 @@
 """Bayesian point and interval estimates of PyMC models (MAP, ML, CM, CM-ML) and risk studies."""
 
-from workbench.bayes.estimators import METHODS, EstimateResult, Estimator, Thresholds, estimate
+from workbench.bayes.estimators import (
+    METHODS,
+    EstimateResult,
+    Estimator,
+    FlatPriorChecks,
+    estimate,
+)
 from workbench.bayes.flat import flat_prior_model
 from workbench.bayes.modes import ModeFinder, likelihood_terms
 
@@ -8,8 +14,8 @@ __all__ = [
     "METHODS",
     "EstimateResult",
     "Estimator",
+    "FlatPriorChecks",
     "ModeFinder",
-    "Thresholds",
     "estimate",
     "flat_prior_model",
     "likelihood_terms",

@@ -1,7 +1,7 @@
 """Point and interval estimates of a PyMC model's parameters: MAP, ML, CM and CM-ML.
 
 >>> import models, workbench
->>> result = workbench.estimate(models.build("beta-binomial"), random_seed=1)
+>>> result = workbench.estimate(models.build("beta-binomial"), seed=1)
 >>> print(result.table())
 """
 
@@ -18,23 +18,24 @@ import models
 from workbench.bayes.flat import flat_prior_model
 from workbench.bayes.modes import ModeFinder, likelihood_terms
 from workbench.bayes.sampling import NutsRunner
+from workbench.diagnostics import Thresholds, diagnose
 
-__all__ = ["METHODS", "Estimator", "EstimateResult", "Thresholds", "estimate"]
+__all__ = ["METHODS", "Estimator", "EstimateResult", "FlatPriorChecks", "estimate"]
 
 METHODS = ("map", "ml", "cm", "cm_ml")
 
 
 @dataclass(frozen=True)
-class Thresholds:
-    """Convergence verdict: R-hat below ``r_hat``, bulk ESS of at least ``ess_per_chain`` per
-    chain, no divergences. CM-ML: a Pareto tail index above ``khat`` = 0.5 means infinite
-    variance (no Monte Carlo error, and the mean may not exist), so no value is reported."""
+class FlatPriorChecks:
+    """When the CM-ML is reported (these are existence checks, not convergence verdicts, which
+    come from :func:`workbench.diagnostics.diagnose`). Not reported when the log-likelihood's
+    curvature ratio at the ML is at most ``condition`` (a flat direction), when the flat-prior
+    chains' R-hat reaches ``r_hat`` (improper), or when a component's Pareto tail index is above
+    ``khat`` = 0.5 (infinite variance: no Monte Carlo error, and the mean may not exist)."""
 
-    r_hat: float = 1.01
-    ess_per_chain: float = 100.0
     khat: float = 0.5
-    flat_r_hat: float = 1.05
-    flat_condition: float = 1e-10
+    r_hat: float = 1.05
+    condition: float = 1e-10
 
 
 def _check_int(name, value, minimum):
@@ -52,8 +53,10 @@ def _draws(tree, name):
 @dataclass
 class EstimateResult:
     """Estimates of one model. ``point[method][name]`` holds each point estimate as an array;
-    ``sd``, ``mcse``, ``hdi`` (lo, hi), ``r_hat``, ``ess_bulk`` summarise the posterior draws in
-    ``posterior`` (an ArviZ DataTree); ``flat_posterior`` holds the flat-prior draws."""
+    ``sd``, ``mcse``, ``hdi`` (lo, hi), ``r_hat``, ``ess_bulk``, ``ess_tail`` summarise the
+    posterior draws in ``posterior`` (an ArviZ DataTree); ``diagnostics`` is the
+    :func:`~workbench.diagnostics.diagnose` report of those draws as a dict (what ``workbench
+    diagnose posterior.nc --json`` prints); ``flat_posterior`` holds the flat-prior draws."""
 
     model_name: str
     var_names: list
@@ -65,6 +68,7 @@ class EstimateResult:
     hdi: dict = field(default_factory=dict)
     r_hat: dict = field(default_factory=dict)
     ess_bulk: dict = field(default_factory=dict)
+    ess_tail: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     posterior: object = None
@@ -92,6 +96,7 @@ class EstimateResult:
                 hdi_prob=self.hdi_prob,
                 r_hat=plain(self.r_hat.get(name)),
                 ess_bulk=plain(self.ess_bulk.get(name)),
+                ess_tail=plain(self.ess_tail.get(name)),
             )
             estimates[name] = entry
         return {
@@ -131,7 +136,7 @@ def _nan_to_none(value):
 class Estimator:
     """Compile once, estimate many times (new ``pm.Data`` values per run are allowed).
 
-    Parameters mirror :func:`estimate`; ``run(data=None, random_seed=None)`` returns an
+    Parameters mirror :func:`estimate`; ``run(data=None, seed=None)`` returns an
     :class:`EstimateResult`.
     """
 
@@ -147,6 +152,7 @@ class Estimator:
         var_names=None,
         sampler="nutpie",
         thresholds=None,
+        flat_checks=None,
         progressbar=None,
         name=None,
     ):
@@ -163,7 +169,8 @@ class Estimator:
         self.chains = _check_int("chains", chains, 1)
         self.model, self.methods, self.hdi_prob = model, methods, float(hdi_prob)
         self.sampler, self.progressbar = sampler, progressbar
-        self.thresholds = thresholds or Thresholds()
+        self.thresholds = Thresholds.coerce(thresholds)
+        self.flat_checks = flat_checks or FlatPriorChecks()
         self.name = name or models.catalogue_name(model) or model.name or "model"
         self._check_parameters()
         self.var_names = self._resolve_var_names(var_names)
@@ -209,11 +216,12 @@ class Estimator:
             progressbar=self.progressbar,
         )
 
-    def run(self, data=None, random_seed=None):
-        """Estimate with the current data (or ``data``: pm.Data name -> new values)."""
+    def run(self, data=None, seed=None):
+        """Estimate with the current data (or ``data``: pm.Data name -> new values); the same
+        ``seed`` gives the same result, None fresh entropy."""
         if data:
             pm.set_data(data, model=self.model)
-        rng_seed = np.random.SeedSequence(random_seed)
+        rng_seed = np.random.SeedSequence(seed)
         cm_seed, flat_seed = (int(s.generate_state(1)[0]) for s in rng_seed.spawn(2))
         notes = []
         point = {}
@@ -223,7 +231,7 @@ class Estimator:
             "tune": self.tune,
             "chains": self.chains,
             "sampler": self.sampler,
-            "random_seed": random_seed,
+            "seed": seed,
             "hdi_prob": self.hdi_prob,
         }
         if "map" in self.methods:
@@ -244,9 +252,10 @@ class Estimator:
             runner = self._get("cm", lambda: NutsRunner(self.model, self.sampler))
             tree = self._sample(runner, cm_seed, data)
             result.posterior = tree
-            self._summarise(tree, result)
+            report = self._summarise(tree, result)
             point["cm"] = {n: _draws(tree, n).mean(axis=(-2, -1)) for n in self.var_names}
-            notes += self._verdict_notes(result.diagnostics)
+            if not report.converged:
+                notes.append("CM: NUTS did not converge: " + "; ".join(report.reasons()))
         if "cm_ml" in self.methods:
             means, flat_tree, flat_notes = self._flat_mean(ml_mode, flat_seed, data)
             point["cm_ml"] = means or dict.fromkeys(self.var_names)
@@ -258,59 +267,22 @@ class Estimator:
         return result
 
     def _summarise(self, tree, result):
-        names = self.var_names
-        rhat = azs.rhat(tree, var_names=names)
-        ess = azs.ess(tree, var_names=names, method="bulk")
-        mcse = azs.mcse(tree, var_names=names, method="mean")
-        hdi = azs.hdi(tree, prob=self.hdi_prob, var_names=names)
-        for name in names:
-            draws = _draws(tree, name)
-            result.sd[name] = draws.std(axis=(-2, -1), ddof=1)
-            result.mcse[name] = np.asarray(mcse[name].values)
-            result.r_hat[name] = np.asarray(rhat[name].values)
-            result.ess_bulk[name] = np.asarray(ess[name].values)
+        """Fill the CM summaries of ``result`` from the one convergence report; returns it."""
+        report = diagnose(tree, thresholds=self.thresholds, allow_single_chain=True)
+        result.diagnostics = report.to_dict()
+        hdi = azs.hdi(tree, prob=self.hdi_prob, var_names=self.var_names)
+        for name in self.var_names:
+            v = report.variables[name]
+            result.sd[name] = _draws(tree, name).std(axis=(-2, -1), ddof=1)
+            result.mcse[name], result.r_hat[name] = v.mcse_mean, v.r_hat
+            result.ess_bulk[name], result.ess_tail[name] = v.ess_bulk, v.ess_tail
             bounds = np.asarray(hdi[name].values)  # (*shape, 2)
             result.hdi[name] = (bounds[..., 0], bounds[..., 1])
-        stats = tree["sample_stats"]
-        divergences = (
-            int(np.asarray(stats["diverging"].values).sum()) if "diverging" in stats else 0
-        )
-        r_hat_max = float(max(np.nanmax(result.r_hat[n]) for n in names))
-        ess_min = float(min(np.nanmin(result.ess_bulk[n]) for n in names))
-        t = self.thresholds
-        result.diagnostics = {
-            "converged": bool(
-                r_hat_max < t.r_hat
-                and ess_min >= t.ess_per_chain * self.chains
-                and divergences == 0
-            ),
-            "r_hat_max": r_hat_max,
-            "ess_bulk_min": ess_min,
-            "divergences": divergences,
-            "thresholds": {"r_hat": t.r_hat, "ess_bulk": t.ess_per_chain * self.chains},
-        }
-
-    def _verdict_notes(self, diag):
-        if diag["converged"]:
-            return []
-        t, reasons = self.thresholds, []
-        if not diag["r_hat_max"] < t.r_hat:
-            reasons.append(f"R-hat {diag['r_hat_max']:.3f} >= {t.r_hat} (chains disagree)")
-        if diag["ess_bulk_min"] < t.ess_per_chain * self.chains:
-            reasons.append(
-                f"bulk ESS {diag['ess_bulk_min']:.0f} < {t.ess_per_chain * self.chains:.0f} "
-                "(draw more, or reparametrise)"
-            )
-        if diag["divergences"]:
-            reasons.append(
-                f"{diag['divergences']} divergent transitions (raise tune / target acceptance, "
-                "or reparametrise)"
-            )
-        return ["CM: NUTS did not converge: " + "; ".join(reasons)]
+        return report
 
     def _flat_mean(self, ml_mode, seed, data):
         """cm_ml: the mean under the likelihood normalised over the parameters (flat prior)."""
-        t = self.thresholds
+        t = self.flat_checks
         ml_finder = self._cache["ml"]
         interior = ~ml_finder.at_edge(ml_mode.x)
         if interior.any():
@@ -318,7 +290,7 @@ class Estimator:
                 -ml_finder.hessian(ml_mode.x)[np.ix_(interior, interior)]
             )
             top = curvature.max()
-            if top <= 0 or curvature.min() <= t.flat_condition * top:
+            if top <= 0 or curvature.min() <= t.condition * top:
                 ratio = curvature.min() / top if top > 0 else float("nan")
                 return (
                     None,
@@ -333,9 +305,13 @@ class Estimator:
         runner = self._get("cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler))
         tree = self._sample(runner, seed, data)
         notes, means = [], {}
-        rhat = azs.rhat(tree, var_names=self.var_names)
-        worst = float(max(np.nanmax(np.asarray(rhat[n].values)) for n in self.var_names))
-        if not worst < t.flat_r_hat or not np.isfinite(worst):
+        try:
+            flat = diagnose(tree, var_names=self.var_names, allow_single_chain=True)
+            worst = flat.extremes()["r_hat_max"]
+        except ValueError:  # non-finite draws: the flat-prior chains ran off to infinity
+            worst = None
+        worst = float("nan") if worst is None else worst
+        if not worst < t.r_hat:
             notes.append(
                 f"CM-ML: not reported: the flat-prior chains disagree (R-hat {worst:.2f}); the "
                 "likelihood is probably not integrable over the parameters, or too heavy-tailed "
@@ -365,12 +341,13 @@ def estimate(
     draws=1000,
     tune=1000,
     chains=4,
-    random_seed=None,
+    seed=None,
     *,
     var_names=None,
     sampler="nutpie",
     progressbar=None,
     thresholds=None,
+    flat_checks=None,
     name=None,
 ):
     """Estimate every free parameter (and deterministic) of a PyMC ``model``.
@@ -387,11 +364,16 @@ def estimate(
         Probability mass of the highest-density interval.
     draws, tune, chains : int
         NUTS settings (per chain).
-    random_seed : int, optional
-        Same seed, same result.
+    seed : int, optional
+        Same seed, same result; None: fresh entropy.
     var_names : list of str, optional
         Parameters to report (default: all free variables and deterministics).
     sampler : {"nutpie", "pymc"}, default "nutpie"
+    thresholds : workbench.diagnostics.Thresholds or dict, optional
+        What "converged" means (default R-hat < 1.01, bulk and tail ESS >= 100 per chain, no
+        divergences, E-BFMI >= 0.3): the CM's verdict is :func:`workbench.diagnostics.diagnose`'s.
+    flat_checks : FlatPriorChecks, optional
+        When the CM-ML is reported.
 
     Returns
     -------
@@ -408,7 +390,8 @@ def estimate(
         var_names=var_names,
         sampler=sampler,
         thresholds=thresholds,
+        flat_checks=flat_checks,
         progressbar=progressbar,
         name=name,
     )
-    return estimator.run(random_seed=random_seed)
+    return estimator.run(seed=seed)

@@ -167,7 +167,7 @@ def _run_replicate(data, seed):
     estimator = _WORKER["estimator"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = estimator.run(data=data, random_seed=seed)
+        result = estimator.run(data=data, seed=seed)
     out = {}
     for method in estimator.methods:
         values = result.point.get(method) or {}

@@ -9,8 +9,9 @@
 :func:`sbc` runs simulation-based calibration of a sampler.
 """
 
+from workbench.diagnostics.convergence import TAIL_PROB, Problem, Thresholds
 from workbench.diagnostics.convert import MIN_DRAWS, load_draws, to_datatree
-from workbench.diagnostics.report import DiagnosticsReport, Problem, Thresholds, diagnose
+from workbench.diagnostics.report import DiagnosticsReport, diagnose
 from workbench.diagnostics.sbc import SBCResult, sbc, sbc_model
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "DiagnosticsReport",
     "Problem",
     "SBCResult",
+    "TAIL_PROB",
     "Thresholds",
     "diagnose",
     "load_draws",

@@ -5,13 +5,12 @@ Kinds: ``trace`` (traces with per-chain densities), ``rank`` (rank ECDF-differen
 and transition energy with E-BFMI; only for samplers that record energy).
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from workbench.output import atomic_path, write_text
+from workbench.output import atomic_path, write_json
 
 __all__ = ["KINDS", "available_kinds", "plot_diagnostics", "save_report"]
 
@@ -64,10 +63,6 @@ def plot_diagnostics(report, kind, *, var_names=None, max_components=4, backend=
 
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
-    if backend == "matplotlib":
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
     tree = _plot_tree(report, var_names, max_components)
     if kind == "energy":
         stats = tree.children.get("sample_stats")
@@ -101,11 +96,11 @@ def save_report(report, out_dir, kinds=None):
     import matplotlib.pyplot as plt
 
     out = Path(out_dir)
-    paths = {"json": write_text(out / "diagnostics.json", json.dumps(report.to_dict(), indent=2))}
+    paths = {"json": write_json(out / "diagnostics.json", report.to_dict())}
     for kind in kinds or available_kinds(report):
         collection = plot_diagnostics(report, kind)
         with atomic_path(out / f"{kind}.png") as tmp:
             collection.savefig(tmp, dpi=90)
-        plt.close("all")
+        plt.close(collection.get_viz("figure"))  # only this figure, not the caller's
         paths[kind] = out / f"{kind}.png"
     return {k: str(v) for k, v in paths.items()}

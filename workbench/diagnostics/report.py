@@ -6,76 +6,26 @@
 >>> print(report.table())
 
 Every number comes from ``arviz_stats`` (rank-normalised split R-hat, bulk and tail ESS, MCSE of
-the mean and of the sd, E-BFMI); this module only adds the thresholds, the verdicts and the
-explanations.
+the mean and of the sd, E-BFMI) and the verdict from the one rule in
+:mod:`workbench.diagnostics.convergence`; this module adds the explanations.
 """
 
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 
-import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
+from workbench.diagnostics.convergence import (
+    Problem,
+    Thresholds,
+    entry_converged,
+    sampler_stats,
+    statistics,
+)
 from workbench.diagnostics.convert import to_datatree
 
-__all__ = ["DiagnosticsReport", "Problem", "Thresholds", "diagnose"]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """What "converged" means; every number is configurable.
-
-    Parameters
-    ----------
-    r_hat : float, default 1.01
-        Rank-normalised split R-hat must be below this.
-    ess_per_chain : float, default 100
-        Bulk and tail ESS must reach ``ess_per_chain * chains``.
-    max_divergences : int, default 0
-        More divergent transitions than this fail the run.
-    bfmi : float, default 0.3
-        E-BFMI of every chain must reach this (only when the sampler records energy).
-    stuck_sd_ratio : float, default 0.1
-        A chain whose sd is below this fraction of the median chain's sd counts as stuck.
-    """
-
-    r_hat: float = 1.01
-    ess_per_chain: float = 100.0
-    max_divergences: int = 0
-    bfmi: float = 0.3
-    stuck_sd_ratio: float = 0.1
-
-    @classmethod
-    def coerce(cls, value):
-        """``None`` (defaults), a Thresholds, or a dict of overrides with known keys only."""
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            unknown = set(value) - set(cls.__dataclass_fields__)
-            if unknown:
-                raise ValueError(
-                    f"thresholds: unknown key(s) {sorted(unknown)}; "
-                    f"valid: {', '.join(cls.__dataclass_fields__)}"
-                )
-            return cls(**value)
-        raise TypeError(f"thresholds: expected a Thresholds or a dict, got {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong, as data: ``kind``, what was seen, the likely cause and the remedy."""
-
-    kind: str
-    message: str
-    cause: str
-    remedy: str
-
-    def __str__(self):
-        return f"{self.message} Likely cause: {self.cause} Remedy: {self.remedy}"
+__all__ = ["DiagnosticsReport", "diagnose"]
 
 
 @dataclass
@@ -98,6 +48,10 @@ def _plain(value):
         value = float(arr)
         return None if math.isnan(value) else value
     return [_plain(v) for v in arr]
+
+
+def _cell(value, width, digits):
+    return f"{value:>{width}.{digits}f}" if np.isfinite(value) else "-".rjust(width)
 
 
 def _label(name, index):
@@ -123,9 +77,10 @@ class DiagnosticsReport:
     group: str = "posterior"
 
     def to_dict(self):
-        """``{"converged", "variables": {name: {"r_hat", "ess_bulk", "ess_tail", "mcse_mean",
-        "mcse_sd", "converged", "problems"}}, "divergences", "bfmi", "thresholds", "problems",
-        "sampling"}``; problems are ``{"kind", "message", "cause", "remedy"}`` records."""
+        """``{"converged", "r_hat_max", "ess_bulk_min", "ess_tail_min", "variables": {name:
+        {"r_hat", "ess_bulk", "ess_tail", "mcse_mean", "mcse_sd", "converged", "problems"}},
+        "divergences", "bfmi", "thresholds", "problems", "sampling"}``; problems are
+        ``{"kind", "message", "cause", "remedy"}`` records; NaN is None."""
         variables = {
             name: {
                 "r_hat": _plain(v.r_hat),
@@ -140,6 +95,7 @@ class DiagnosticsReport:
         }
         return {
             "converged": self.converged,
+            **self.extremes(),
             "variables": variables,
             "divergences": self.divergences,
             "bfmi": None if self.bfmi is None else _plain(self.bfmi),
@@ -181,7 +137,7 @@ class DiagnosticsReport:
                 lines.append(
                     f"{_label(name, tuple(map(int, index))):<18}"
                     + "".join(
-                        f"{float(np.asarray(a)[index]):>{w}.{p}f}"
+                        _cell(float(np.asarray(a)[index]), w, p)
                         for a, w, p in (
                             (v.r_hat, 8, 3),
                             (v.ess_bulk, 10, 0),
@@ -213,14 +169,40 @@ class DiagnosticsReport:
         return "\n".join(lines)
 
     def _component_ok(self, v, index):
-        t, need = self.thresholds, self.thresholds.ess_per_chain * self.chains
-        r = float(np.asarray(v.r_hat)[index])
-        return (
-            np.isfinite(r)
-            and r < t.r_hat
-            and float(np.asarray(v.ess_bulk)[index]) >= need
-            and float(np.asarray(v.ess_tail)[index]) >= need
-        )
+        ok = entry_converged(v.r_hat, v.ess_bulk, v.ess_tail, self.chains, self.thresholds)
+        return bool(np.asarray(ok)[index])
+
+    def extremes(self):
+        """``{"r_hat_max", "ess_bulk_min", "ess_tail_min"}`` over every entry of every
+        variable (NaN entries skipped; None when there is no number, e.g. R-hat of one chain)."""
+        out = {}
+        for key, pick in (("r_hat", np.nanmax), ("ess_bulk", np.nanmin), ("ess_tail", np.nanmin)):
+            values = np.concatenate(
+                [np.ravel(np.asarray(getattr(v, key), float)) for v in self.variables.values()]
+            )
+            values = values[np.isfinite(values)]
+            suffix = "max" if pick is np.nanmax else "min"
+            out[f"{key}_{suffix}"] = float(pick(values)) if values.size else None
+        return out
+
+    def reasons(self):
+        """Short reasons for a negative verdict (empty when converged), e.g.
+        ``["R-hat 1.034 >= 1.01", "tail ESS 150 < 400"]``."""
+        t, need, ext = self.thresholds, self.thresholds.ess_per_chain * self.chains, self.extremes()
+        out = []
+        if self.chains < 2:
+            out.append("one chain (R-hat needs several)")
+        elif ext["r_hat_max"] is None or not ext["r_hat_max"] < t.r_hat:
+            r = ext["r_hat_max"]
+            out.append(f"R-hat {'undefined' if r is None else f'{r:.3f}'} >= {t.r_hat:g}")
+        for key, label in (("ess_bulk_min", "bulk"), ("ess_tail_min", "tail")):
+            if ext[key] is None or ext[key] < need:
+                value = "undefined" if ext[key] is None else f"{ext[key]:.0f}"
+                out.append(f"{label} ESS {value} < {need:g}")
+        if any(p.kind == "constant" for v in self.variables.values() for p in v.problems):
+            out.append("constant draws")
+        out += [p.message for p in self.problems if p.kind != "single_chain"]
+        return out if not self.converged else []
 
     def plot(self, kind="trace", *, var_names=None, max_components=4, backend="matplotlib"):
         """One arviz_plots figure: ``kind`` in trace, rank, autocorr, ess, energy.
@@ -279,16 +261,7 @@ def diagnose(data, *, var_names=None, group="posterior", thresholds=None, allow_
     posterior = posterior.astype(float).transpose("chain", "draw", ...)
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # constant draws: 0/0 inside R-hat
-        stats = {
-            "r_hat": azs.rhat(posterior) if chains > 1 else None,
-            "ess_bulk": azs.ess(posterior, method="bulk"),
-            "ess_tail": azs.ess(posterior, method="tail"),
-            "mcse_mean": azs.mcse(posterior, method="mean"),
-            "mcse_sd": azs.mcse(posterior, method="sd"),
-            "chain_ess": azs.ess(posterior, sample_dims=["draw"], method="bulk"),
-        }
+    stats = statistics(posterior)
     variables = {}
     for name, da in posterior.data_vars.items():
         values = {
@@ -313,7 +286,7 @@ def diagnose(data, *, var_names=None, group="posterior", thresholds=None, allow_
                 "Run several chains (4 is usual) from dispersed starting points.",
             )
         )
-    divergences, bfmi, acceptance = _sampler_stats(tree, thresholds, problems)
+    divergences, bfmi, acceptance = sampler_stats(tree, thresholds, problems)
     converged = chains > 1 and not problems and all(v.converged for v in variables.values())
     return DiagnosticsReport(
         converged=bool(converged),
@@ -348,7 +321,7 @@ def _judge(name, draws, values, t):
     stuck = (chain_sd < t.stuck_sd_ratio * typical_sd) | ((chain_sd == 0) & (typical_sd > 0))
     low_bulk = ~(ess_bulk >= need) & ~constant
     low_tail = ~(ess_tail >= need) & ~constant
-    ok = (r_hat < t.r_hat) & (ess_bulk >= need) & (ess_tail >= need)
+    ok = entry_converged(r_hat, ess_bulk, ess_tail, chains, t)
     converged = bool(np.all(ok)) and chains > 1
 
     problems = []
@@ -443,45 +416,3 @@ def _judge(name, draws, values, t):
             )
         )
     return VariableDiagnostics(**values, converged=converged, problems=problems)
-
-
-def _sampler_stats(tree, t, problems):
-    """Divergences, E-BFMI per chain and acceptance rate per chain, from ``sample_stats``."""
-    if "sample_stats" not in tree.children:
-        return None, None, None
-    stats = tree["sample_stats"].to_dataset()
-    divergences = bfmi = acceptance = None
-    if "diverging" in stats:
-        per_chain = stats["diverging"].astype(int).sum("draw").values
-        divergences = int(per_chain.sum())
-        if divergences > t.max_divergences:
-            total = stats["diverging"].size
-            problems.append(
-                Problem(
-                    "divergences",
-                    f"{divergences} divergent transitions ({100 * divergences / total:.1f}% of "
-                    f"draws; per chain {per_chain.tolist()}); allowed {t.max_divergences}.",
-                    "the posterior has regions of high curvature (a funnel between a scale "
-                    "parameter and the values it scales) that the integrator's step size cannot "
-                    "follow, so those regions are under-sampled and the estimates are biased.",
-                    "reparametrise (non-centred form for hierarchical scales) or raise "
-                    "target_accept (e.g. 0.95) to shrink the step size.",
-                )
-            )
-    if "energy" in stats:
-        bfmi = np.asarray(azs.bfmi(stats.transpose("chain", "draw"))["energy"].values, float)
-        low = np.flatnonzero(bfmi < t.bfmi)
-        if low.size:
-            problems.append(
-                Problem(
-                    "low_bfmi",
-                    f"E-BFMI of chain(s) {low.tolist()} is {np.round(bfmi[low], 3).tolist()} "
-                    f"(threshold {t.bfmi:g}).",
-                    "the momentum resampling explores the energy levels slowly, typical of "
-                    "heavy tails or funnels.",
-                    "reparametrise the model (non-centred form, rescaled parameters).",
-                )
-            )
-    if "acceptance_rate" in stats:
-        acceptance = np.asarray(stats["acceptance_rate"].mean("draw").values, float)
-    return divergences, bfmi, acceptance

@@ -34,6 +34,9 @@ class SBCResult:
     ``ci_prob`` is the chance that a correct sampler passes as a whole: each of the K entries
     (all variables' components) gets a band of probability ``entry_prob = 1 - (1 - ci_prob) / K``
     (Bonferroni). ``tree`` holds the PIT values in group ``prior_sbc`` for arviz_plots.
+    ``converged`` (replicates,) holds :func:`~workbench.diagnostics.diagnose`'s verdict on each
+    replicate's chains (:func:`sbc_model`; None for :func:`sbc`, whose ``infer`` returns draws
+    without chains); ranks of non-converged replicates are kept, and counted in the table.
     """
 
     ranks: dict
@@ -43,6 +46,12 @@ class SBCResult:
     outside: dict
     max_deviation: dict
     tree: xr.DataTree = field(repr=False)
+    converged: np.ndarray | None = None
+
+    @property
+    def not_converged(self):
+        """How many replicates' chains did not converge (None when not judged)."""
+        return None if self.converged is None else int((~self.converged).sum())
 
     @property
     def calibrated(self):
@@ -55,6 +64,7 @@ class SBCResult:
             "draws": self.draws,
             "ci_prob": self.ci_prob,
             "entry_prob": self.entry_prob,
+            "not_converged": self.not_converged,
             "variables": {
                 name: {
                     "outside_band": np.asarray(self.outside[name]).tolist(),
@@ -76,6 +86,11 @@ class SBCResult:
                 f"{name:<16} max |ECDF - uniform| {dev.max():.3f}  "
                 + ("outside the band: NOT calibrated" if out.any() else "inside the band")
             )
+        if self.converged is not None:
+            lines.append(
+                f"chains: {self.not_converged} of {self.converged.size} replicates did not "
+                "converge (diagnose); their ranks are included"
+            )
         lines.append("verdict: " + ("calibrated" if self.calibrated else "NOT calibrated"))
         return "\n".join(lines)
 
@@ -85,10 +100,6 @@ class SBCResult:
         import arviz_plots as azp
         from arviz_plots.visuals import fill_between_y
 
-        if backend == "matplotlib":
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
         collection = azp.plot_ecdf_pit(
             self.tree,
             var_names=var_names,
@@ -169,7 +180,7 @@ def simultaneous_band(replicates, prob, n_simulations=1000):
     return points, lower, upper
 
 
-def _judge(ranks, n_draws, ci_prob, rng, n_simulations):
+def _judge(ranks, n_draws, ci_prob, rng, n_simulations, converged=None):
     entries = sum(int(np.prod(rank.shape[1:])) for rank in ranks.values())
     entry_prob = 1 - (1 - ci_prob) / entries
     replicates = next(iter(ranks.values())).shape[0]
@@ -185,7 +196,7 @@ def _judge(ranks, n_draws, ci_prob, rng, n_simulations):
         dims = ["chain", "draw"] + [f"{name}_dim_{i}" for i in range(rank.ndim - 1)]
         pits[name] = (dims, pit[None])
     tree = xr.DataTree.from_dict({"prior_sbc": xr.Dataset(pits)})
-    return SBCResult(ranks, n_draws, ci_prob, entry_prob, outside, deviation, tree)
+    return SBCResult(ranks, n_draws, ci_prob, entry_prob, outside, deviation, tree, converged)
 
 
 def sbc_model(
@@ -205,10 +216,12 @@ def sbc_model(
     Truths and data come from the model's prior predictive; the observations must live in
     ``pm.Data`` containers (every catalogue builder does this), so the log-density is compiled
     once and only the data change between replicates. Each replicate runs ``chains`` chains of
-    ``warmup + draws`` steps and keeps every ``thin``-th draw.
+    ``warmup + draws`` steps and keeps every ``thin``-th draw; :func:`diagnose` judges each
+    replicate's (unthinned) chains.
     """
     import pymc as pm
 
+    from workbench.diagnostics.report import diagnose
     from workbench.samplers import PyMCTarget, metropolis
     from workbench.samplers.pymc_target import observed_data_names
 
@@ -225,6 +238,7 @@ def sbc_model(
     simulated = {n: prior["prior_predictive"][n].values[0] for n in containers}
     target = PyMCTarget(model)
     kept = {n: [] for n in names}
+    converged = np.zeros(replicates, bool)
     try:
         for r in range(replicates):
             pm.set_data({containers[n]: simulated[n][r] for n in containers}, model=model)
@@ -237,10 +251,12 @@ def sbc_model(
                 transform=target.posterior,
                 seed=rng,
             )
+            converged[r] = diagnose(tree, var_names=names, allow_single_chain=True).converged
             for n in names:
                 values = tree["posterior"][n].values[:, ::thin]
                 kept[n].append(values.reshape(-1, *values.shape[2:]))
     finally:
         pm.set_data(original, model=model)
     ranks = {n: (np.stack(kept[n]) < truths[n][:, None]).sum(axis=1) for n in names}
-    return _judge(ranks, int(np.stack(kept[names[0]]).shape[1]), ci_prob, rng, 1000)
+    n_kept = int(np.stack(kept[names[0]]).shape[1])
+    return _judge(ranks, n_kept, ci_prob, rng, 1000, converged)

@@ -118,25 +118,24 @@ def ppca_model(
 
 
 def rhat_max(tree, var_names):
-    """Largest rank-normalised split R-hat (arviz_stats) over ``var_names``, ignoring entries
-    that never vary (the zeros above W's diagonal)."""
-    import arviz_stats as azs
+    """Largest R-hat over ``var_names`` from :func:`workbench.diagnostics.diagnose`, ignoring
+    entries that never vary (the zeros above W's diagonal)."""
+    from workbench.diagnostics import diagnose
 
-    with warnings.catch_warnings():  # structural zeros of W have no variance: R-hat is NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = azs.rhat(tree, var_names=list(var_names))
-    return float(max(np.nanmax(rhat[v].values) for v in var_names))
+    return diagnose(tree, var_names=list(var_names)).extremes()["r_hat_max"]
 
 
 class BayesFit(NamedTuple):
     """Point summary of a Bayesian fit: W (d, q), noise (psi: scalar or (d,)), mean b (d,),
-    the draws (DataTree; None for MAP) and the largest R-hat (NUTS only, else None)."""
+    the draws (DataTree; None for MAP), and for NUTS (else None) the largest R-hat and the
+    verdict of :func:`workbench.diagnostics.diagnose` on the free parameters."""
 
     W: np.ndarray
     noise: np.ndarray
     mean: np.ndarray
     tree: object
     rhat_max: float | None
+    converged: bool | None = None
 
 
 def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=4, seed=None):
@@ -171,15 +170,21 @@ def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            point = Estimator(model, methods=("map",), var_names=names).run(random_seed=seed)
+            point = Estimator(model, methods=("map",), var_names=names).run(seed=seed)
         values = {v: np.asarray(point.point["map"][v]) for v in names}
         return BayesFit(*_unpermute(values["W"], values["sigma"] ** 2, values["b"], inverse),
                         None, None)  # fmt: skip
+    converged = None
     if method == "nuts":
         from workbench.bayes.sampling import NutsRunner
+        from workbench.diagnostics import diagnose
 
         tree = NutsRunner(model, "nutpie")(draws=draws, tune=tune, chains=chains, seed=seed)
-        rhat = rhat_max(tree, names)
+        # the free parameters: W's free entries mix exactly as W does (W is their positive
+        # multiple), without the structural zeros that have no R-hat
+        free = [rv.name for rv in model.free_RVs]
+        report = diagnose(tree, var_names=free, allow_single_chain=True)
+        rhat, converged = report.extremes()["r_hat_max"], report.converged
     elif method == "advi":
         with model:
             approx = pm.fit(
@@ -193,7 +198,7 @@ def fit_bayesian(X, n_components, *, method, noise, draws=500, tune=500, chains=
     post = tree["posterior"]
     mean = {v: post[v].values.mean(axis=(0, 1)) for v in names}
     psi = (post["sigma"].values ** 2).mean(axis=(0, 1))
-    return BayesFit(*_unpermute(mean["W"], psi, mean["b"], inverse), tree, rhat)
+    return BayesFit(*_unpermute(mean["W"], psi, mean["b"], inverse), tree, rhat, converged)
 
 
 def _unpermute(W, psi, b, inverse):

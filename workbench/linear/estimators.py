@@ -122,6 +122,7 @@ class _LinearGaussian:
         )
         self.posterior_ = fit.tree
         self.rhat_max_ = fit.rhat_max
+        self.converged_ = fit.converged
         self.mean_ = fit.mean
         return fit
 
@@ -165,7 +166,7 @@ class PPCA(_LinearGaussian):
         Mean per-sample log-likelihood of the fitted data.
     n_iter_, loglike_ : EM iterations and the log-likelihood history (EM / ARD).
     ard_precision_, effective_dimension_ : ARD only.
-    posterior_ : xarray.DataTree (``nuts`` / ``advi``); rhat_max_ (``nuts``).
+    posterior_ : xarray.DataTree (``nuts`` / ``advi``); rhat_max_ and converged_ (``nuts``).
     """
 
     _methods = METHODS

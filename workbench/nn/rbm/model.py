@@ -635,18 +635,23 @@ class RBM(TransformerMixin, BaseEstimator):
         return record
 
     def chain_diagnostics(self):
-        """R-hat and bulk ESS (ArviZ) of the free energy of the persistent chains over the last
-        ``diagnostics_window`` updates, as {"chain_rhat", "chain_ess", "chain_draws"}; None for
-        CD or fewer than 4 recorded updates."""
-        window = getattr(self, "_window", ())
-        if self.method != "pcd" or len(window) < 4:
-            return {"chain_rhat": None, "chain_ess": None, "chain_draws": len(window)}
-        import arviz_stats as azs
+        """Convergence of the persistent chains, judged on their free energy over the last
+        ``diagnostics_window`` updates by :func:`workbench.diagnostics.diagnose` (the one rule):
+        {"chain_rhat", "chain_ess" (bulk), "chain_converged", "chain_draws"}; None for CD or
+        fewer than ``workbench.diagnostics.MIN_DRAWS`` recorded updates."""
+        from workbench.diagnostics import MIN_DRAWS, diagnose
 
+        window = getattr(self, "_window", ())
+        if self.method != "pcd" or len(window) < MIN_DRAWS:
+            return {"chain_rhat": None, "chain_ess": None, "chain_converged": None,
+                    "chain_draws": len(window)}  # fmt: skip
         energies = torch.stack(list(window), dim=1).double().cpu().numpy()  # (chains, draws)
+        report = diagnose({"free_energy": energies}, allow_single_chain=True)
+        free_energy = report.variables["free_energy"]
         return {
-            "chain_rhat": _to_python(azs.rhat(energies)),
-            "chain_ess": _to_python(azs.ess(energies)),
+            "chain_rhat": _to_python(free_energy.r_hat),
+            "chain_ess": _to_python(free_energy.ess_bulk),
+            "chain_converged": report.converged,
             "chain_draws": energies.shape[1],
         }
 
