@@ -1,5 +1,8 @@
 """Risk study against the exact Bayes risk of the Beta-Binomial, found by enumerating k."""
 
+import warnings
+
+import matplotlib
 import numpy as np
 import pytest
 from scipy.special import betaln, comb
@@ -58,8 +61,28 @@ def test_ml_pays_a_clear_paired_excess_over_cm(study):
     assert ml["excess_over_cm"] > 2 * ml["excess_mcse"]
 
 
+def test_non_converged_replicates_are_counted_and_can_be_left_out(study):
+    assert study.converged.shape == (60,)
+    k = study.not_converged
+    assert study.to_dict()["not_converged"] == k
+    assert f"NUTS did not converge in {k} of 60 replicates (included" in study.table()
+    assert study.summary()["cm"]["n"] == 60
+    original = study.converged.copy()
+    study.converged[:5] = False  # as if five replicates had failed
+    try:
+        study.converged_only = True
+        kept = int(study.converged.sum())
+        assert study.summary()["cm"]["n"] == study.summary()["ml"]["n"] == kept
+        assert "(excluded (converged_only))" in study.table()
+    finally:
+        study.converged_only, study.converged = False, original
+
+
 def test_same_seed_same_truths():
+    filters, backend = list(warnings.filters), matplotlib.get_backend()
     first = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
+    assert warnings.filters == filters and matplotlib.get_backend() == backend  # no global change
+    assert first.converged is None and len(first.warnings) == 3
     second = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
     np.testing.assert_array_equal(first.truth["p"], second.truth["p"])
     np.testing.assert_array_equal(first.estimates["ml"]["p"], second.estimates["ml"]["p"])

@@ -87,6 +87,11 @@ def build_parser():
     p.add_argument("--replicates", type=int, default=100)
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"], metavar="METHOD")
+    p.add_argument(
+        "--converged-only",
+        action="store_true",
+        help="average over replicates whose NUTS run converged (default: all, counted)",
+    )
     _add_run_options(p, draws=500, chains=2)
 
     p = sub.add_parser("demo", help="the main job: the estimator comparison report")
@@ -193,6 +198,7 @@ def cmd_risk(args):
         sampler=args.sampler,
         seed=args.seed,
         jobs=args.jobs,
+        converged_only=args.converged_only,
     )
     payload = study.to_dict()
     if args.out:

@@ -4,15 +4,21 @@ Averaged over the prior, squared error is the Bayes risk, and the posterior mean
 estimator that minimises it; the study shows this with Monte Carlo errors, and with paired
 differences (every estimator sees the same simulated data sets).
 
+Each replicate's CM gets the verdict of :func:`workbench.diagnostics.diagnose`. Replicates whose
+NUTS run did not converge are kept in the averages by default (dropping them would select data
+sets by how easy their posterior is, a bias of its own), and counted in ``to_dict`` and the
+table; ``converged_only=True`` (CLI ``--converged-only``) averages over the converged ones only.
+Warnings are captured per replicate (``warnings[r]``), never silenced process-wide.
+
 >>> study = risk_study("beta-binomial", replicates=100, seed=1)
 >>> print(study.table())
 """
 
-import json
 import multiprocessing as mp
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +35,9 @@ class RiskResult:
     """Per-replicate truths and estimates, and their summaries.
 
     ``truth[name]``: (replicates, *shape); ``estimates[method][name]``: same shape, NaN where
-    an estimator gave no value (a CM-ML that does not exist, say).
+    an estimator gave no value (a CM-ML that does not exist, say). ``converged`` (replicates,):
+    the diagnose verdict of each replicate's CM draws (None without ``cm``); ``warnings[r]``:
+    the warning messages of replicate r; ``converged_only``: average over converged replicates.
     """
 
     model_name: str
@@ -38,14 +46,26 @@ class RiskResult:
     truth: dict
     estimates: dict
     settings: dict
+    converged: np.ndarray | None = None
+    warnings: list = field(default_factory=list)
+    converged_only: bool = False
+
+    @property
+    def not_converged(self):
+        """Replicates whose CM draws did not converge (None when no CM was run)."""
+        return None if self.converged is None else int((~self.converged).sum())
 
     def summary(self):
         """``{method: {"mse", "mse_mcse", "bias", "bias_mcse", "excess_over_cm",
-        "excess_mcse", "n"}}``, errors pooled over parameters and components."""
+        "excess_mcse", "n"}}``, errors pooled over parameters and components; ``n`` counts the
+        replicates averaged (without a value, or not converged under ``converged_only``, out)."""
         errors = {m: self._errors(m) for m in self.methods}
+        keep = True
+        if self.converged_only and self.converged is not None:
+            keep = self.converged
         out = {}
         for method, err in errors.items():
-            ok = np.isfinite(err).all(axis=1)
+            ok = np.isfinite(err).all(axis=1) & keep
             sq = (err[ok] ** 2).mean(axis=1)
             n = int(ok.sum())
             entry = {
@@ -58,7 +78,7 @@ class RiskResult:
                 else None,
             }
             if "cm" in errors and method != "cm":
-                both = ok & np.isfinite(errors["cm"]).all(axis=1)
+                both = ok & np.isfinite(errors["cm"]).all(axis=1) & keep
                 diff = (err[both] ** 2).mean(axis=1) - (errors["cm"][both] ** 2).mean(axis=1)
                 k = int(both.sum())
                 entry["excess_over_cm"] = float(diff.mean()) if k else None
@@ -81,6 +101,9 @@ class RiskResult:
             "replicates": int(len(next(iter(self.truth.values())))),
             "parameters": list(self.var_names),
             "risk": self.summary(),
+            "not_converged": self.not_converged,
+            "converged_only": self.converged_only,
+            "replicates_with_warnings": sum(1 for w in self.warnings if w),
             "settings": self.settings,
         }
 
@@ -109,19 +132,24 @@ class RiskResult:
             )
         best = min((m for m in rows if rows[m]["mse"] is not None), key=lambda m: rows[m]["mse"])
         lines.append(f"lowest MSE: {best.upper().replace('_', '-')}")
+        if self.converged is not None:
+            use = "excluded (converged_only)" if self.converged_only else "included in the averages"
+            lines.append(
+                f"NUTS did not converge in {self.not_converged} of {self.converged.size} "
+                f"replicates ({use})"
+            )
         return "\n".join(lines)
 
     def plot(self):
-        """Bar chart of the MSE per estimator with 2-MCSE error bars; a matplotlib Figure."""
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        """Bar chart of the MSE per estimator with 2-MCSE error bars; a matplotlib Figure
+        (outside pyplot)."""
+        from matplotlib.figure import Figure
 
         from workbench.plots import STYLE
 
         rows = {m: r for m, r in self.summary().items() if r["mse"] is not None}
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig = Figure(figsize=(6, 3.2), layout="constrained")
+        ax = fig.subplots()
         names = list(rows)
         ax.bar(
             [STYLE[m]["label"] for m in names],
@@ -133,17 +161,17 @@ class RiskResult:
         )
         ax.set_ylabel("mean squared error")
         ax.set_title(f"{self.model_name}: risk over {self.to_dict()['replicates']} prior draws")
-        fig.tight_layout()
         return fig
 
     def save(self, out_dir):
-        from workbench.output import atomic_path, figure_png, write_text
+        """Write ``risk.json`` and ``risk.png`` under ``out_dir`` atomically; returns the paths."""
+        from workbench.output import save_figure, write_json
 
         out = Path(out_dir)
-        paths = {"json": write_text(out / "risk.json", json.dumps(self.to_dict(), indent=2))}
-        with atomic_path(out / "risk.png") as tmp:
-            tmp.write_bytes(figure_png(self.plot()))
-        paths["figure"] = out / "risk.png"
+        paths = {
+            "json": write_json(out / "risk.json", self.to_dict()),
+            "figure": save_figure(self.plot(), out / "risk.png"),
+        }
         return {k: str(v) for k, v in paths.items()}
 
 
@@ -151,28 +179,27 @@ _WORKER = {}
 
 
 def _init_worker(name, settings, data, estimator_kwargs):
-    import warnings
-
     import models
     from workbench.bayes.estimators import Estimator
 
-    warnings.filterwarnings("ignore")
-    model = models.build(name, data=data, **settings)
-    _WORKER["estimator"] = Estimator(model, progressbar=False, name=name, **estimator_kwargs)
+    with warnings.catch_warnings(record=True):  # building the model: nothing per replicate
+        warnings.simplefilter("always")
+        model = models.build(name, data=data, **settings)
+        _WORKER["estimator"] = Estimator(model, progressbar=False, name=name, **estimator_kwargs)
 
 
 def _run_replicate(data, seed):
-    import warnings
-
+    """Estimates, CM verdict (None without cm) and the warning messages of one replicate."""
     estimator = _WORKER["estimator"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = estimator.run(data=data, seed=seed)
     out = {}
     for method in estimator.methods:
         values = result.point.get(method) or {}
         out[method] = {n: values.get(n) for n in estimator.var_names}
-    return out
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    return out, result.diagnostics.get("converged"), messages
 
 
 def risk_study(
@@ -189,12 +216,14 @@ def risk_study(
     seed=None,
     jobs=2,
     progressbar=None,
+    converged_only=False,
 ):
     """Risk of each estimator on catalogue model ``model_name`` over ``replicates`` prior draws.
 
     The design (sample size, covariates) comes from ``data`` (built-in data when None); only the
     observations are replaced by simulations. Replicates run in ``jobs`` worker processes, each
-    compiling the model once. Returns a :class:`RiskResult`.
+    compiling the model once. Non-converged replicates (CM draws judged by ``diagnose``) are
+    counted and averaged in, unless ``converged_only``. Returns a :class:`RiskResult`.
     """
     import models
 
@@ -261,7 +290,9 @@ def risk_study(
         blank = np.full(truth[name].shape[1:], np.nan)
         return np.stack([blank if o[method][name] is None else o[method][name] for o in outputs])
 
+    outputs, verdicts, messages = zip(*outputs, strict=True)
     estimates = {m: {n: stacked(m, n) for n in var_names} for m in methods}
+    converged = None if "cm" not in methods else np.array([bool(v) for v in verdicts])
     run_settings = {
         **settings,
         "replicates": replicates,
@@ -272,4 +303,7 @@ def risk_study(
         "seed": seed,
         "jobs": jobs,
     }
-    return RiskResult(model_name, var_names, tuple(methods), truth, estimates, run_settings)
+    return RiskResult(
+        model_name, var_names, tuple(methods), truth, estimates, run_settings,
+        converged, list(map(list, messages)), converged_only,
+    )  # fmt: skip
