@@ -156,7 +156,7 @@ def test_single_chain_explained_and_allowed_on_request():
         (GOOD[:, :5], "too few draws"),
         (np.where(np.arange(1000) == 7, np.nan, GOOD[..., 0]), "NaN/inf"),
         ({"a": GOOD[..., 0], "b": GOOD[:2, :, 0]}, "same \\(chains, draws\\)"),
-        ("draws.csv", "expected a file ending in"),
+        ("draws.txt", "expected a file ending in"),
         (object(), "expected a DataTree"),
     ],
 )

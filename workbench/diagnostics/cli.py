@@ -1,4 +1,8 @@
-"""``workbench diagnose PATH``: convergence report of saved draws (.nc, .zarr, .npy, .npz)."""
+"""``workbench diagnose PATH [PATH ...]``: convergence report of saved draws (.nc, .zarr, .npy,
+.npz, or CmdStan .csv files, one per chain; quoted globs are expanded)."""
+
+import glob
+import re
 
 from workbench.output import emit
 
@@ -24,11 +28,30 @@ def _threshold_overrides(pairs):
     return out
 
 
+def _natural(text):
+    """Sort key that puts output_2.csv before output_10.csv."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _expand(patterns):
+    """Paths named, with glob patterns expanded (in natural order: chain 2 before chain 10)."""
+    paths = []
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            found = sorted(glob.glob(pattern), key=_natural)
+            if not found:
+                raise ValueError(f"path: no file matches {pattern!r}")
+            paths += found
+        else:
+            paths.append(pattern)
+    return paths[0] if len(paths) == 1 else paths
+
+
 def cmd_diagnose(args):
     from workbench.diagnostics import diagnose
 
     report = diagnose(
-        args.path,
+        _expand(args.path),
         var_names=args.var or None,
         group=args.group,
         thresholds=_threshold_overrides(args.threshold),
@@ -52,12 +75,15 @@ def register(sub):
         help="convergence diagnostics (R-hat, ESS, MCSE, divergences, E-BFMI) of saved draws",
         description=(
             "Diagnose MCMC draws in PATH: a NetCDF (.nc) or Zarr (.zarr) DataTree from PyMC, "
-            "nutpie or the workbench samplers, a .npy array shaped (chains, draws[, ...]) or a "
-            ".npz archive with one such array per variable. Exit code 0 when the report was "
+            "nutpie or the workbench samplers, a .npy array shaped (chains, draws[, ...]), a "
+            ".npz archive with one such array per variable, or CmdStan CSV output, one file "
+            "per chain (several paths, or a quoted glob). Exit code 0 when the report was "
             "made (1 with --strict when not converged), 2 on bad input."
         ),
     )
-    p.add_argument("path", help="draws: .nc, .zarr, .npy or .npz")
+    p.add_argument(
+        "path", nargs="+", help="draws: .nc, .zarr, .npy, .npz, or CmdStan .csv (one per chain)"
+    )
     p.add_argument(
         "--var",
         action="extend",

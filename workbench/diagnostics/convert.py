@@ -2,8 +2,9 @@
 
 Accepted: an ``xarray.DataTree`` (PyMC, nutpie, the workbench samplers), a path to a NetCDF
 (``.nc``) or Zarr (``.zarr``) DataTree, a ``.npy`` array shaped (chains, draws, ...), a ``.npz``
-archive with one such array per variable, a NumPy array, a dict of arrays, or a torch tensor
-(anything with ``detach().cpu().numpy()``).
+archive with one such array per variable, CmdStan ``.csv`` output (a list of paths, one file per
+chain; see :mod:`workbench.diagnostics.cmdstan`), a NumPy array, a dict of arrays, or a torch
+tensor (anything with ``detach().cpu().numpy()``).
 """
 
 from pathlib import Path
@@ -14,7 +15,7 @@ import xarray as xr
 __all__ = ["MIN_DRAWS", "load_draws", "to_datatree"]
 
 MIN_DRAWS = 10  # below this, split R-hat and ESS have too few draws per half-chain to mean much
-SUFFIXES = (".nc", ".zarr", ".npy", ".npz")
+SUFFIXES = (".nc", ".zarr", ".npy", ".npz", ".csv")
 SHAPE_HINT = "an array shaped (chains, draws) or (chains, draws, *variable_shape)"
 
 
@@ -94,9 +95,10 @@ def to_datatree(data, *, group="posterior", allow_single_chain=False):
 
     Parameters
     ----------
-    data : DataTree, str or Path, ndarray, dict of ndarray, or torch tensor
+    data : DataTree, str or Path, list of paths, ndarray, dict of ndarray, or torch tensor
         Arrays are shaped (chains, draws, *variable_shape); a bare array becomes variable
-        ``x``. Paths may end in .nc, .zarr, .npy or .npz.
+        ``x``. Paths may end in .nc, .zarr, .npy, .npz or .csv (CmdStan; a list of paths gives
+        one chain per file).
     group : str, default "posterior"
         Group of a DataTree that holds the draws.
     allow_single_chain : bool, default False
@@ -108,13 +110,22 @@ def to_datatree(data, *, group="posterior", allow_single_chain=False):
         Wrong rank, one chain (unless allowed), fewer than ``MIN_DRAWS`` draws, NaN/inf,
         a missing group, or an unreadable file.
     """
-    if isinstance(data, str | Path):
+    if _is_paths(data):
+        paths = [data] if isinstance(data, str | Path) else list(data)
+        if len(paths) > 1 and any(Path(p).suffix.lower() != ".csv" for p in paths):
+            raise ValueError(
+                "path: several files are read as CmdStan CSV output, one per chain; got "
+                + ", ".join(Path(p).name for p in paths)
+            )
+        source = paths[0] if len(paths) == 1 else paths
         try:
-            return to_datatree(load_draws(data), group=group, allow_single_chain=allow_single_chain)
+            return to_datatree(
+                load_draws(source), group=group, allow_single_chain=allow_single_chain
+            )
         except ValueError as err:
             if str(err).startswith("path:"):
                 raise
-            raise ValueError(f"{data}: {err}") from None
+            raise ValueError(f"{', '.join(map(str, paths))}: {err}") from None
     if isinstance(data, xr.DataTree):
         return _check_tree(data, group, allow_single_chain)
     if isinstance(data, dict):
@@ -149,15 +160,33 @@ def _check_tree(tree, group, allow_single_chain):
     return tree
 
 
+def _is_paths(data):
+    """A path, or a non-empty list or tuple of paths (not of numbers)."""
+    if isinstance(data, str | Path):
+        return True
+    return (
+        isinstance(data, list | tuple)
+        and bool(data)
+        and all(isinstance(p, str | Path) for p in data)
+    )
+
+
 def load_draws(path):
-    """Read draws from ``path``: a DataTree (.nc, .zarr), an array (.npy) or arrays (.npz)."""
-    path = Path(path)
+    """Read draws from ``path``: a DataTree (.nc, .zarr), an array (.npy), arrays (.npz), or
+    CmdStan CSV output (.csv; a list of paths, one per chain)."""
+    from workbench.diagnostics.cmdstan import cmdstan_tree
+
+    paths = [Path(p) for p in path] if isinstance(path, list | tuple) else [Path(path)]
+    for p in paths:
+        if p.suffix.lower() not in SUFFIXES:
+            expected = ", ".join(SUFFIXES)
+            raise ValueError(f"path: expected a file ending in {expected}, got {p.name!r}")
+        if not p.exists():
+            raise ValueError(f"path: no such file: {p}")
+    if paths[0].suffix.lower() == ".csv":
+        return cmdstan_tree(paths)
+    path = paths[0]
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        expected = ", ".join(SUFFIXES)
-        raise ValueError(f"path: expected a file ending in {expected}, got {path.name!r}")
-    if not path.exists():
-        raise ValueError(f"path: no such file: {path}")
     try:
         if suffix == ".npy":
             return {"x": np.load(path, allow_pickle=False)}
