@@ -85,6 +85,11 @@ def test_sbc_on_catalogue_model():
     )
     assert result.ranks["p"].shape == (30,) and result.draws == 100
     assert result.calibrated
+    # each replicate's 2 x 400 Metropolis draws judged by the one rule, and counted
+    assert result.converged.shape == (30,) and result.to_dict()["not_converged"] == (
+        30 - int(result.converged.sum())
+    )
+    assert f"{result.not_converged} of 30 replicates did not converge" in result.table()
 
 
 def test_band_holds_uniform_ecdfs_at_its_probability():

@@ -25,7 +25,6 @@
 # %%
 import warnings
 
-import arviz_stats as azs
 import numpy as np
 
 import workbench
@@ -83,18 +82,20 @@ print(result.warnings)
 # %% [markdown]
 # ## Diagnostics with ArviZ
 #
-# R-hat compares the chains (close to 1 when they agree), bulk ESS counts effectively
-# independent draws. Both straight from `arviz_stats` on the posterior DataTree:
+# R-hat compares the chains (close to 1 when they agree), bulk and tail ESS count effectively
+# independent draws for the centre and the tails. They come from `arviz_stats` through
+# `workbench.diagnostics.diagnose`, whose report of the NUTS draws is `result.diagnostics`
+# (the same verdict `workbench diagnose posterior.nc` gives):
 
 # %%
-rhat = azs.rhat(result.posterior, var_names=names)
-ess = azs.ess(result.posterior, var_names=names, method="bulk")
 for name in names:
     print(
-        f"{name:<13} R-hat max {float(rhat[name].max()):.4f}   "
-        f"bulk ESS min {float(ess[name].min()):.0f}"
+        f"{name:<13} R-hat max {np.max(result.r_hat[name]):.4f}   "
+        f"bulk ESS min {np.min(result.ess_bulk[name]):.0f}   "
+        f"tail ESS min {np.min(result.ess_tail[name]):.0f}"
     )
-print("divergences:", int(result.posterior["sample_stats"]["diverging"].sum()))
+print("divergences:", result.diagnostics["divergences"])
+print("converged:", result.diagnostics["converged"])
 
 # %% [markdown]
 # ## Three estimates, three distributions
