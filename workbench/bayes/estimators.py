@@ -305,6 +305,12 @@ class Estimator:
         runner = self._get("cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler))
         tree = self._sample(runner, seed, data)
         notes, means = [], {}
+        if self.chains < 2:
+            notes.append(
+                "CM-ML: not reported: one chain cannot show that the flat-prior chains agree "
+                "(the check that the likelihood is integrable); run 2 or more chains."
+            )
+            return None, tree, notes
         try:
             flat = diagnose(tree, var_names=self.var_names, allow_single_chain=True)
             worst = flat.extremes()["r_hat_max"]
