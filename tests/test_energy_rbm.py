@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from workbench.energy import RBM, Hopfield, binary_states
-from workbench.energy import rbm as rbm_module
+from workbench.energy import states as states_module
 
 LAYER_PAIRS = [(v, h) for v in ("bernoulli", "gaussian") for h in ("bernoulli", "gaussian")]
 
@@ -130,7 +130,7 @@ def test_exact_log_z_larger_model_and_chunking(monkeypatch):
     iv, ih = np.meshgrid(np.arange(len(V)), np.arange(len(H)), indexing="ij")
     brute = np.logaddexp.reduce(-numpy_energy(rbm, V[iv.ravel()], H[ih.ravel()]))
     np.testing.assert_allclose(rbm.log_partition().value, brute, rtol=1e-12)
-    monkeypatch.setattr(rbm_module, "_CHUNK_ELEMENTS", 50)  # 5 states per chunk
+    monkeypatch.setattr(states_module, "CHUNK_ELEMENTS", 50)  # 5 states per chunk
     fresh = RBM(rbm.W, rbm.visible_bias, rbm.hidden_bias)
     np.testing.assert_allclose(fresh.log_partition().value, brute, rtol=1e-12)
     np.testing.assert_allclose(fresh.exact_gradient(V[:5])["W"], rbm.exact_gradient(V[:5])["W"])

@@ -196,33 +196,29 @@ def _build(name, visible, hidden):
             pt.dot((mean_v_state * weight[:, None]).T, mean_h_state),
         ]
         return [states, *params], [lse, *moments]
-    if name == "log_z_visible":
-        return [v, *params], logsumexp(-free_energy(v, *params, **kinds), axis=0)
-    if name == "log_z_hidden":
-        return [h, *params], logsumexp(-hidden_free_energy(h, *params, **kinds), axis=0)
     if name in ("gibbs_step", "ais_step"):
-        # One block-Gibbs sweep v -> h -> v' of the tempered model with W, b scaled by beta and
-        # visible bias (1 - beta) a_base + beta a; for AIS also log p*_beta(v) - log
-        # p*_beta_prev(v) of the incoming state.
+        # One block-Gibbs sweep v -> h -> v' of the tempered model p_beta: W and b scaled by
+        # beta, visible bias (1 - beta) a_base + beta a. For AIS also log p*_beta(v) -
+        # log p*_beta_prev(v) of the incoming v. Both share the one product v W: the hidden
+        # field of p_x is x (v W + b), and the visible self-energy cancels in the ratio.
         beta, beta_prev = pt.dscalar("beta"), pt.dscalar("beta_prev")
         a_base, noise_h, noise_v = (
             pt.dvector("a_base"),
             pt.dmatrix("noise_h"),
             pt.dmatrix("noise_v"),
         )
-
-        def tempered(x):
-            return beta * W, (1.0 - x) * a_base + x * a, x * b
-
-        Wt, at, bt = tempered(beta)
-        h_new = _draw(hidden, pt.dot(v, Wt) + bt, tau, noise_h)
-        v_new = _draw(visible, pt.dot(h_new, Wt.T) + at, sigma, noise_v)
+        field = pt.dot(v, W) + b  # (N, n_hidden)
+        h_new = _draw(hidden, beta * field, tau, noise_h)
+        a_beta = (1.0 - beta) * a_base + beta * a
+        v_new = _draw(visible, beta * pt.dot(h_new, W.T) + a_beta, sigma, noise_v)
         inputs = [v, beta, W, a, b, sigma, tau, a_base, noise_h, noise_v]
         if name == "gibbs_step":
             return inputs, [v_new, h_new]
-        Wp, ap, bp = beta_prev * W, (1.0 - beta_prev) * a_base + beta_prev * a, beta_prev * b
-        log_ratio = free_energy(v, Wp, ap, bp, sigma, tau, **kinds) - free_energy(
-            v, Wt, at, bt, sigma, tau, **kinds
+        softplus = kinds.get("softplus", pt.softplus)
+        log_ratio = (
+            (beta - beta_prev) * pt.dot(v, a - a_base)
+            + log_marginal_unit(hidden, beta * field, tau, softplus)
+            - log_marginal_unit(hidden, beta_prev * field, tau, softplus)
         )
         return [*inputs, beta_prev], [log_ratio, v_new]
     raise KeyError(name)
