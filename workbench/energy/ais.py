@@ -14,25 +14,18 @@ moves the chain by one block-Gibbs sweep that leaves p_k invariant.
 
 import numpy as np
 
+from workbench.energy.gibbs import draw, hidden_field, log_marginal_unit, log_ratio, sweep
 from workbench.energy.states import MAX_STATES, LogPartition, binary_states
 from workbench.errors import InputError, check_count
 
 __all__ = ["annealed_log_partition", "base_log_partition"]
 
-_LOG_2PI = np.log(2.0 * np.pi)
-
-
-def _log_unit(kind, field, scale):
-    if kind == "bernoulli":
-        return np.logaddexp(0.0, field)
-    return 0.5 * scale**2 * field**2 + 0.5 * (_LOG_2PI + 2.0 * np.log(scale))
-
 
 def base_log_partition(rbm, base_bias):
     """log Z_0 of the beta = 0 model: independent visible units with bias ``base_bias``, and
     hidden units with no bias and no coupling."""
-    visible = _log_unit(rbm.visible, base_bias, rbm.sigma).sum()
-    hidden = _log_unit(rbm.hidden, np.zeros(rbm.n_hidden), rbm.hidden_sigma).sum()
+    visible = log_marginal_unit(rbm.visible, base_bias, rbm.sigma).sum()
+    hidden = log_marginal_unit(rbm.hidden, np.zeros(rbm.n_hidden), rbm.hidden_sigma).sum()
     return float(visible + hidden)
 
 
@@ -74,11 +67,8 @@ def _model_draws(rbm, n, rng, max_states, burn_in=1000):
     picked = states[rng.choice(len(states), size=n, p=p / p.sum())]
     if layer == "visible":
         return picked, "exact"
-    mean = rbm.visible_given_hidden(picked)
-    if rbm.visible == "bernoulli":
-        return (rng.random(mean.shape) < mean).astype(float), "exact"
-    mu, var = mean
-    return mu + np.sqrt(var) * rng.standard_normal(mu.shape), "exact"
+    field = picked @ rbm.W.T + rbm.visible_bias
+    return draw(rbm.visible, field, rbm.sigma, rng), "exact"
 
 
 def annealed_log_partition(
@@ -111,29 +101,18 @@ def annealed_log_partition(
     a0 = _base_bias(rbm, data, base_bias)
     log_z0 = base_log_partition(rbm, a0)
     betas = np.linspace(0.0, 1.0, n_betas)
-    step = rbm._fn("ais_step")
     if reverse:
         V, _ = _model_draws(rbm, n_runs, rng, max_states)
         pairs = zip(betas[::-1][1:], betas[::-1][:-1], strict=True)  # (beta_{k-1}, beta_k)
     else:
-        if rbm.visible == "bernoulli":
-            V = (rng.random((n_runs, rbm.n_visible)) < 1.0 / (1.0 + np.exp(-a0))).astype(float)
-        else:
-            V = rbm.sigma**2 * a0 + rbm.sigma * rng.standard_normal((n_runs, rbm.n_visible))
+        V = draw(rbm.visible, np.broadcast_to(a0, (n_runs, rbm.n_visible)), rbm.sigma, rng)
         pairs = zip(betas[1:], betas[:-1], strict=True)  # (beta_k, beta_{k-1})
     log_w = np.zeros(n_runs)
     for beta, beta_prev in pairs:
         # weight with p*_beta(v) / p*_beta_prev(v), then one Gibbs sweep at beta
-        log_ratio, V = step(
-            V,
-            beta,
-            *rbm._params,
-            a0,
-            rbm._noise(rng, "hidden", (n_runs, rbm.n_hidden)),
-            rbm._noise(rng, "visible", (n_runs, rbm.n_visible)),
-            beta_prev,
-        )
-        log_w += log_ratio
+        field = hidden_field(rbm, V)  # (n_runs, n_hidden), shared by both
+        log_w += log_ratio(rbm, V, field, beta, beta_prev, a0)
+        V, _ = sweep(rbm, V, beta, a0, rng, field)
     log_mean = float(np.logaddexp.reduce(log_w) - np.log(n_runs))
     scaled = np.exp(log_w - log_w.max())
     se = float(scaled.std(ddof=1) / (scaled.mean() * np.sqrt(n_runs)))

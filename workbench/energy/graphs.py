@@ -140,14 +140,6 @@ def _conditional_mean(layer, field, scale):
     return pt.sigmoid(field) if layer == "bernoulli" else scale**2 * field
 
 
-def _draw(layer, field, scale, noise):
-    """A draw of the layer given its input: ``noise`` is uniform(0, 1) for a Bernoulli layer,
-    standard normal for a Gaussian one (drawn by NumPy, so a seed fixes everything)."""
-    if layer == "bernoulli":
-        return pt.cast(pt.lt(noise, pt.sigmoid(field)), "float64")
-    return scale**2 * field + scale * noise
-
-
 def _inputs():
     v, h = pt.dmatrix("v"), pt.dmatrix("h")
     W, a, b = pt.dmatrix("W"), pt.dvector("a"), pt.dvector("b")
@@ -196,31 +188,6 @@ def _build(name, visible, hidden):
             pt.dot((mean_v_state * weight[:, None]).T, mean_h_state),
         ]
         return [states, *params], [lse, *moments]
-    if name in ("gibbs_step", "ais_step"):
-        # One block-Gibbs sweep v -> h -> v' of the tempered model p_beta: W and b scaled by
-        # beta, visible bias (1 - beta) a_base + beta a. For AIS also log p*_beta(v) -
-        # log p*_beta_prev(v) of the incoming v. Both share the one product v W: the hidden
-        # field of p_x is x (v W + b), and the visible self-energy cancels in the ratio.
-        beta, beta_prev = pt.dscalar("beta"), pt.dscalar("beta_prev")
-        a_base, noise_h, noise_v = (
-            pt.dvector("a_base"),
-            pt.dmatrix("noise_h"),
-            pt.dmatrix("noise_v"),
-        )
-        field = pt.dot(v, W) + b  # (N, n_hidden)
-        h_new = _draw(hidden, beta * field, tau, noise_h)
-        a_beta = (1.0 - beta) * a_base + beta * a
-        v_new = _draw(visible, beta * pt.dot(h_new, W.T) + a_beta, sigma, noise_v)
-        inputs = [v, beta, W, a, b, sigma, tau, a_base, noise_h, noise_v]
-        if name == "gibbs_step":
-            return inputs, [v_new, h_new]
-        softplus = kinds.get("softplus", pt.softplus)
-        log_ratio = (
-            (beta - beta_prev) * pt.dot(v, a - a_base)
-            + log_marginal_unit(hidden, beta * field, tau, softplus)
-            - log_marginal_unit(hidden, beta_prev * field, tau, softplus)
-        )
-        return [*inputs, beta_prev], [log_ratio, v_new]
     raise KeyError(name)
 
 

@@ -13,6 +13,7 @@ NumPy arrays in, NumPy arrays out; every computation runs through the PyTensor g
 import numpy as np
 
 from workbench.energy import graphs
+from workbench.energy.gibbs import sweep
 from workbench.energy.graphs import LAYERS
 from workbench.energy.states import (
     MAX_STATES,
@@ -405,34 +406,21 @@ class RBM:
         return JointTable(V, H, E, np.exp(-E), prob, log_z, binary_states(nv), marginal)
 
     # ------------------------------------------------------------------ sampling
-    def _noise(self, rng, layer, shape):
-        kind = self.visible if layer == "visible" else self.hidden
-        return rng.random(shape) if kind == "bernoulli" else rng.standard_normal(shape)
-
     def sample(self, n_samples, *, n_steps=1000, seed=None, v0=None):
-        """Block Gibbs sampling: ``n_samples`` independent chains, each ``n_steps`` sweeps
-        v -> h -> v from ``v0`` (default: random), returning the last (V, H)."""
-        n_samples, n_steps = (
-            check_count("n_samples", n_samples, 1),
-            check_count("n_steps", n_steps, 1),
-        )
+        """Block Gibbs sampling (:func:`workbench.energy.gibbs.sweep`): ``n_samples``
+        independent chains, each ``n_steps`` sweeps v -> h -> v from ``v0`` (default: random
+        bits, or standard normal values for a Gaussian layer), returning the last (V, H)."""
+        n_samples = check_count("n_samples", n_samples, 1)
+        n_steps = check_count("n_steps", n_steps, 1)
         rng = np.random.default_rng(seed)
-        if v0 is None:
-            V = self._noise(rng, "visible", (n_samples, self.n_visible))
-            V = (V < 0.5).astype(float) if self.visible == "bernoulli" else V
+        shape = (n_samples, self.n_visible)
+        if v0 is None and self.visible == "bernoulli":
+            V = (rng.random(shape) < 0.5).astype(float)
+        elif v0 is None:
+            V = rng.standard_normal(shape)
         else:
-            V, _ = self._rows("v0", v0, "visible")
-            V = np.broadcast_to(V, (n_samples, self.n_visible)).copy()
-        step = self._fn("gibbs_step")
-        zeros = np.zeros(self.n_visible)
-        H = None
+            V = np.broadcast_to(self._rows("v0", v0, "visible")[0], shape).copy()
+        base = np.zeros(self.n_visible)
         for _ in range(n_steps):
-            V, H = step(
-                V,
-                1.0,
-                *self._params,
-                zeros,
-                self._noise(rng, "hidden", (n_samples, self.n_hidden)),
-                self._noise(rng, "visible", (n_samples, self.n_visible)),
-            )
+            V, H = sweep(self, V, 1.0, base, rng)
         return V, H
