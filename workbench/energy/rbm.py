@@ -1,7 +1,8 @@
 """Restricted Boltzmann machines with exact and annealed partition functions.
 
-NumPy arrays in, NumPy arrays out; every computation runs through the PyTensor graphs of
-:mod:`workbench.energy.graphs`, compiled once per layer types and cached.
+NumPy arrays in, NumPy arrays out. Energies, free energies, conditionals and exact sums run
+through the PyTensor graphs of :mod:`workbench.energy.graphs`, compiled once per layer types
+and cached; Gibbs sweeps and AIS steps are NumPy (:mod:`workbench.energy.gibbs`).
 
 >>> import numpy as np
 >>> from workbench.energy import RBM
