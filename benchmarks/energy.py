@@ -114,7 +114,7 @@ def numpy_exact_log_z(W, a, b, chunk=2**12):
     return float(np.logaddexp.reduce(parts))
 
 
-def log_z_table(n_hidden=20, ais_steps=1000):
+def log_z_table(n_hidden=20, ais_betas=1000):
     from workbench.energy import RBM
 
     rng = np.random.default_rng(1)
@@ -128,14 +128,14 @@ def log_z_table(n_hidden=20, ais_steps=1000):
     ref = numpy_exact_log_z(W, a, b)
     t_np = time.perf_counter() - start
     start = time.perf_counter()
-    ais = rbm.log_partition("ais", n_chains=100, n_steps=ais_steps, seed=1)
+    ais = rbm.log_partition("ais", n_runs=100, n_betas=ais_betas, seed=1)
     t_ais = time.perf_counter() - start
     print(f"\nexact log Z, 784 x {n_hidden} RBM (2^{n_hidden} hidden states)")
     print(f"workbench  {t_pt:8.2f} s   log Z = {exact:.6f}")
     print(f"numpy      {t_np:8.2f} s   log Z = {ref:.6f}   ratio {t_pt / t_np:.2f}")
     print(
         f"AIS        {t_ais:8.2f} s   log Z = {ais.value:.6f} +- {ais.se:.6f} "
-        f"({ais_steps} steps x 100 chains; error {ais.value - exact:+.6f})"
+        f"({ais_betas} betas x 100 runs; error {ais.value - exact:+.6f})"
     )
     return {"exact_s": t_pt, "numpy_s": t_np, "ais_s": t_ais}
 

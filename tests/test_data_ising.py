@@ -33,7 +33,7 @@ def test_metropolis_energy_distribution_matches_exact(L, T):
 def test_exact_distribution_is_normalised_and_symmetric():
     states, probs = ising_exact(3, 1.5)
     assert probs.sum() == pytest.approx(1.0)
-    flipped = (1 - states) @ (2 ** np.arange(9))
+    flipped = (1 - states) @ (2 ** np.arange(8, -1, -1))  # row k is k in binary, site 0 first
     np.testing.assert_allclose(probs[flipped.astype(int)], probs)  # spin-flip symmetry
 
 

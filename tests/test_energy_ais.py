@@ -5,6 +5,7 @@ import pytest
 
 from workbench.energy import RBM
 from workbench.energy.ais import base_log_partition
+from workbench.errors import InputError
 
 
 def rbm_with(n_visible, n_hidden, scale, seed):
@@ -21,7 +22,7 @@ def rbm_with(n_visible, n_hidden, scale, seed):
 def test_ais_within_three_standard_errors(n_visible, n_hidden, scale, method):
     rbm = rbm_with(n_visible, n_hidden, scale, n_hidden)
     exact = rbm.log_partition().value
-    est = rbm.log_partition(method, n_chains=100, n_steps=1000, seed=1)
+    est = rbm.log_partition(method, n_runs=100, n_betas=1001, seed=1)
     assert est.method == method and est.se > 0 and est.log_weights.shape == (100,)
     lo, hi = est.interval(3)
     assert lo <= exact <= hi, (est.value, est.se, exact)
@@ -34,7 +35,7 @@ def test_forward_below_and_reverse_above_on_average():
     exact = rbm.log_partition().value
     runs = {
         method: np.array(
-            [rbm.log_partition(method, n_chains=10, n_steps=5, seed=s).value for s in range(60)]
+            [rbm.log_partition(method, n_runs=10, n_betas=6, seed=s).value for s in range(60)]
         )
         for method in ("ais", "reverse_ais")
     }
@@ -46,11 +47,11 @@ def test_forward_below_and_reverse_above_on_average():
 
 def test_ais_is_reproducible_and_uses_data_for_the_base():
     rbm = rbm_with(8, 4, 0.5, 3)
-    first = rbm.log_partition("ais", n_chains=20, n_steps=50, seed=7)
-    again = rbm.log_partition("ais", n_chains=20, n_steps=50, seed=7)
+    first = rbm.log_partition("ais", n_runs=20, n_betas=51, seed=7)
+    again = rbm.log_partition("ais", n_runs=20, n_betas=51, seed=7)
     assert first.value == again.value
     data = (np.random.default_rng(0).random((30, 8)) < 0.2).astype(float)
-    with_data = rbm.log_partition("ais", n_chains=100, n_steps=300, seed=7, data=data)
+    with_data = rbm.log_partition("ais", n_runs=100, n_betas=301, seed=7, data=data)
     exact = rbm.log_partition().value
     assert abs(with_data.value - exact) <= 3 * with_data.se
 
@@ -69,16 +70,18 @@ def test_gaussian_visible_ais():
         rng.normal(0, 0.4, (6, 8)), rng.normal(size=6), rng.normal(size=8), visible="gaussian"
     )
     exact = rbm.log_partition().value
-    est = rbm.log_partition("ais", n_chains=100, n_steps=500, seed=2)
+    est = rbm.log_partition("ais", n_runs=100, n_betas=501, seed=2)
     assert abs(est.value - exact) <= 3 * est.se
 
 
 def test_bad_ais_settings():
     rbm = rbm_with(4, 3, 0.5, 0)
-    with pytest.raises(ValueError, match="n_chains: expected an integer >= 2"):
-        rbm.log_partition("ais", n_chains=1)
-    with pytest.raises(ValueError, match="n_steps: expected an integer >= 1"):
-        rbm.log_partition("ais", n_steps=0)
+    with pytest.raises(InputError, match="n_runs: expected an integer >= 2, got 1"):
+        rbm.log_partition("ais", n_runs=1)
+    with pytest.raises(InputError, match="n_betas: expected an integer >= 2, got 1"):
+        rbm.log_partition("ais", n_betas=1)
+    with pytest.raises(InputError, match="base_bias: give data or base_bias, not both"):
+        rbm.log_partition("ais", data=np.zeros((2, 4)), base_bias=np.zeros(4))
     gg = RBM(0.1 * np.ones((2, 2)), np.zeros(2), np.zeros(2), visible="gaussian", hidden="gaussian")
     with pytest.raises(ValueError, match="closed-form"):
         gg.log_partition("ais")
@@ -92,5 +95,5 @@ def test_ais_on_a_gaussian_hidden_layer():
     W = rng.normal(0, 0.4, (10, 3))
     rbm = Hopfield(W @ W.T, rng.normal(0, 0.5, 10)).to_rbm()
     exact = rbm.log_partition().value
-    est = rbm.log_partition("ais", n_chains=100, n_steps=500, seed=3)
+    est = rbm.log_partition("ais", n_runs=100, n_betas=501, seed=3)
     assert abs(est.value - exact) <= 3 * est.se, (est.value, est.se, exact)

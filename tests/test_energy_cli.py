@@ -26,9 +26,23 @@ def test_logz_json_matches_the_library(saved, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["log_z"] == pytest.approx(rbm.log_partition().value)
     assert payload["log_likelihood"] == pytest.approx(rbm.log_likelihood(data))
-    assert main([*argv, "--method", "ais", "--seed", "3", "--steps", "200", "--json"]) == 0
+    assert main([*argv, "--method", "ais", "--seed", "3", "--ais-betas", "201", "--json"]) == 0
     ais = json.loads(capsys.readouterr().out)
     assert abs(ais["log_z"] - payload["log_z"]) <= 3 * ais["se"] and ais["method"] == "ais"
+    assert (ais["n_runs"], ais["n_betas"], ais["seed"]) == (100, 201, 3)
+    again = rbm.log_partition("ais", n_runs=100, n_betas=201, seed=3, data=data)
+    assert ais["log_z"] == again.value and ais["se"] == again.se
+
+
+def test_ais_flags_are_named_in_errors(saved, capsys):
+    folder, _, _ = saved
+    argv = ["energy", "logz", str(folder / "rbm.npz"), "--method", "ais"]
+    assert main([*argv, "--ais-runs", "1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "workbench: error: --ais-runs: expected an integer >= 2, got 1"
+    )
+    assert main([*argv, "--ais-betas", "0"]) == 2
+    assert "--ais-betas: expected an integer >= 2, got 0" in capsys.readouterr().err
 
 
 def test_table_lists_every_joint_state(saved, capsys):

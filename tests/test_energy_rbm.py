@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 
 from workbench.energy import RBM, Hopfield, binary_states
-from workbench.energy import rbm as rbm_module
+from workbench.energy import states as states_module
+from workbench.energy.gibbs import sweep
 
 LAYER_PAIRS = [(v, h) for v in ("bernoulli", "gaussian") for h in ("bernoulli", "gaussian")]
 
@@ -130,7 +131,7 @@ def test_exact_log_z_larger_model_and_chunking(monkeypatch):
     iv, ih = np.meshgrid(np.arange(len(V)), np.arange(len(H)), indexing="ij")
     brute = np.logaddexp.reduce(-numpy_energy(rbm, V[iv.ravel()], H[ih.ravel()]))
     np.testing.assert_allclose(rbm.log_partition().value, brute, rtol=1e-12)
-    monkeypatch.setattr(rbm_module, "_CHUNK_ELEMENTS", 50)  # 5 states per chunk
+    monkeypatch.setattr(states_module, "CHUNK_ELEMENTS", 50)  # 5 states per chunk
     fresh = RBM(rbm.W, rbm.visible_bias, rbm.hidden_bias)
     np.testing.assert_allclose(fresh.log_partition().value, brute, rtol=1e-12)
     np.testing.assert_allclose(fresh.exact_gradient(V[:5])["W"], rbm.exact_gradient(V[:5])["W"])
@@ -229,16 +230,7 @@ def test_gaussian_hidden_conditional_moments_from_gibbs():
     rbm = random_rbm(3, 2, 6, hidden="gaussian")
     v = np.array([1.0, 0.0, 1.0])
     mean, var = rbm.hidden_given_visible(v)
-    rng = np.random.default_rng(0)
-    fn = rbm._fn("gibbs_step")
-    _, H = fn(
-        np.repeat(v[None], 40000, 0),
-        1.0,
-        *rbm._params,
-        np.zeros(3),
-        rng.standard_normal((40000, 2)),
-        rng.random((40000, 3)),
-    )
+    _, H = sweep(rbm, np.repeat(v[None], 40000, 0), 1.0, np.zeros(3), np.random.default_rng(0))
     se = np.sqrt(var / 40000)
     assert np.all(np.abs(H.mean(axis=0) - mean) < 4 * se)
     np.testing.assert_allclose(H.var(axis=0), var, rtol=0.05)

@@ -146,8 +146,8 @@ print(
 rng = np.random.default_rng(0)
 medium = RBM(rng.normal(0, 0.5, (30, 16)), rng.normal(0, 0.5, 30), rng.normal(0, 0.5, 16))
 exact = medium.log_partition().value
-forward = medium.log_partition("ais", n_chains=100, n_steps=500, seed=1)
-reverse = medium.log_partition("reverse_ais", n_chains=100, n_steps=500, seed=1)
+forward = medium.log_partition("ais", n_runs=100, n_betas=501, seed=1)  # 500 sweeps
+reverse = medium.log_partition("reverse_ais", n_runs=100, n_betas=501, seed=1)
 print(
     f"exact {exact:.4f}   AIS {forward.value:.4f} +- {forward.se:.4f}   "
     f"reverse AIS {reverse.value:.4f} +- {reverse.se:.4f}"

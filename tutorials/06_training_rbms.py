@@ -123,10 +123,10 @@ plot_learning_curves(digits_rbm.history_)
 # importance weights.
 
 # %%
-log_z, stderr = digits_rbm.log_partition("ais", n_runs=100, n_betas=1000, random_state=SEED)
+log_z = digits_rbm.log_partition("ais", n_runs=100, n_betas=1000, random_state=SEED)
 print(
-    f"held-out log-likelihood {np.mean(-digits_rbm.free_energy(test.X)) - log_z:.2f} "
-    f"+- {stderr:.2f} nats per digit"
+    f"held-out log-likelihood {np.mean(-digits_rbm.free_energy(test.X)) - log_z.value:.2f} "
+    f"+- {log_z.se:.2f} nats per digit"
 )
 
 # %% [markdown]

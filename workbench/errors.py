@@ -6,7 +6,9 @@ to its flag (``--epochs``, ``--data``) without reading the message text; see
 :func:`workbench.cli.main`.
 """
 
-__all__ = ["InputError"]
+import numpy as np
+
+__all__ = ["InputError", "check_count"]
 
 
 class InputError(ValueError):
@@ -25,3 +27,11 @@ class InputError(ValueError):
     def for_flag(self, flag):
         """The same message with ``flag`` (``--epochs``) in place of the Python name."""
         return f"{flag}: {self.detail}"
+
+
+def check_count(name, value, low):
+    """``value`` as an int >= ``low`` (a bool is not a count); an :class:`InputError` naming
+    ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise InputError(name, f"an integer >= {low}", repr(value))
+    return int(value)

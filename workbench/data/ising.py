@@ -13,6 +13,7 @@ all chains.
 
 import numpy as np
 
+from workbench.energy.states import binary_states
 from workbench.errors import InputError
 
 __all__ = ["ising_energy", "ising_exact", "ising_metropolis"]
@@ -72,12 +73,13 @@ def ising_metropolis(L, T, n_samples, *, n_sweeps=500, seed=None):
 
 def ising_exact(L, T):
     """Every configuration of a tiny lattice (L * L <= 16) and its exact probability:
-    ``(states (2^(L*L), L*L) in {0, 1}, probabilities (2^(L*L),))``."""
+    ``(states (2^(L*L), L*L) in {0, 1}, probabilities (2^(L*L),))``, the states in the order
+    of :func:`workbench.energy.states.binary_states` (site 0 the most significant bit)."""
     _check(L, T)
     if L * L > EXACT_MAX_SITES:
         raise InputError("L", f"L * L <= {EXACT_MAX_SITES} for exact enumeration", L)
     n = L * L
-    states = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
+    states = binary_states(n)
     log_weight = -ising_energy((2 * states - 1).reshape(-1, L, L)) / T
     weight = np.exp(log_weight - log_weight.max())
     return states, weight / weight.sum()

@@ -20,7 +20,8 @@ import numpy as np
 import xarray as xr
 from arviz_stats.ecdf_utils import compute_ecdf, ecdf_pit
 
-from workbench.samplers.base import check_count, make_rng
+from workbench.errors import check_count
+from workbench.samplers.base import make_rng
 
 __all__ = ["SBCResult", "sbc", "sbc_model", "simultaneous_band"]
 

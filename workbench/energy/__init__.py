@@ -1,20 +1,20 @@
 """Energy-based models in PyTensor: RBMs with Bernoulli/Gaussian layers, Hopfield networks,
 exact and annealed partition functions, exact log-likelihood gradients, and an RBM
-log-likelihood usable inside PyMC models.
+log-likelihood usable inside PyMC models. This package is the one evaluator of RBMs: the
+Torch RBM (:mod:`workbench.nn.rbm`) evaluates log Z and log-likelihoods through it.
 
 >>> from workbench.energy import RBM, Hopfield
 >>> rbm = RBM(W, visible_bias, hidden_bias)          # NumPy arrays in
->>> rbm.log_partition("exact"), rbm.log_partition("ais", seed=1)
+>>> rbm.log_partition("exact"), rbm.log_partition("ais", seed=1)   # LogPartition; float() works
 >>> rbm.log_likelihood(V), rbm.exact_gradient(V)     # NumPy arrays out
 
-The PyMC bridge (``rbm_log_likelihood``, ``rbm_model``) lives in
-:mod:`workbench.energy.bayesian` and is imported on first use, so importing this package does
-not import PyMC.
+Binary states are enumerated in one order (:func:`binary_states`: unit 0 is the most significant
+bit). Names are imported on first use, so ``workbench.energy.states`` (NumPy only) does not
+import PyTensor, and nothing here imports PyMC until the bridge (``rbm_log_likelihood``,
+``rbm_model``, in :mod:`workbench.energy.bayesian`) is asked for.
 """
 
-from workbench.energy.graphs import compile_mode, set_compile_mode
-from workbench.energy.hopfield import Hopfield
-from workbench.energy.rbm import MAX_STATES, RBM, JointTable, LogPartition, binary_states
+import importlib
 
 __all__ = [
     "MAX_STATES",
@@ -29,10 +29,25 @@ __all__ = [
     "set_compile_mode",
 ]
 
+_HOMES = {
+    "MAX_STATES": "states",
+    "JointTable": "states",
+    "LogPartition": "states",
+    "binary_states": "states",
+    "RBM": "rbm",
+    "Hopfield": "hopfield",
+    "compile_mode": "graphs",
+    "set_compile_mode": "graphs",
+    "rbm_log_likelihood": "bayesian",
+    "rbm_model": "bayesian",
+}
+
 
 def __getattr__(name):
-    if name in ("rbm_log_likelihood", "rbm_model"):
-        from workbench.energy import bayesian
-
-        return getattr(bayesian, name)
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"workbench.energy.{_HOMES[name]}"), name)
     raise AttributeError(f"module 'workbench.energy' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

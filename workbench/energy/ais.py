@@ -14,28 +14,33 @@ moves the chain by one block-Gibbs sweep that leaves p_k invariant.
 
 import numpy as np
 
-from workbench.energy.rbm import LogPartition, binary_states
+from workbench.energy.gibbs import draw, hidden_field, log_marginal_unit, log_ratio, sweep
+from workbench.energy.states import MAX_STATES, LogPartition, binary_states
+from workbench.errors import InputError, check_count
 
 __all__ = ["annealed_log_partition", "base_log_partition"]
-
-_LOG_2PI = np.log(2.0 * np.pi)
-
-
-def _log_unit(kind, field, scale):
-    if kind == "bernoulli":
-        return np.logaddexp(0.0, field)
-    return 0.5 * scale**2 * field**2 + 0.5 * (_LOG_2PI + 2.0 * np.log(scale))
 
 
 def base_log_partition(rbm, base_bias):
     """log Z_0 of the beta = 0 model: independent visible units with bias ``base_bias``, and
     hidden units with no bias and no coupling."""
-    visible = _log_unit(rbm.visible, base_bias, rbm.sigma).sum()
-    hidden = _log_unit(rbm.hidden, np.zeros(rbm.n_hidden), rbm.hidden_sigma).sum()
+    visible = log_marginal_unit(rbm.visible, base_bias, rbm.sigma).sum()
+    hidden = log_marginal_unit(rbm.hidden, np.zeros(rbm.n_hidden), rbm.hidden_sigma).sum()
     return float(visible + hidden)
 
 
-def _base_bias(rbm, data):
+def _base_bias(rbm, data, base_bias):
+    """The visible bias of the beta = 0 model: ``base_bias`` as given, else matched to the
+    means of ``data`` (logits of the clipped means, or means / sigma^2), else zeros."""
+    if base_bias is not None:
+        if data is not None:
+            raise InputError("base_bias", detail="give data or base_bias, not both")
+        base = np.asarray(base_bias, dtype=float)
+        if base.shape != (rbm.n_visible,) or not np.all(np.isfinite(base)):
+            raise InputError(
+                "base_bias", f"{rbm.n_visible} finite numbers", f"{base.shape} {base_bias!r}"
+            )
+        return base
     if data is None:
         return np.zeros(rbm.n_visible)
     V, _ = rbm._rows("data", data, "visible")
@@ -46,18 +51,12 @@ def _base_bias(rbm, data):
     return mean / rbm.sigma**2
 
 
-def _check_count(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _model_draws(rbm, n, rng, max_states, burn_in=1000):
     """Draws of v from the model: exact when a binary layer can be enumerated within
     ``max_states`` (and 2^22 states in memory), else the ends of long Gibbs chains."""
     try:
         layer, bits = rbm._enumerated_layer(min(max_states, 2**22))
-    except ValueError:
+    except InputError:
         return rbm.sample(n, n_steps=burn_in, seed=rng)[0], "Gibbs"
     states = binary_states(bits)
     if layer == "visible":
@@ -68,56 +67,54 @@ def _model_draws(rbm, n, rng, max_states, burn_in=1000):
     picked = states[rng.choice(len(states), size=n, p=p / p.sum())]
     if layer == "visible":
         return picked, "exact"
-    mean = rbm.visible_given_hidden(picked)
-    if rbm.visible == "bernoulli":
-        return (rng.random(mean.shape) < mean).astype(float), "exact"
-    mu, var = mean
-    return mu + np.sqrt(var) * rng.standard_normal(mu.shape), "exact"
+    field = picked @ rbm.W.T + rbm.visible_bias
+    return draw(rbm.visible, field, rbm.sigma, rng), "exact"
 
 
 def annealed_log_partition(
-    rbm, *, reverse=False, n_chains=100, n_steps=1000, seed=None, data=None, max_states=2**25
+    rbm,
+    *,
+    reverse=False,
+    n_runs=100,
+    n_betas=1000,
+    seed=None,
+    data=None,
+    base_bias=None,
+    max_states=MAX_STATES,
 ):
-    """log Z of ``rbm`` by forward (or ``reverse``) AIS with a linear beta schedule.
+    """log Z of ``rbm`` by forward (or ``reverse``) AIS: ``n_runs`` independent runs through
+    ``n_betas`` inverse temperatures spaced evenly from 0 to 1 (both ends included, so
+    ``n_betas - 1`` Gibbs sweeps per run). The base model's visible bias is ``base_bias``, or
+    is set from the means of ``data``, or is zero. ``max_states`` bounds the enumeration that
+    gives reverse AIS exact model draws (long Gibbs chains beyond it).
 
-    Returns a :class:`~workbench.energy.rbm.LogPartition` whose ``se`` is the delta-method
-    standard error sd(w) / (mean(w) sqrt(n_chains)) of the log of the mean weight.
+    Returns a :class:`~workbench.energy.states.LogPartition` whose ``se`` is the delta-method
+    standard error sd(w) / (mean(w) sqrt(n_runs)) of the log of the mean weight.
     """
     if rbm.visible == rbm.hidden == "gaussian":
-        raise ValueError(
-            "method: a Gaussian-Gaussian RBM has a closed-form log Z; use method='exact'"
+        raise InputError(
+            "method", detail="a Gaussian-Gaussian RBM has a closed-form log Z; use method='exact'"
         )
-    n_chains = _check_count("n_chains", n_chains, 2)
-    n_steps = _check_count("n_steps", n_steps, 1)
+    n_runs = check_count("n_runs", n_runs, 2)
+    n_betas = check_count("n_betas", n_betas, 2)
     rng = np.random.default_rng(seed)
-    a0 = _base_bias(rbm, data)
+    a0 = _base_bias(rbm, data, base_bias)
     log_z0 = base_log_partition(rbm, a0)
-    betas = np.linspace(0.0, 1.0, n_steps + 1)
-    step = rbm._fn("ais_step")
+    betas = np.linspace(0.0, 1.0, n_betas)
     if reverse:
-        V, _ = _model_draws(rbm, n_chains, rng, max_states)
+        V, _ = _model_draws(rbm, n_runs, rng, max_states)
         pairs = zip(betas[::-1][1:], betas[::-1][:-1], strict=True)  # (beta_{k-1}, beta_k)
     else:
-        if rbm.visible == "bernoulli":
-            V = (rng.random((n_chains, rbm.n_visible)) < 1.0 / (1.0 + np.exp(-a0))).astype(float)
-        else:
-            V = rbm.sigma**2 * a0 + rbm.sigma * rng.standard_normal((n_chains, rbm.n_visible))
+        V = draw(rbm.visible, np.broadcast_to(a0, (n_runs, rbm.n_visible)), rbm.sigma, rng)
         pairs = zip(betas[1:], betas[:-1], strict=True)  # (beta_k, beta_{k-1})
-    log_w = np.zeros(n_chains)
+    log_w = np.zeros(n_runs)
     for beta, beta_prev in pairs:
         # weight with p*_beta(v) / p*_beta_prev(v), then one Gibbs sweep at beta
-        log_ratio, V = step(
-            V,
-            beta,
-            *rbm._params,
-            a0,
-            rbm._noise(rng, "hidden", (n_chains, rbm.n_hidden)),
-            rbm._noise(rng, "visible", (n_chains, rbm.n_visible)),
-            beta_prev,
-        )
-        log_w += log_ratio
-    log_mean = float(np.logaddexp.reduce(log_w) - np.log(n_chains))
+        field = hidden_field(rbm, V)  # (n_runs, n_hidden), shared by both
+        log_w += log_ratio(rbm, V, field, beta, beta_prev, a0)
+        V, _ = sweep(rbm, V, beta, a0, rng, field)
+    log_mean = float(np.logaddexp.reduce(log_w) - np.log(n_runs))
     scaled = np.exp(log_w - log_w.max())
-    se = float(scaled.std(ddof=1) / (scaled.mean() * np.sqrt(n_chains)))
+    se = float(scaled.std(ddof=1) / (scaled.mean() * np.sqrt(n_runs)))
     value = log_z0 - log_mean if reverse else log_z0 + log_mean
-    return LogPartition(value, se, "reverse_ais" if reverse else "ais", n_chains, n_steps, log_w)
+    return LogPartition(value, se, "reverse_ais" if reverse else "ais", n_runs, n_betas, log_w)

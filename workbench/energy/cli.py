@@ -44,8 +44,8 @@ def cmd_logz(args):
     data = None if args.data is None else load_array(args.data)
     est = rbm.log_partition(
         args.method,
-        n_chains=args.chains,
-        n_steps=args.steps,
+        n_runs=args.ais_runs,
+        n_betas=args.ais_betas,
         seed=args.seed,
         data=data if args.method != "exact" else None,
     )
@@ -61,7 +61,7 @@ def cmd_logz(args):
         "method": est.method,
     }
     if est.method != "exact":
-        payload.update(chains=est.n_chains, steps=est.n_steps, seed=args.seed)
+        payload.update(n_runs=est.n_runs, n_betas=est.n_betas, seed=args.seed)
     if data is not None:
         payload["log_likelihood"] = rbm.log_likelihood(data, log_z=est.value)
         payload["n_rows"] = int(len(data))
@@ -99,9 +99,11 @@ def register(sub):
     q.add_argument("weights", help=".npz with W, visible_bias, hidden_bias")
     q.add_argument("--method", choices=("exact", "ais", "reverse_ais"), default="exact")
     q.add_argument("--data", default=None, help="visible data (.npy/.csv/.txt), one row each")
-    q.add_argument("--chains", type=int, default=100)
-    q.add_argument("--steps", type=int, default=1000)
-    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--ais-runs", type=int, default=100, help="AIS runs")
+    q.add_argument("--ais-betas", type=int, default=1000,
+                   help="AIS inverse temperatures from 0 to 1, both included")  # fmt: skip
+    q.add_argument("--seed", type=int, default=None, help="AIS seed (none: fresh entropy)")
+    q.set_defaults(flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas"})
     q.add_argument("--json", action="store_true")
     t = inner.add_parser("table", help="every (v, h) of a tiny Bernoulli RBM")
     t.add_argument("weights")

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from workbench.energy.rbm import RBM, binary_states
+from workbench.energy.rbm import RBM
+from workbench.energy.states import binary_states
 
 __all__ = ["section_energy"]
 
@@ -40,7 +41,7 @@ def section_energy(report, seed, **_):
     lines = [f"exact (2^16 hidden states)   log Z = {exact:.4f}"]
     worst = 0.0
     for method in ("ais", "reverse_ais"):
-        est = medium.log_partition(method, n_chains=100, n_steps=500, seed=seed)
+        est = medium.log_partition(method, n_runs=100, n_betas=501, seed=seed)  # 500 sweeps
         worst = max(worst, abs(est.value - exact) / est.se)
         lines.append(
             f"{method:<28} log Z = {est.value:.4f} +- {est.se:.4f}  "

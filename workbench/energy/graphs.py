@@ -140,14 +140,6 @@ def _conditional_mean(layer, field, scale):
     return pt.sigmoid(field) if layer == "bernoulli" else scale**2 * field
 
 
-def _draw(layer, field, scale, noise):
-    """A draw of the layer given its input: ``noise`` is uniform(0, 1) for a Bernoulli layer,
-    standard normal for a Gaussian one (drawn by NumPy, so a seed fixes everything)."""
-    if layer == "bernoulli":
-        return pt.cast(pt.lt(noise, pt.sigmoid(field)), "float64")
-    return scale**2 * field + scale * noise
-
-
 def _inputs():
     v, h = pt.dmatrix("v"), pt.dmatrix("h")
     W, a, b = pt.dmatrix("W"), pt.dvector("a"), pt.dvector("b")
@@ -196,35 +188,6 @@ def _build(name, visible, hidden):
             pt.dot((mean_v_state * weight[:, None]).T, mean_h_state),
         ]
         return [states, *params], [lse, *moments]
-    if name == "log_z_visible":
-        return [v, *params], logsumexp(-free_energy(v, *params, **kinds), axis=0)
-    if name == "log_z_hidden":
-        return [h, *params], logsumexp(-hidden_free_energy(h, *params, **kinds), axis=0)
-    if name in ("gibbs_step", "ais_step"):
-        # One block-Gibbs sweep v -> h -> v' of the tempered model with W, b scaled by beta and
-        # visible bias (1 - beta) a_base + beta a; for AIS also log p*_beta(v) - log
-        # p*_beta_prev(v) of the incoming state.
-        beta, beta_prev = pt.dscalar("beta"), pt.dscalar("beta_prev")
-        a_base, noise_h, noise_v = (
-            pt.dvector("a_base"),
-            pt.dmatrix("noise_h"),
-            pt.dmatrix("noise_v"),
-        )
-
-        def tempered(x):
-            return beta * W, (1.0 - x) * a_base + x * a, x * b
-
-        Wt, at, bt = tempered(beta)
-        h_new = _draw(hidden, pt.dot(v, Wt) + bt, tau, noise_h)
-        v_new = _draw(visible, pt.dot(h_new, Wt.T) + at, sigma, noise_v)
-        inputs = [v, beta, W, a, b, sigma, tau, a_base, noise_h, noise_v]
-        if name == "gibbs_step":
-            return inputs, [v_new, h_new]
-        Wp, ap, bp = beta_prev * W, (1.0 - beta_prev) * a_base + beta_prev * a, beta_prev * b
-        log_ratio = free_energy(v, Wp, ap, bp, sigma, tau, **kinds) - free_energy(
-            v, Wt, at, bt, sigma, tau, **kinds
-        )
-        return [*inputs, beta_prev], [log_ratio, v_new]
     raise KeyError(name)
 
 

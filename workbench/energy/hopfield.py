@@ -12,7 +12,8 @@ has exactly the Hopfield distribution as its visible marginal (:meth:`Hopfield.t
 
 import numpy as np
 
-from workbench.energy.rbm import MAX_STATES, RBM, _finite_array, binary_states
+from workbench.energy.rbm import RBM
+from workbench.energy.states import MAX_STATES, LogPartition, finite_array, log_sum_over_states
 
 __all__ = ["Hopfield"]
 
@@ -27,8 +28,8 @@ class Hopfield:
     """
 
     def __init__(self, J, bias):
-        J = _finite_array("J", J, 2)
-        bias = _finite_array("bias", bias, 1)
+        J = finite_array("J", J, 2)
+        bias = finite_array("bias", bias, 1)
         if J.shape[0] != J.shape[1]:
             raise ValueError(f"J: expected a square matrix, got shape {J.shape}")
         if bias.shape != (J.shape[0],):
@@ -64,21 +65,23 @@ class Hopfield:
     def energy(self, x):
         """E(x) per row: (N, D) -> (N,)."""
         X, single = self._states(x)
-        E = -X @ self.bias - 0.5 * np.einsum("ni,ij,nj->n", X, self.J, X)
+        E = self._energy(X)
         return E[0] if single else E
 
+    def _energy(self, X):
+        return -X @ self.bias - 0.5 * np.einsum("ni,ij,nj->n", X, self.J, X)
+
     def log_partition(self, max_states=MAX_STATES):
-        """log Z by summing exp(-E) over all 2^D states (refused beyond ``max_states``)."""
-        if 2.0**self.n_units > max_states:
-            raise ValueError(
-                f"log_partition: 2^{self.n_units} states exceed max_states = {max_states:,}; "
-                "use to_rbm().log_partition(method='ais') for an estimate"
-            )
-        return float(np.logaddexp.reduce(-self.energy(binary_states(self.n_units))))
+        """Exact log Z, summing exp(-E) over all 2^D states (refused beyond ``max_states``):
+        a :class:`~workbench.energy.states.LogPartition`."""
+        value = log_sum_over_states(
+            lambda X: -self._energy(X), self.n_units, max_states=max_states, what="the units"
+        )
+        return LogPartition(value, 0.0, "exact")
 
     def log_prob(self, x):
         """log p(x) per row."""
-        return -self.energy(x) - self.log_partition()
+        return -self.energy(x) - self.log_partition().value
 
     def to_rbm(self):
         """The Hubbard-Stratonovich RBM: Bernoulli visible, Gaussian hidden (sigma 1, bias 0),

@@ -1,7 +1,8 @@
 """Restricted Boltzmann machines with exact and annealed partition functions.
 
-NumPy arrays in, NumPy arrays out; every computation runs through the PyTensor graphs of
-:mod:`workbench.energy.graphs`, compiled once per layer types and cached.
+NumPy arrays in, NumPy arrays out. Energies, free energies, conditionals and exact sums run
+through the PyTensor graphs of :mod:`workbench.energy.graphs`, compiled once per layer types
+and cached; Gibbs sweeps and AIS steps are NumPy (:mod:`workbench.energy.gibbs`).
 
 >>> import numpy as np
 >>> from workbench.energy import RBM
@@ -10,100 +11,26 @@ NumPy arrays in, NumPy arrays out; every computation runs through the PyTensor g
 >>> rbm.log_prob([[1, 0], [0, 1]])   # log p(v) per row
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from workbench.energy import graphs
+from workbench.energy.gibbs import sweep
 from workbench.energy.graphs import LAYERS
+from workbench.energy.states import (
+    MAX_STATES,
+    JointTable,
+    LogPartition,
+    binary_states,
+    check_enumerable,
+    finite_array,
+    log_sum_over_states,
+    state_chunks,
+)
+from workbench.errors import InputError, check_count
 
-__all__ = ["MAX_STATES", "JointTable", "LogPartition", "RBM", "binary_states"]
+__all__ = ["RBM"]
 
-# Exact enumeration limit: 2^25 states (about 10 s per 100 units of the other layer here).
-MAX_STATES = 2**25
-# Rows of one enumeration chunk times units of the other layer: 2^22 doubles = 32 MiB.
-_CHUNK_ELEMENTS = 2**22
 _LOG_2PI = np.log(2.0 * np.pi)
-
-
-@dataclass(frozen=True)
-class LogPartition:
-    """An exact or estimated log Z. ``se`` is 0 for exact values; for AIS it is the delta-method
-    standard error of log Z-hat, from the spread of the ``log_weights`` of the chains."""
-
-    value: float
-    se: float
-    method: str
-    n_chains: int = 0
-    n_steps: int = 0
-    log_weights: np.ndarray | None = None
-
-    def interval(self, k=3.0):
-        """(value - k se, value + k se)."""
-        return self.value - k * self.se, self.value + k * self.se
-
-
-@dataclass(frozen=True)
-class JointTable:
-    """Every joint state (v, h) of a tiny Bernoulli RBM with its energy, Boltzmann weight
-    exp(-E) and probability; ``marginal`` holds p(v) for each row of ``visible_states``."""
-
-    visible: np.ndarray  # (S, n_visible)
-    hidden: np.ndarray  # (S, n_hidden)
-    energy: np.ndarray  # (S,)
-    weight: np.ndarray  # (S,)
-    probability: np.ndarray  # (S,)
-    log_z: float
-    visible_states: np.ndarray  # (2^n_visible, n_visible)
-    marginal: np.ndarray  # (2^n_visible,)
-
-    def __str__(self):
-        nv, nh = self.visible.shape[1], self.hidden.shape[1]
-        width = max(nv, 1) + 1
-        lines = [f"{'v':<{width}}{'h':<{max(nh, 1) + 2}}{'E(v,h)':>9}{'exp(-E)':>11}{'p(v,h)':>9}"]
-        for v, h, e, w, p in zip(
-            self.visible, self.hidden, self.energy, self.weight, self.probability, strict=True
-        ):
-            lines.append(
-                f"{_bits_text(v):<{width}}{_bits_text(h):<{nh + 2}}{e:9.3f}{w:11.4f}{p:9.4f}"
-            )
-        lines.append(f"Z = {np.exp(self.log_z):.4f} (log Z = {self.log_z:.4f})")
-        lines.append(
-            "p(v): "
-            + "  ".join(
-                f"{_bits_text(v)}: {p:.4f}"
-                for v, p in zip(self.visible_states, self.marginal, strict=True)
-            )
-        )
-        return "\n".join(lines)
-
-
-def _bits_text(x):
-    return "".join(str(int(round(u))) for u in x)
-
-
-def binary_states(n, start=0, count=None):
-    """Rows ``start`` .. ``start + count`` of all 2^n binary states, unit 0 the most significant
-    bit (so the rows count 00, 01, 10, 11 ...): array (count, n)."""
-    count = 2**n - start if count is None else count
-    index = np.arange(start, start + count, dtype=np.int64)
-    return ((index[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
-
-
-def _finite_array(name, value, ndim):
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a numeric array, got {type(value).__name__}") from None
-    if arr.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise ValueError(
-            f"{name}: expected finite values, got {int(bad.sum())} NaN/inf entries "
-            f"(first at index {np.argwhere(bad)[0].tolist()})"
-        )
-    return arr
 
 
 def _scale(name, value, n, layer):
@@ -153,12 +80,12 @@ class RBM:
         for name, layer in (("visible", visible), ("hidden", hidden)):
             if layer not in LAYERS:
                 raise ValueError(f"{name}: expected one of {LAYERS}, got {layer!r}")
-        W = _finite_array("W", W, 2)
+        W = finite_array("W", W, 2)
         n_visible, n_hidden = W.shape
         if n_visible == 0 or n_hidden == 0:
             raise ValueError(f"W: expected at least one visible and one hidden unit, got {W.shape}")
-        a = _finite_array("visible_bias", visible_bias, 1)
-        b = _finite_array("hidden_bias", hidden_bias, 1)
+        a = finite_array("visible_bias", visible_bias, 1)
+        b = finite_array("hidden_bias", hidden_bias, 1)
         for name, vec, n, axis in (
             ("visible_bias", a, n_visible, 0),
             ("hidden_bias", b, n_hidden, 1),
@@ -297,21 +224,8 @@ class RBM:
         }
         layer = min(sizes, key=lambda k: (sizes[k], k != "hidden"))
         n = sizes[layer]
-        if 2.0**n > max_states:
-            raise ValueError(
-                f"log_partition: exact enumeration needs 2^{n} = {2**n:,} states of the {layer} "
-                f"layer (the smaller binary one), over the limit max_states = "
-                f"{int(max_states):,} (2^{int(np.log2(max_states))}). Use "
-                "method='ais' (and 'reverse_ais' for an upper bracket) for an estimate with a "
-                "standard error, or raise max_states if you can wait."
-            )
+        check_enumerable(n, max_states, f"the {layer} layer (the smaller binary one)")
         return layer, n
-
-    def _chunks(self, layer, n):
-        other = self.n_hidden if layer == "visible" else self.n_visible
-        rows = int(min(2**n, max(1, _CHUNK_ELEMENTS // max(other, n))))
-        for start in range(0, 2**n, rows):
-            yield binary_states(n, start, min(rows, 2**n - start))
 
     def _exact_log_z(self, max_states):
         """log Z alone (cheaper than the moments: no conditional means), cached."""
@@ -322,9 +236,15 @@ class RBM:
                 self._exact["log_z"] = self._gaussian_moments()[0]
             else:
                 layer, n = self._enumerated_layer(max_states)
-                fn = self._fn(f"log_z_{layer}")
-                lse = [fn(states, *self._params) for states in self._chunks(layer, n)]
-                self._exact["log_z"] = float(np.logaddexp.reduce(np.asarray(lse)))
+                name = "free_energy" if layer == "visible" else "hidden_free_energy"
+                fn = self._fn(name)
+                other = self.n_hidden if layer == "visible" else self.n_visible
+                self._exact["log_z"] = log_sum_over_states(
+                    lambda states: -fn(states, *self._params),
+                    n,
+                    max_states=max_states,
+                    width=other,
+                )
         return self._exact["log_z"]
 
     def _exact_moments(self, max_states):
@@ -336,7 +256,8 @@ class RBM:
         else:
             layer, n = self._enumerated_layer(max_states)
             fn = self._fn(f"enumerate_{layer}")
-            parts = [fn(states, *self._params) for states in self._chunks(layer, n)]
+            other = self.n_hidden if layer == "visible" else self.n_visible
+            parts = [fn(states, *self._params) for states in state_chunks(n, other)]
             lse = np.array([p[0] for p in parts])
             log_z = float(np.logaddexp.reduce(lse))
             share = np.exp(lse - log_z)
@@ -390,13 +311,14 @@ class RBM:
         self,
         method="exact",
         *,
-        n_chains=100,
-        n_steps=1000,
+        n_runs=100,
+        n_betas=1000,
         seed=None,
         data=None,
+        base_bias=None,
         max_states=MAX_STATES,
     ):
-        """log Z, exactly or by annealed importance sampling.
+        """log Z, exactly or by annealed importance sampling (:mod:`workbench.energy.ais`).
 
         Parameters
         ----------
@@ -407,20 +329,24 @@ class RBM:
             back from draws of this model (exact draws when the binary layer can be
             enumerated, otherwise long Gibbs chains): above the truth on average. Together
             they bracket log Z.
-        n_chains, n_steps : int
-            AIS chains and intermediate temperatures.
+        n_runs, n_betas : int
+            AIS runs, and inverse temperatures from 0 to 1 (both included) in each run.
         seed : int, optional
+            None draws fresh entropy.
         data : array (N, n_visible), optional
             Visible data whose means set the base model's biases (a better start than zeros).
+        base_bias : array (n_visible,), optional
+            The base model's visible bias itself (instead of ``data``).
 
         Returns
         -------
         LogPartition
-            ``value``, ``se`` (0 when exact), ``interval(k)``, ``log_weights``.
+            ``value`` (also ``float(result)``), ``se`` (0 when exact), ``interval(k)``,
+            ``log_weights``.
         """
         methods = ("exact", "ais", "reverse_ais")
         if method not in methods:
-            raise ValueError(f"method: expected one of {methods}, got {method!r}")
+            raise InputError("method", f"one of {methods}", repr(method))
         if method == "exact":
             return LogPartition(self._exact_log_z(max_states), 0.0, "exact")
         from workbench.energy.ais import annealed_log_partition
@@ -428,20 +354,21 @@ class RBM:
         return annealed_log_partition(
             self,
             reverse=method == "reverse_ais",
-            n_chains=n_chains,
-            n_steps=n_steps,
+            n_runs=n_runs,
+            n_betas=n_betas,
             seed=seed,
             data=data,
+            base_bias=base_bias,
             max_states=max_states,
         )
 
     def log_prob(self, v, log_z=None):
-        """log p(v) per row (a density for a Gaussian visible layer): (N,). ``log_z`` defaults
-        to the exact value; pass an AIS estimate (``.value``) for large models."""
+        """log p(v) per row (a density for a Gaussian visible layer): (N,). ``log_z`` (a float
+        or a LogPartition) defaults to the exact value; pass an AIS estimate for large models."""
         F = self.free_energy(v)
         if log_z is None:
-            log_z = self.log_partition().value
-        return -F - float(getattr(log_z, "value", log_z))
+            log_z = self.log_partition()
+        return -F - float(log_z)
 
     def log_likelihood(self, v, log_z=None):
         """Mean of :meth:`log_prob` over the rows of ``v``."""
@@ -480,33 +407,21 @@ class RBM:
         return JointTable(V, H, E, np.exp(-E), prob, log_z, binary_states(nv), marginal)
 
     # ------------------------------------------------------------------ sampling
-    def _noise(self, rng, layer, shape):
-        kind = self.visible if layer == "visible" else self.hidden
-        return rng.random(shape) if kind == "bernoulli" else rng.standard_normal(shape)
-
     def sample(self, n_samples, *, n_steps=1000, seed=None, v0=None):
-        """Block Gibbs sampling: ``n_samples`` independent chains, each ``n_steps`` sweeps
-        v -> h -> v from ``v0`` (default: random), returning the last (V, H)."""
-        for name, value, low in (("n_samples", n_samples, 1), ("n_steps", n_steps, 1)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        """Block Gibbs sampling (:func:`workbench.energy.gibbs.sweep`): ``n_samples``
+        independent chains, each ``n_steps`` sweeps v -> h -> v from ``v0`` (default: random
+        bits, or standard normal values for a Gaussian layer), returning the last (V, H)."""
+        n_samples = check_count("n_samples", n_samples, 1)
+        n_steps = check_count("n_steps", n_steps, 1)
         rng = np.random.default_rng(seed)
-        if v0 is None:
-            V = self._noise(rng, "visible", (n_samples, self.n_visible))
-            V = (V < 0.5).astype(float) if self.visible == "bernoulli" else V
+        shape = (n_samples, self.n_visible)
+        if v0 is None and self.visible == "bernoulli":
+            V = (rng.random(shape) < 0.5).astype(float)
+        elif v0 is None:
+            V = rng.standard_normal(shape)
         else:
-            V, _ = self._rows("v0", v0, "visible")
-            V = np.broadcast_to(V, (n_samples, self.n_visible)).copy()
-        step = self._fn("gibbs_step")
-        zeros = np.zeros(self.n_visible)
-        H = None
+            V = np.broadcast_to(self._rows("v0", v0, "visible")[0], shape).copy()
+        base = np.zeros(self.n_visible)
         for _ in range(n_steps):
-            V, H = step(
-                V,
-                1.0,
-                *self._params,
-                zeros,
-                self._noise(rng, "hidden", (n_samples, self.n_hidden)),
-                self._noise(rng, "visible", (n_samples, self.n_visible)),
-            )
+            V, H = sweep(self, V, 1.0, base, rng)
         return V, H

@@ -15,7 +15,6 @@ from workbench.errors import InputError
 
 __all__ = [
     "SamplingAlgorithm",
-    "check_count",
     "check_positions",
     "make_rng",
     "sample_chains",
@@ -35,13 +34,6 @@ def make_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
-
-
-def check_count(name, value, minimum):
-    """``value`` as an int >= ``minimum``; a ValueError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise InputError(name, f"an integer >= {minimum}", repr(value))
-    return int(value)
 
 
 def check_positions(position):

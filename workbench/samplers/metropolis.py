@@ -14,10 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from workbench.errors import InputError
+from workbench.errors import InputError, check_count
 from workbench.samplers.base import (
     SamplingAlgorithm,
-    check_count,
     check_positions,
     make_rng,
     sample_chains,

@@ -22,8 +22,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from workbench.errors import InputError
-from workbench.samplers.base import check_count, make_rng, sample_chains, to_datatree
+from workbench.errors import InputError, check_count
+from workbench.samplers.base import make_rng, sample_chains, to_datatree
 
 UPDATES = ("metropolis", "gibbs")
 

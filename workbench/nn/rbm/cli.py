@@ -79,8 +79,10 @@ def register(sub):
     p.add_argument("checkpoint")
     p.add_argument("--data", required=True)
     p.add_argument("--ais", action="store_true", help="AIS log-likelihood with its error")
-    p.add_argument("--ais-runs", type=int, default=100)
-    p.add_argument("--ais-betas", type=int, default=2000)
+    p.add_argument("--ais-runs", type=int, default=100, help="AIS runs")
+    p.add_argument("--ais-betas", type=int, default=2000,
+                   help="AIS inverse temperatures from 0 to 1, both included")  # fmt: skip
+    p.set_defaults(flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas"})
     _common(p)
     return {"rbm": run}
 
@@ -158,11 +160,10 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
     if rbm._smaller_layer() <= rbm.exact_max_units:
         final["log_likelihood_exact"] = float(np.mean(rbm.score_samples(X, method="exact")))
     if ais:
-        log_z, stderr = rbm.log_partition("ais", n_runs=ais_runs, n_betas=ais_betas,
-                                          random_state=seed)  # fmt: skip
+        log_z = rbm.log_partition("ais", n_runs=ais_runs, n_betas=ais_betas, random_state=seed)
         final["log_likelihood_ais"] = {
-            "estimate": float(np.mean(-rbm.free_energy(X))) - log_z,
-            "stderr": stderr,
+            "estimate": float(np.mean(-rbm.free_energy(X))) - log_z.value,
+            "stderr": log_z.se,
         }
     return final
 

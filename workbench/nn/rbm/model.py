@@ -47,6 +47,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from workbench.errors import InputError
 from workbench.nn.runtime.training import distributed_context
 from workbench.output import atomic_path
 
@@ -58,7 +59,6 @@ SCHEDULES = ("constant", "linear", "cosine")
 CHECKPOINT_FORMAT = "workbench.nn.RBM"
 CHECKPOINT_VERSION = 1
 INITIAL_MOMENTUM, MOMENTUM_EPOCHS = 0.5, 5  # Hinton's guide: 0.5 at first, then the setting
-LOG2 = math.log(2.0)
 
 
 def check_device(device):
@@ -93,12 +93,6 @@ def torch_threads(n):
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def _bits(start, stop, n_bits, dtype, device):
-    """Rows start..stop-1 of the table of all binary vectors of length ``n_bits``."""
-    index = torch.arange(start, stop, device=device, dtype=torch.int64)
-    return ((index[:, None] >> torch.arange(n_bits, device=device)) & 1).to(dtype)
 
 
 def _to_python(value):
@@ -147,7 +141,7 @@ class RBM(TransformerMixin, BaseEstimator):
         Rows of the training data (a fixed subset) used by the monitors.
     exact_max_units : int, default=16
         Exact log-likelihood (enumerating the smaller layer) when it has at most this many
-        units; ``log_partition(method="exact")`` allows up to 30.
+        units; ``log_partition(method="exact")`` allows up to 25.
     diagnostics_window : int, default=100
         Updates over which the persistent chains' free energies feed R-hat and ESS.
     checkpoint : path or None, default=None
@@ -340,17 +334,6 @@ class RBM(TransformerMixin, BaseEstimator):
         if self.visible == "gaussian":
             value = value + (v**2).sum(-1) / (2.0 * self.sigma**2)
         return value
-
-    def _hidden_free_energy(self, h, params):
-        """F(h) = -log sum/integral over v of exp(-E(v, h)) per row, (N, n_hidden) -> (N,)."""
-        W, a, b = params
-        field = h @ W.T + a
-        if self.visible == "bernoulli":
-            marginal = torch.nn.functional.softplus(field).sum(-1)
-        else:
-            s2 = self.sigma**2
-            marginal = (0.5 * s2 * field**2).sum(-1) + 0.5 * W.shape[0] * math.log(2 * math.pi * s2)
-        return -(h @ b) - marginal
 
     # ------------------------------------------------------------------ fitting
     def _init_state(self, X, generator):
@@ -623,7 +606,7 @@ class RBM(TransformerMixin, BaseEstimator):
             f_val = self._free_energy(X_val[: self.monitor_size]).mean()
             record["free_energy_gap"] = float(f_val - self._free_energy(X_train).mean())
         if self._smaller_layer() <= self.exact_max_units:
-            log_z = self._exact_log_partition()
+            log_z = self.log_partition("exact")
             record["log_likelihood_exact"] = float(self._log_likelihood(X_train, log_z).mean())
             if X_val is not None:
                 record["log_likelihood_exact_val"] = float(
@@ -663,86 +646,37 @@ class RBM(TransformerMixin, BaseEstimator):
     def _double_params(self):
         return tuple(p.double() for p in self._params)
 
-    @torch.no_grad()
-    def _exact_log_partition(self, max_units=30, chunk=1 << 15):
-        """log Z by enumerating the smaller layer (the hidden one for Gaussian visible units)."""
-        params = self._double_params()
-        W = params[0]
-        enumerate_hidden = self.visible == "gaussian" or self.n_hidden <= W.shape[0]
-        m = W.shape[1] if enumerate_hidden else W.shape[0]
-        if m > max_units:
-            raise ValueError(
-                f"exact log Z needs enumerating 2^{m} states (limit 2^{max_units}); "
-                "use method='ais'"
-            )
-        energy = self._hidden_free_energy if enumerate_hidden else self._free_energy
-        parts = []
-        for start in range(0, 1 << m, chunk):
-            states = _bits(start, min(start + chunk, 1 << m), m, torch.float64, W.device)
-            parts.append(torch.logsumexp(-energy(states, params), 0))
-        return float(torch.logsumexp(torch.stack(parts), 0))
-
     def _log_likelihood(self, X, log_z):
-        return -self._free_energy(X, self._double_params()) - log_z
+        """log p(v) per row of the checked tensor ``X`` through :mod:`workbench.energy`, with
+        ``log_z`` a float or a LogPartition: ndarray (n_samples,)."""
+        return self.to_energy().log_prob(X.double().cpu().numpy(), log_z)
 
-    @torch.no_grad()
-    def log_partition(self, method="auto", *, n_runs=100, n_betas=1000, random_state=0):
-        """log Z and its standard error: ``(log_z, stderr)``.
+    def log_partition(self, method="auto", *, n_runs=100, n_betas=1000, random_state=None):
+        """log Z with its standard error, a :class:`workbench.energy.LogPartition` (``value``,
+        ``se``; ``float()`` gives the value), computed by :meth:`workbench.energy.RBM.log_partition`
+        on this model in float64.
 
-        ``method="exact"`` enumerates the smaller layer (stderr 0), ``"ais"`` runs annealed
-        importance sampling from a zero-weight RBM with the data's visible marginals through
-        ``n_betas`` inverse temperatures with ``n_runs`` independent runs (stderr by the delta
-        method), ``"auto"`` takes exact up to ``exact_max_units`` units, else AIS.
+        ``method="exact"`` enumerates the smaller layer (the hidden one for Gaussian visible
+        units; refused beyond ``workbench.energy.MAX_STATES`` = 2^25 states). ``"ais"`` runs
+        annealed importance sampling from the zero-weight RBM whose visible biases match the
+        training data's marginals, ``n_runs`` runs through ``n_betas`` inverse temperatures
+        from 0 to 1 (standard error by the delta method); ``"reverse_ais"`` anneals the other
+        way (high on average where forward AIS is low). ``"auto"`` is exact when the smaller
+        layer has at most ``exact_max_units`` units, else AIS. ``random_state``: the AIS seed
+        (None: fresh entropy).
         """
         check_is_fitted(self, "_state")
-        if method not in ("auto", "exact", "ais"):
-            raise ValueError(f"method: expected one of auto, exact, ais, got {method!r}")
-        small = self._smaller_layer() <= self.exact_max_units
-        if method == "exact" or (method == "auto" and small):
-            return self._exact_log_partition(), 0.0
-        return self._ais(n_runs, n_betas, random_state)
-
-    def _ais(self, n_runs, n_betas, random_state):
-        for name, value in (("n_runs", n_runs), ("n_betas", n_betas)):
-            if not isinstance(value, (int, np.integer)) or value < 2:
-                raise ValueError(f"{name}: expected an integer >= 2, got {value!r}")
-        W, a, b = self._double_params()
-        base = self._state["base_bias"].double()
-        dev, s2 = W.device, self.sigma**2
-        generator = torch.Generator(device=dev).manual_seed(int(random_state or 0))
-        softplus = torch.nn.functional.softplus
-
-        # log f_beta(v) = v.((1 - beta) base + beta a) [- v^2 / (2 s2)] + sum softplus(beta field)
-        # with field = v W + b: the importance-weight increment between two betas needs one
-        # product v W, shared with the draw of h.
-        def draw_visible(field):
-            if self.visible == "bernoulli":
-                return self._bernoulli(torch.sigmoid(field), generator)
-            noise = torch.randn(field.shape, generator=generator, device=dev, dtype=field.dtype)
-            return s2 * field + math.sqrt(s2) * noise
-
-        n_hidden = W.shape[1]
-        if self.visible == "bernoulli":
-            log_z0 = float(softplus(base).sum()) + n_hidden * LOG2
-        else:
-            log_z0 = (
-                float((0.5 * s2 * base**2).sum())
-                + 0.5 * W.shape[0] * math.log(2 * math.pi * s2)
-                + n_hidden * LOG2
-            )
-        betas = torch.linspace(0.0, 1.0, n_betas, dtype=torch.float64).tolist()
-        v = draw_visible(base.expand(n_runs, -1))
-        log_w = torch.zeros(n_runs, dtype=torch.float64, device=dev)
-        for prev, beta in zip(betas[:-1], betas[1:], strict=True):
-            field = v @ W + b
-            log_w += (beta - prev) * (v @ (a - base))
-            log_w += (softplus(beta * field) - softplus(prev * field)).sum(-1)
-            h = self._bernoulli(torch.sigmoid(beta * field), generator)
-            v = draw_visible((1 - beta) * base + beta * (a + h @ W.T))
-        log_mean = torch.logsumexp(log_w, 0) - math.log(n_runs)
-        w = torch.exp(log_w - log_w.max())
-        stderr = float(w.std() / w.mean() / math.sqrt(n_runs))
-        return log_z0 + float(log_mean), stderr
+        methods = ("auto", "exact", "ais", "reverse_ais")
+        if method not in methods:
+            raise InputError("method", f"one of {', '.join(methods)}", repr(method))
+        if method == "auto":
+            method = "exact" if self._smaller_layer() <= self.exact_max_units else "ais"
+        energy = self.to_energy()
+        if method == "exact":
+            return energy.log_partition("exact")
+        base = self._state["base_bias"].double().cpu().numpy()
+        return energy.log_partition(method, n_runs=n_runs, n_betas=n_betas, seed=random_state,
+                                    base_bias=base)  # fmt: skip
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
@@ -756,13 +690,13 @@ class RBM(TransformerMixin, BaseEstimator):
         """F(v) per row, in float64: (n_samples, n_visible) -> (n_samples,)."""
         check_is_fitted(self, "_state")
         X = self._check_X(X, reset=False)
-        return self._free_energy(X, self._double_params()).cpu().numpy()
+        return self.to_energy().free_energy(X.double().cpu().numpy())
 
     def score_samples(self, X, *, method="auto", **ais_options):
         """Log-likelihood log p(v) per row (n_samples,): exact when a layer is small enough,
         AIS otherwise (see :meth:`log_partition`)."""
-        log_z, _ = self.log_partition(method, **ais_options)
-        return -self.free_energy(X) - log_z
+        log_z = self.log_partition(method, **ais_options)
+        return self._log_likelihood(self._check_X(X, reset=False), log_z)
 
     def score(self, X, y=None):
         """Mean log-likelihood per row."""

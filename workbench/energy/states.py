@@ -1,0 +1,158 @@
+"""Binary states, exact sums over them, and the one result type of a log partition function.
+
+The enumeration order is fixed once, here: state ``k`` of ``n`` binary units is the binary
+numeral of ``k`` with **unit 0 the most significant bit**, so the rows count 00, 01, 10, 11 and
+unit ``n - 1`` flips fastest (as ``itertools.product((0, 1), repeat=n)``).
+
+>>> binary_states(2)
+array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
+>>> float(log_sum_over_states(lambda S: -S.sum(axis=1), 3))    # 3 log(1 + e^-1)
+
+NumPy only (no PyTensor), so data generators and the Torch RBM can use it cheaply.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logsumexp
+
+from workbench.errors import InputError
+
+__all__ = [
+    "MAX_STATES",
+    "JointTable",
+    "LogPartition",
+    "binary_states",
+    "check_enumerable",
+    "finite_array",
+    "log_sum_over_states",
+    "state_chunks",
+]
+
+# Exact enumeration limit: 2^25 states (about 10 s per 100 units of the other layer of an RBM).
+MAX_STATES = 2**25
+# Rows of one enumeration chunk times units: 2^22 doubles = 32 MiB.
+CHUNK_ELEMENTS = 2**22
+
+
+@dataclass(frozen=True)
+class LogPartition:
+    """An exact or estimated log Z; ``float(result)`` is ``value``.
+
+    ``se`` is 0 for exact values; for AIS it is the delta-method standard error of log Z-hat,
+    from the spread of the ``log_weights`` (n_runs,) of the runs. ``n_runs`` and ``n_betas``
+    (inverse temperatures, both ends included) are 0 for exact values.
+    """
+
+    value: float
+    se: float
+    method: str
+    n_runs: int = 0
+    n_betas: int = 0
+    log_weights: np.ndarray | None = None
+
+    def __float__(self):
+        return float(self.value)
+
+    def interval(self, k=3.0):
+        """(value - k se, value + k se)."""
+        return self.value - k * self.se, self.value + k * self.se
+
+
+@dataclass(frozen=True)
+class JointTable:
+    """Every joint state (v, h) of a tiny Bernoulli RBM with its energy, Boltzmann weight
+    exp(-E) and probability; ``marginal`` holds p(v) for each row of ``visible_states``."""
+
+    visible: np.ndarray  # (S, n_visible)
+    hidden: np.ndarray  # (S, n_hidden)
+    energy: np.ndarray  # (S,)
+    weight: np.ndarray  # (S,)
+    probability: np.ndarray  # (S,)
+    log_z: float
+    visible_states: np.ndarray  # (2^n_visible, n_visible)
+    marginal: np.ndarray  # (2^n_visible,)
+
+    def __str__(self):
+        nv, nh = self.visible.shape[1], self.hidden.shape[1]
+        width = max(nv, 1) + 1
+        lines = [f"{'v':<{width}}{'h':<{max(nh, 1) + 2}}{'E(v,h)':>9}{'exp(-E)':>11}{'p(v,h)':>9}"]
+        for v, h, e, w, p in zip(
+            self.visible, self.hidden, self.energy, self.weight, self.probability, strict=True
+        ):
+            lines.append(
+                f"{_bits_text(v):<{width}}{_bits_text(h):<{nh + 2}}{e:9.3f}{w:11.4f}{p:9.4f}"
+            )
+        lines.append(f"Z = {np.exp(self.log_z):.4f} (log Z = {self.log_z:.4f})")
+        lines.append(
+            "p(v): "
+            + "  ".join(
+                f"{_bits_text(v)}: {p:.4f}"
+                for v, p in zip(self.visible_states, self.marginal, strict=True)
+            )
+        )
+        return "\n".join(lines)
+
+
+def _bits_text(x):
+    return "".join(str(int(round(u))) for u in x)
+
+
+def binary_states(n, start=0, count=None):
+    """Rows ``start`` .. ``start + count`` of all 2^n binary states, unit 0 the most significant
+    bit (row k is the binary numeral of k): array (count, n) of 0.0 / 1.0."""
+    count = 2**n - start if count is None else count
+    index = np.arange(start, start + count, dtype=np.int64)
+    return ((index[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
+
+
+def check_enumerable(n, max_states, what):
+    """Refuse (an InputError naming ``max_states``) to enumerate the 2^n states of ``what``
+    beyond ``max_states`` states."""
+    if 2.0**n > max_states:
+        raise InputError(
+            "max_states",
+            detail=(
+                f"exact enumeration needs 2^{n} = {2**n:,} states of {what}, over the limit "
+                f"max_states = {int(max_states):,} (2^{int(np.log2(max_states))}). Use "
+                "method='ais' (and 'reverse_ais' for an upper bracket) for an estimate with a "
+                "standard error, or raise max_states if you can wait."
+            ),
+        )
+
+
+def state_chunks(n, width=None):
+    """All 2^n binary states in order, as chunks of rows whose size times ``width`` (the
+    doubles one row costs downstream; default n) stays near ``CHUNK_ELEMENTS``."""
+    rows = int(min(2**n, max(1, CHUNK_ELEMENTS // max(width or n, n, 1))))
+    for start in range(0, 2**n, rows):
+        yield binary_states(n, start, min(rows, 2**n - start))
+
+
+def log_sum_over_states(log_weight, n, *, max_states=MAX_STATES, width=None, what="the units"):
+    """log of the sum of exp(``log_weight(S)``) over all 2^n binary states S, in chunks.
+
+    ``log_weight`` maps states (rows, n) to log weights (rows,); ``width`` as for
+    :func:`state_chunks`; refused beyond ``max_states`` states (:func:`check_enumerable`).
+    """
+    check_enumerable(n, max_states, what)
+    return float(logsumexp([logsumexp(log_weight(S)) for S in state_chunks(n, width)]))
+
+
+def finite_array(name, value, ndim):
+    """``value`` as a float array of ``ndim`` dimensions with finite entries, or an InputError
+    naming ``name``."""
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(name, "a numeric array", type(value).__name__) from None
+    if arr.ndim != ndim:
+        raise InputError(name, f"a {ndim}-D array", f"shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise InputError(
+            name,
+            "finite values",
+            f"{int(bad.sum())} NaN/inf entries (first at index {np.argwhere(bad)[0].tolist()})",
+        )
+    return arr
