@@ -8,6 +8,7 @@ import pytest
 from scipy.special import logsumexp
 
 from workbench.data import load_dataset
+from workbench.nn.rbm import training
 from workbench.nn.rbm.cli import defaults_for
 from workbench.nn.rbm.model import RBM
 
@@ -87,7 +88,8 @@ def test_cd1_update_equals_enumerated_statistics():
     batch = torch.from_numpy(np.tile(v0, (n, 1)).astype(np.float32))
     rbm.set_params(weight_decay=0.0)
     before = rbm._state["W"].clone()
-    rbm._update(batch, 1.0, 0.0, torch.Generator().manual_seed(0))
+    settings = training.Settings.of(rbm)
+    training.update(rbm._state, batch, settings, 1.0, 0.0, torch.Generator().manual_seed(0))
     step = (rbm._state["W"] - before).double().numpy()
     se = np.sqrt(0.25 / n)  # v h terms lie in [0, 1]: sd <= 1/2
     assert np.max(np.abs(step - expected)) < 4 * se, (step, expected)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from workbench.data import load_dataset
+from workbench.nn.rbm import training
 from workbench.nn.rbm.model import RBM
 
 SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
@@ -46,28 +47,26 @@ def test_resume_reproduces_uninterrupted_run(data, tmp_path, method):
         assert resumed.history_[-1]["chain_rhat"] == whole.history_[-1]["chain_rhat"]
 
 
-def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(data, tmp_path):
+def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(data, tmp_path, monkeypatch):
     """SIGINT during fit: a checkpoint at the last finished mini-batch, then KeyboardInterrupt;
     resuming from it ends where the uninterrupted run ends."""
     whole = RBM(**SETTINGS, n_epochs=40, monitor=False).fit(data)
     path = tmp_path / "rbm.pt"
     rbm = RBM(**SETTINGS, n_epochs=40, monitor=False, checkpoint=path, checkpoint_every=1000)
-    original = RBM._update
+    original = training.update
     calls = []
 
-    def update_then_interrupt(self, *args):  # deliver Ctrl-C in the middle of epoch 3
-        original(self, *args)
+    def update_then_interrupt(*args):  # deliver Ctrl-C in the middle of epoch 3
+        original(*args)
         calls.append(1)
         if len(calls) == 8:
             os.kill(os.getpid(), signal.SIGINT)
 
     assert threading.current_thread() is threading.main_thread()
-    RBM._update = update_then_interrupt
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            rbm.fit(data)
-    finally:
-        RBM._update = original
+    monkeypatch.setattr(training, "update", update_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        rbm.fit(data)
+    monkeypatch.undo()
     resumed = RBM.load(path)
     assert (resumed._state["epoch"], resumed._state["batch"]) == (2, 2)
     resumed.fit(data, resume=True)

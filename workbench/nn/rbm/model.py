@@ -34,10 +34,6 @@ and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty el
 progress and writes checkpoints."""
 
 import math
-import signal
-import sys
-import threading
-import time
 from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +43,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.nn.runtime.training import distributed_context
+from workbench.nn.rbm import fitting, training
 from workbench.output import atomic_path
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device", "torch_threads"]
@@ -57,7 +53,6 @@ METHODS = ("cd", "pcd")
 SCHEDULES = ("constant", "linear", "cosine")
 CHECKPOINT_FORMAT = "workbench.nn.RBM"
 CHECKPOINT_VERSION = 1
-INITIAL_MOMENTUM, MOMENTUM_EPOCHS = 0.5, 5  # Hinton's guide: 0.5 at first, then the setting
 LOG2 = math.log(2.0)
 
 
@@ -315,22 +310,17 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def _hidden_probs(self, v, beta=1.0):
         W, _, b = self._params
-        return torch.sigmoid(beta * (v @ W + b))
+        return training.hidden_probs(v, W, b, beta)
 
     def _visible_mean(self, h):
         W, a, _ = self._params
-        field = h @ W.T + a
-        return torch.sigmoid(field) if self.visible == "bernoulli" else self.sigma**2 * field
+        return training.visible_mean(h, W, a, self.visible, self.sigma)
 
-    def _sample_visible(self, h, generator, shard=None):
-        mean = self._visible_mean(h)
-        if self.visible == "bernoulli":
-            return (_noise(torch.rand, mean, generator, shard) < mean).to(mean.dtype)
-        return mean + self.sigma * _noise(torch.randn, mean, generator, shard, dtype=mean.dtype)
+    def _sample_visible(self, h, generator):
+        W, a, _ = self._params
+        return training.sample_visible(h, W, a, self.visible, self.sigma, generator)
 
-    @staticmethod
-    def _bernoulli(p, generator, shard=None):
-        return (_noise(torch.rand, p, generator, shard) < p).to(p.dtype)
+    _bernoulli = staticmethod(training.bernoulli)
 
     def _free_energy(self, v, params=None):
         """F(v) per row, (N, n_visible) -> (N,), in the dtype of the parameters."""
@@ -353,130 +343,6 @@ class RBM(TransformerMixin, BaseEstimator):
         return -(h @ b) - marginal
 
     # ------------------------------------------------------------------ fitting
-    def _init_state(self, X, generator):
-        n_visible, dev = X.shape[1], X.device
-        W = self.init_scale * torch.randn(n_visible, self.n_hidden, generator=generator, device=dev)
-        if self.visible == "bernoulli":
-            p = X.mean(0).clamp(1e-3, 1 - 1e-3)
-            a = torch.log(p / (1 - p))  # Hinton's guide: log p_i / (1 - p_i)
-        else:
-            a = X.mean(0) / self.sigma**2  # conditional mean sigma^2 a = data mean
-        b = torch.zeros(self.n_hidden, device=dev)
-        if self.sparsity_target is not None:
-            b.fill_(math.log(self.sparsity_target / (1 - self.sparsity_target)))
-        state = {"W": W, "a": a, "b": b, "base_bias": a.clone()}
-        for name in ("W", "a", "b"):
-            state["d" + name] = torch.zeros_like(state[name])
-        state["q"] = torch.full((self.n_hidden,), self.sparsity_target or 0.0, device=dev)
-        n_chains = self.n_chains or self.batch_size
-        if self.method == "pcd":  # fantasy chains start at random data rows
-            rows = torch.randint(0, X.shape[0], (self.n_temperatures, n_chains), device=dev,
-                                 generator=generator)  # fmt: skip
-            state["chains"] = X[rows].clone()  # (temperatures, chains, n_visible)
-        state.update(epoch=0, batch=0, step=0, perm=None, swaps=0.0)
-        return state
-
-    def _learning_rate(self, epoch):
-        fraction = epoch / self.n_epochs
-        scale = {
-            "constant": 1.0,
-            "linear": 1.0 - fraction,
-            "cosine": 0.5 * (1.0 + math.cos(math.pi * fraction)),
-        }[self.lr_schedule]
-        return self.learning_rate * scale
-
-    def _momentum(self, epoch):
-        if epoch >= MOMENTUM_EPOCHS:
-            return self.momentum
-        return min(INITIAL_MOMENTUM, self.momentum)
-
-    def _negative_phase(self, v0, ph0, generator, shard=None):
-        """Model samples and their hidden probabilities: (C, n_visible), (C, n_hidden).
-        ``shard``: (start, stop, rows) when ``v0`` holds rows start:stop of a global batch."""
-        if self.method == "cd":
-            h = self._bernoulli(ph0, generator, shard)
-            for step in range(self.k):
-                v = self._sample_visible(h, generator, shard)
-                ph = self._hidden_probs(v)
-                if step < self.k - 1:
-                    h = self._bernoulli(ph, generator, shard)
-            return v, ph
-        chains = self._state["chains"]
-        betas = self._betas(chains)
-        for _ in range(self.k):
-            h = self._bernoulli(self._hidden_probs(chains, betas), generator)
-            if self.n_temperatures == 1:
-                chains = self._sample_visible(h, generator)
-            else:
-                W, a, _ = self._params
-                chains = self._bernoulli(torch.sigmoid(betas * (h @ W.T + a)), generator)
-        if self.n_temperatures > 1:
-            chains = self._swap(chains, betas, generator)
-        self._state["chains"] = chains
-        return chains[0], self._hidden_probs(chains[0])
-
-    def _betas(self, chains):
-        K = self.n_temperatures
-        betas = torch.arange(K, 0, -1, device=chains.device, dtype=chains.dtype) / K
-        return betas[:, None, None]  # (K, 1, 1): 1, (K-1)/K, ..., 1/K
-
-    def _swap(self, chains, betas, generator):
-        """Metropolis swaps of neighbouring temperatures (even or odd pairs, alternating)."""
-        W, a, b = self._params
-        h = self._bernoulli(self._hidden_probs(chains, betas), generator)
-        energy = -(chains @ a) - (h @ b) - ((chains @ W) * h).sum(-1)  # (K, C)
-        first = self._state["step"] % 2
-        lo = torch.arange(first, self.n_temperatures - 1, 2, device=chains.device)
-        if lo.numel() == 0:
-            return chains
-        hi = lo + 1
-        log_ratio = (betas[lo, :, 0] - betas[hi, :, 0]) * (energy[lo] - energy[hi])
-        u = torch.rand(log_ratio.shape, generator=generator, device=chains.device)
-        accept = (torch.log(u) < log_ratio)[..., None]  # (pairs, C, 1)
-        chains = chains.clone()
-        low, high = chains[lo], chains[hi]
-        chains[lo], chains[hi] = torch.where(accept, high, low), torch.where(accept, low, high)
-        self._state["swaps"] = float(accept.float().mean())
-        return chains
-
-    def _update(self, batch, lr, momentum, generator):
-        """One closed-form gradient step on the global mini-batch ``batch`` (B, n_visible).
-
-        In a data-parallel run this rank takes its share of the rows, and the sums of the
-        positive statistics (and of CD's negative ones) are all-reduced before the update.
-        """
-        s = self._state
-        W = s["W"]
-        rank, world, _ = distributed_context()
-        B, shard, v0 = batch.shape[0], None, batch
-        if world > 1:  # rows start:stop of the global batch, as torch.tensor_split splits
-            start = rank * (B // world) + min(rank, B % world)
-            shard = (start, start + B // world + (rank < B % world), B)
-            v0 = batch[shard[0] : shard[1]]
-        ph0 = self._hidden_probs(v0)
-        vk, phk = self._negative_phase(v0, ph0, generator, shard)
-        C = B if self.method == "cd" else vk.shape[0]  # rows behind the negative statistics
-        stats = [v0.T @ ph0, v0.sum(0), ph0.sum(0), vk.T @ phk, vk.sum(0), phk.sum(0)]
-        if world > 1:  # sums over this rank's rows; PCD chains are replicated on every rank
-            shared = stats[:6] if self.method == "cd" else stats[:3]
-            flat = torch.cat([t.reshape(-1) for t in shared])
-            torch.distributed.all_reduce(flat)
-            parts = torch.split(flat, [t.numel() for t in shared])
-            stats[: len(shared)] = [part.view_as(t) for part, t in zip(parts, shared, strict=True)]
-        vh0, v0_sum, h0_sum, vhk, vk_sum, hk_sum = stats
-        grad_W = vh0 / B - vhk / C - self.weight_decay * W
-        grad_a = v0_sum / B - vk_sum / C
-        grad_b = h0_sum / B - hk_sum / C
-        if self.sparsity_target is not None:  # Hinton's guide, section 11
-            s["q"].mul_(0.9).add_(h0_sum / B, alpha=0.1)
-            excess = self.sparsity_cost * (s["q"] - self.sparsity_target)
-            grad_b -= excess
-            grad_W -= torch.outer(v0_sum / B, excess)
-        for name, grad in (("W", grad_W), ("a", grad_a), ("b", grad_b)):
-            s["d" + name].mul_(momentum).add_(grad, alpha=lr)
-            s[name].add_(s["d" + name])
-        s["step"] += 1
-
     def fit(self, X, y=None, *, X_val=None, resume=False):
         """Train for ``n_epochs`` epochs (from scratch, or from the current state if ``resume``).
 
@@ -511,15 +377,8 @@ class RBM(TransformerMixin, BaseEstimator):
                 f"use at most {X.shape[0]}"
             )
         if not resume:
-            seed = self.random_state
-            if seed is None:
-                seed = int(np.random.SeedSequence().generate_state(1)[0])
-            self._seed = int(seed)
-            self._generator = torch.Generator(device=device).manual_seed(self._seed)
-            self._state = self._init_state(X, self._generator)
-            self.history_ = []
-            self._window = deque(maxlen=self.diagnostics_window)
-        self._train_loop(X, X_val)
+            fitting.begin(self, X, device)
+        fitting.run_epochs(self, X, X_val)
         return self
 
     def partial_fit(self, X, y=None):
@@ -529,78 +388,14 @@ class RBM(TransformerMixin, BaseEstimator):
         first = not hasattr(self, "_state")
         X = self._check_X(X, reset=first)
         if first:
-            self._seed = int(
-                self.random_state
-                if self.random_state is not None
-                else np.random.SeedSequence().generate_state(1)[0]
-            )
-            self._generator = torch.Generator(device=device).manual_seed(self._seed)
-            self._state = self._init_state(X, self._generator)
-            self.history_ = []
-            self._window = deque(maxlen=self.diagnostics_window)
-        momentum = self._momentum(self._state["epoch"])
+            fitting.begin(self, X, device)
+        settings = training.Settings.of(self)
+        momentum = training.momentum_at(settings, self._state["epoch"])
         for start in range(0, X.shape[0], self.batch_size):
-            self._update(X[start : start + self.batch_size], self.learning_rate, momentum,
-                         self._generator)  # fmt: skip
+            batch = X[start : start + self.batch_size]
+            training.update(self._state, batch, settings, self.learning_rate, momentum,
+                            self._generator)  # fmt: skip
         return self
-
-    def _train_loop(self, X, X_val):
-        from tqdm.auto import tqdm
-
-        s, generator = self._state, self._generator
-        lead = distributed_context().rank == 0  # monitors, progress and checkpoints
-        n, B = X.shape[0], self.batch_size
-        n_batches = -(-n // B)
-        monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(self._seed))[
-            : self.monitor_size
-        ].to(X.device)
-        X_monitor = X[monitor_rows]
-        total = max(self.n_epochs - s["epoch"], 0) * n_batches - s["batch"]
-        bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not (self.verbose and lead),
-                   desc=f"RBM {self.method}-{self.k}", unit="batch", leave=False)  # fmt: skip
-        stop, seconds = _InterruptFlag(), 0.0
-        try:
-            with stop:
-                while s["epoch"] < self.n_epochs:
-                    tick = time.perf_counter()
-                    if s["perm"] is None:
-                        s["perm"] = torch.randperm(n, generator=generator, device=X.device)
-                    lr = self._learning_rate(s["epoch"])
-                    momentum = self._momentum(s["epoch"])
-                    while s["batch"] < n_batches:
-                        if stop.raised:
-                            raise KeyboardInterrupt
-                        rows = s["perm"][s["batch"] * B : (s["batch"] + 1) * B]
-                        self._update(X[rows], lr, momentum, generator)
-                        if self.method == "pcd":
-                            self._window.append(
-                                self._free_energy(s["chains"][0])
-                            )  # stays on device
-                        s["batch"] += 1
-                        bar.update(1)
-                    s["epoch"], s["batch"], s["perm"] = s["epoch"] + 1, 0, None
-                    seconds += time.perf_counter() - tick
-                    due = s["epoch"] % self.monitor_every == 0 or s["epoch"] == self.n_epochs
-                    if self.monitor and due and lead:
-                        record = {"epoch": s["epoch"], "learning_rate": lr}
-                        record.update(self._monitor(X_monitor, X_val))
-                        record["seconds"] = round(seconds, 4)
-                        self.history_.append(record)
-                        bar.set_postfix(_postfix(record), refresh=False)
-                    if (
-                        self.checkpoint
-                        and lead
-                        and (s["epoch"] % self.checkpoint_every == 0 or s["epoch"] == self.n_epochs)
-                    ):
-                        self.save(self.checkpoint)
-        except KeyboardInterrupt:
-            if self.checkpoint and lead:
-                self.save(self.checkpoint)
-                print(f"\nRBM: interrupted; checkpoint saved to {self.checkpoint} "
-                      f"(epoch {s['epoch']}, batch {s['batch']})", file=sys.stderr)  # fmt: skip
-            raise
-        finally:
-            bar.close()
 
     # ------------------------------------------------------------------ monitors
     @torch.no_grad()
@@ -631,7 +426,7 @@ class RBM(TransformerMixin, BaseEstimator):
                 )
         record.update(self.chain_diagnostics())
         if self.n_temperatures > 1:
-            record["swap_rate"] = self._state["swaps"]
+            record["swap_rate"] = float(self._state["swaps"])
         return record
 
     def chain_diagnostics(self):
@@ -1000,44 +795,3 @@ def _value(x):
     if get is not None:
         return get()
     return getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
-
-
-def _postfix(record):
-    keys = {
-        "reconstruction_error": "recon",
-        "pseudo_log_likelihood": "pll",
-        "log_likelihood_exact": "ll",
-        "free_energy_gap": "gap",
-        "chain_rhat": "rhat",
-    }
-    return {short: f"{record[k]:.3g}" for k, short in keys.items() if record.get(k) is not None}
-
-
-def _noise(draw, like, generator, shard, **options):
-    """``draw`` (torch.rand or torch.randn) of the shape of ``like``; with ``shard = (start,
-    stop, rows)`` the rows start:stop of a draw for all ``rows`` rows of the global batch, so a
-    rank's share gets the numbers that the one-process run gives those rows."""
-    shape = like.shape if shard is None else (shard[2], *like.shape[1:])
-    noise = draw(shape, generator=generator, device=like.device, **options)
-    return noise if shard is None else noise[shard[0] : shard[1]]
-
-
-class _InterruptFlag:
-    """Within the block, Ctrl-C sets ``raised`` instead of interrupting mid-update (main thread
-    only); the training loop checks it between mini-batches and saves a checkpoint."""
-
-    raised = False
-
-    def _handler(self, signum, frame):
-        self.raised = True
-
-    def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
