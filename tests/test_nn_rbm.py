@@ -205,12 +205,14 @@ def test_same_seed_same_model():
     )
 
 
-def test_partial_last_batch_and_parallel_tempering_run():
+def test_partial_last_batch_with_parallel_tempering():
+    """14 rows in batches of 5, 5, 4; the swap rule itself is checked against exact tempered
+    marginals in test_nn_rbm_tempering.py."""
     X = load_dataset("bars-stripes-3").X
     rbm = RBM(8, n_epochs=3, batch_size=5, n_temperatures=3, random_state=0, verbose=False)
-    rbm.fit(X)  # 14 rows: batches of 5, 5, 4
+    rbm.fit(X)
     assert rbm._state["step"] == 9
-    assert 0.0 <= rbm.history_[-1]["swap_rate"] <= 1.0
+    assert rbm._state["chains"].shape == (3, 5, 9)  # temperatures, chains (= batch), visible
 
 
 @pytest.mark.parametrize(
