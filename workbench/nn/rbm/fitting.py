@@ -18,7 +18,7 @@ import torch
 from workbench.nn.rbm import training
 from workbench.nn.runtime.training import distributed_context
 
-__all__ = ["begin", "run_epochs"]
+__all__ = ["begin", "monitor", "run_epochs"]
 
 
 def begin(estimator, X, device):
@@ -72,7 +72,7 @@ def run_epochs(estimator, X, X_val):
                 if estimator.monitor and lead and (s["epoch"] % estimator.monitor_every == 0
                                                    or last):  # fmt: skip
                     record = {"epoch": s["epoch"], "learning_rate": lr}
-                    record.update(estimator._monitor(X_monitor, X_val))
+                    record.update(monitor(estimator, X_monitor, X_val))
                     record["seconds"] = round(seconds, 4)
                     estimator.history_.append(record)
                     bar.set_postfix(_postfix(record), refresh=False)
@@ -87,6 +87,38 @@ def run_epochs(estimator, X, X_val):
         raise
     finally:
         bar.close()
+
+
+@torch.no_grad()
+def monitor(estimator, X_train, X_val):
+    """The metrics of one ``history_`` record on the monitor rows ``X_train`` (and held-out rows
+    ``X_val`` or None): reconstruction error, pseudo-log-likelihood, free-energy gap, exact
+    log-likelihood when the smaller layer can be enumerated, chain R-hat/ESS, swap rate."""
+    est, seed = estimator, estimator._seed + 7919 * estimator._state["epoch"]
+    record = {
+        "reconstruction_error": est.reconstruction_error(X_train),
+        "pseudo_log_likelihood": (
+            float(est.pseudo_log_likelihood(X_train, random_state=seed).mean())
+            if est.visible == "bernoulli"
+            else None
+        ),
+        "free_energy_gap": None,
+        "log_likelihood_exact": None,
+        "log_likelihood_exact_val": None,
+    }
+    if X_val is not None:
+        f_val = est.free_energy(X_val[: est.monitor_size]).mean()
+        record["free_energy_gap"] = float(f_val - est.free_energy(X_train).mean())
+    if est._smaller_layer() <= est.exact_max_units:
+        rows = X_train if X_val is None else torch.cat([X_train, X_val])
+        log_p = est.score_samples(rows, method="exact")
+        record["log_likelihood_exact"] = float(log_p[: len(X_train)].mean())
+        if X_val is not None:
+            record["log_likelihood_exact_val"] = float(log_p[len(X_train) :].mean())
+    record.update(est.chain_diagnostics())
+    if est.n_temperatures > 1:
+        record["swap_rate"] = float(est._state["swaps"])
+    return record
 
 
 def _postfix(record):

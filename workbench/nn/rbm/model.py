@@ -398,37 +398,6 @@ class RBM(TransformerMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ monitors
-    @torch.no_grad()
-    def _monitor(self, X_train, X_val):
-        generator = torch.Generator(device=X_train.device).manual_seed(
-            self._seed + 7919 * self._state["epoch"]
-        )
-        record = {
-            "reconstruction_error": float(self.reconstruction_error(X_train)),
-            "pseudo_log_likelihood": (
-                float(self._pseudo_log_likelihood(X_train, generator).mean())
-                if self.visible == "bernoulli"
-                else None
-            ),
-            "free_energy_gap": None,
-            "log_likelihood_exact": None,
-            "log_likelihood_exact_val": None,
-        }
-        if X_val is not None:
-            f_val = self._free_energy(X_val[: self.monitor_size]).mean()
-            record["free_energy_gap"] = float(f_val - self._free_energy(X_train).mean())
-        if self._smaller_layer() <= self.exact_max_units:
-            log_z = self._exact_log_partition()
-            record["log_likelihood_exact"] = float(self._log_likelihood(X_train, log_z).mean())
-            if X_val is not None:
-                record["log_likelihood_exact_val"] = float(
-                    self._log_likelihood(X_val, log_z).mean()
-                )
-        record.update(self.chain_diagnostics())
-        if self.n_temperatures > 1:
-            record["swap_rate"] = float(self._state["swaps"])
-        return record
-
     def chain_diagnostics(self):
         """R-hat and bulk ESS (ArviZ) of the free energy of the persistent chains over the last
         ``diagnostics_window`` updates, as {"chain_rhat", "chain_ess", "chain_draws"}; None for
