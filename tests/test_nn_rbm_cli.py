@@ -66,8 +66,17 @@ def test_sample_and_eval(trained, tmp_path):
     ("argv", "message"),
     [
         (["train", "--data", "no-such-set"], "unknown data set 'no-such-set'; expected one of"),
-        (["train", "--data", "bars-stripes-3", "--k", "0"], "k: expected an integer >= 1"),
-        (["train", "--data", "bars-stripes-3", "--batch-size", "99"], "larger than the data"),
+        (["train", "--data", "bars-stripes-3", "--k", "0"], "--k: expected an integer >= 1"),
+        (
+            ["train", "--data", "bars-stripes-3", "--epochs", "0"],
+            "--epochs: expected an integer >= 1, got 0",
+        ),
+        (["train", "--data", "bars-stripes-3", "--lr", "-1"], "--lr: expected a number > 0"),
+        (["train", "--data", "bars-stripes-3", "--hidden", "0"], "--hidden: expected an integer"),
+        (
+            ["train", "--data", "bars-stripes-3", "--batch-size", "99"],
+            "--batch-size: 99 is larger than the data",
+        ),
         (["sample", "missing.pt"], "no such file"),
     ],
 )

@@ -34,6 +34,12 @@ COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
           "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
 
 
+# The estimator's argument names (in InputError) -> this CLI's flags; see workbench.cli.flag_for.
+FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_hidden": "--hidden", "n_epochs": "--epochs",
+              "learning_rate": "--lr", "n_chains": "--chains", "n_temperatures": "--temperatures",
+              "random_state": "--seed"}  # fmt: skip
+
+
 def defaults_for(name):
     """Training settings for a data set name (``bars-stripes-3``, ``ising-4-2.5``, ...)."""
     family = re.sub(r"-\d.*$", "", str(name))
@@ -68,12 +74,14 @@ def register(sub):
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue training from a checkpoint up to --epochs")  # fmt: skip
     _common(p)
+    p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--resume"})
 
     p = rbm_sub.add_parser("sample", help="generate samples by long Gibbs runs")
     p.add_argument("checkpoint")
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--steps", type=int, default=1000, help="Gibbs sweeps per sample")
     _common(p)
+    p.set_defaults(flag_names={**FLAG_NAMES, "n_samples": "--n", "n_steps": "--steps"})
 
     p = rbm_sub.add_parser("eval", help="metrics and figures of a trained RBM on a data set")
     p.add_argument("checkpoint")
@@ -82,6 +90,7 @@ def register(sub):
     p.add_argument("--ais-runs", type=int, default=100)
     p.add_argument("--ais-betas", type=int, default=2000)
     _common(p)
+    p.set_defaults(flag_names={**FLAG_NAMES, "n_runs": "--ais-runs", "n_betas": "--ais-betas"})
     return {"rbm": run}
 
 

@@ -43,6 +43,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from workbench.errors import InputError
 from workbench.nn.rbm import fitting, training
 from workbench.output import atomic_path
 
@@ -224,7 +225,7 @@ class RBM(TransformerMixin, BaseEstimator):
         def integer(name, low):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+                raise InputError(name, f"an integer >= {low}", repr(value))
 
         def number(name, low, *, strict=True, high=None):
             value = getattr(self, name)
@@ -234,7 +235,7 @@ class RBM(TransformerMixin, BaseEstimator):
             if not ok:
                 bound = f"> {low}" if strict else f">= {low}"
                 bound += f" and < {high}" if high is not None else ""
-                raise ValueError(f"{name}: expected a number {bound}, got {value!r}")
+                raise InputError(name, f"a number {bound}", repr(value))
 
         for name, allowed in (
             ("visible", LAYERS),
@@ -242,9 +243,7 @@ class RBM(TransformerMixin, BaseEstimator):
             ("lr_schedule", SCHEDULES),
         ):
             if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}"
-                )
+                raise InputError(name, f"one of {', '.join(allowed)}", repr(getattr(self, name)))
         for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures"):
             integer(name, 1)
         for name in ("monitor_every", "monitor_size", "diagnostics_window", "checkpoint_every"):
@@ -261,10 +260,11 @@ class RBM(TransformerMixin, BaseEstimator):
         if self.sparsity_target is not None:
             number("sparsity_target", 0.0, high=1.0)
         if self.n_temperatures > 1 and (self.method != "pcd" or self.visible != "bernoulli"):
-            raise ValueError(
-                f"n_temperatures: parallel tempering needs method='pcd' and visible='bernoulli', "
-                f"got n_temperatures={self.n_temperatures}, method={self.method!r}, "
-                f"visible={self.visible!r}"
+            raise InputError(
+                "n_temperatures",
+                "1 unless method='pcd' and visible='bernoulli' (parallel tempering)",
+                f"n_temperatures={self.n_temperatures}, method={self.method!r}, "
+                f"visible={self.visible!r}",
             )
         return check_device(self.device)
 
@@ -276,31 +276,28 @@ class RBM(TransformerMixin, BaseEstimator):
         try:
             X = np.asarray(X, dtype=np.float32)
         except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"{name}: expected a numeric array, got {type(X).__name__}: {err}"
-            ) from None
+            raise InputError(name, "a numeric array", f"{type(X).__name__}: {err}") from None
         if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"{name}: expected a 2-D array (samples, features), got {X.shape}")
+            raise InputError(name, "a 2-D array (samples, features)", X.shape)
         bad = ~np.isfinite(X)
         if bad.any():
             where = np.argwhere(bad)[0].tolist()
-            raise ValueError(f"{name}: {int(bad.sum())} NaN/inf entries (first at {where})")
+            raise InputError(name, detail=f"{int(bad.sum())} NaN/inf entries (first at {where})")
         if probabilities and not ((X >= 0) & (X <= 1)).all():
-            raise ValueError(f"{name}: expected probabilities in [0, 1]")
+            raise InputError(name, "probabilities in [0, 1]", f"[{X.min():.3g}, {X.max():.3g}]")
         if self.visible == "bernoulli" and not probabilities and not np.isin(X, (0, 1)).all():
             odd = X[~np.isin(X, (0.0, 1.0))][0]
-            raise ValueError(
-                f"{name}: Bernoulli visible units need binary data in {{0, 1}}, got values in "
+            raise InputError(
+                name,
+                detail=f"Bernoulli visible units need binary data in {{0, 1}}, got values in "
                 f"[{X.min():.3g}, {X.max():.3g}] (e.g. {odd:.3g}); binarise first, e.g. "
                 "X = (X > 0.5) (load_dataset(..., binarize=True), CLI --binarize), "
-                "or use visible='gaussian' for real-valued data"
+                "or use visible='gaussian' for real-valued data",
             )
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name}: expected {self.n_features_in_} features (as fitted), got {X.shape[1]}"
-            )
+            raise InputError(name, f"{self.n_features_in_} features (as fitted)", X.shape[1])
         return torch.from_numpy(X).to(check_device(self.device))
 
     # ------------------------------------------------------------------ the model
@@ -364,7 +361,9 @@ class RBM(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         if resume and not hasattr(self, "_state"):
-            raise ValueError("resume: no training state; call fit first or RBM.load(checkpoint)")
+            raise InputError(
+                "resume", detail="no training state; call fit first or RBM.load(checkpoint)"
+            )
         X = self._check_X(X, reset=not resume)
         X_val = None if X_val is None else self._check_X(X_val, reset=False, name="X_val")
         return self._fit_checked(X, X_val, resume)
@@ -372,9 +371,10 @@ class RBM(TransformerMixin, BaseEstimator):
     def _fit_checked(self, X, X_val, resume):
         device = self._check_params()
         if self.batch_size > X.shape[0]:
-            raise ValueError(
-                f"batch_size: {self.batch_size} is larger than the data ({X.shape[0]} rows); "
-                f"use at most {X.shape[0]}"
+            raise InputError(
+                "batch_size",
+                detail=f"{self.batch_size} is larger than the data ({X.shape[0]} rows); "
+                f"use at most {X.shape[0]}",
             )
         if not resume:
             fitting.begin(self, X, device)
