@@ -170,7 +170,7 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(digits, tm
     threading.Thread(target=press_ctrl_c, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(train.X, train.y)
-    state = torch.load(path, weights_only=True)["state"]
+    state = torch.load(path, weights_only=True)["state"]["loop"]
     assert 0 < state["step"] < 6 * 81 and not state["finished"]
 
     resumed = CNNClassifier(checkpoint=path, resume=True, **settings).fit(train.X, train.y)
@@ -183,7 +183,9 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(digits, tm
         [h["val_loss"] for h in resumed.history_], [h["val_loss"] for h in full.history_], 1e-5
     )
 
-    with pytest.raises(ValueError, match=r"different run.*batch_size: checkpoint 16, this run 32"):
+    with pytest.raises(
+        ValueError, match=r"different run.*train.batch_size: checkpoint 16, this run 32"
+    ):
         CNNClassifier(checkpoint=path, resume=True, **{**settings, "batch_size": 32}).fit(
             train.X, train.y
         )
@@ -276,7 +278,7 @@ def test_default_shift_is_two_pixels_for_small_28x28_sets_only(tmp_path, monkeyp
     for X, want in ((X28, 2), (np.zeros((40, 64)), 0)):
         path = tmp_path / f"{X.shape[1]}.pt"
         CNNClassifier(epochs=1, progress=False, checkpoint=path).fit(X, y)
-        assert torch.load(path, weights_only=True)["config"]["shift"] == want
+        assert torch.load(path, weights_only=True)["config"]["train"]["shift"] == want
     monkeypatch.setattr(estimator, "SMALL_TRAINING_SET", 30)  # 40 images: now a "large" set
     CNNClassifier(epochs=1, progress=False, checkpoint=tmp_path / "big.pt").fit(X28, y)
-    assert torch.load(tmp_path / "big.pt", weights_only=True)["config"]["shift"] == 0
+    assert torch.load(tmp_path / "big.pt", weights_only=True)["config"]["train"]["shift"] == 0

@@ -19,12 +19,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.nn.cnn.architecture import CNNConfig, build_network, layer_table
-from workbench.nn.runtime.training import (
-    TrainConfig,
-    distributed_context,
-    resolve_device,
-    train_classifier,
-)
+from workbench.nn.runtime import distributed_context, resolve_device
+from workbench.nn.runtime.training import TrainConfig, train_classifier
 
 __all__ = ["CNNClassifier", "as_images"]
 

@@ -18,7 +18,8 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.nn.rbm.model import RBM, check_device
+from workbench.nn.rbm.model import RBM
+from workbench.nn.runtime import resolve_device
 
 __all__ = ["DBN"]
 
@@ -78,7 +79,7 @@ class DBN(BaseEstimator):
             isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in layers
         ):
             raise ValueError(f"layers: expected a non-empty tuple of integers >= 1, got {layers!r}")
-        check_device(self.device)
+        device = str(resolve_device(self.device))
         seed = 0 if self.random_state is None else int(self.random_state)
         self.rbms_, inputs = [], X
         for depth, n_hidden in enumerate(layers):
@@ -87,7 +88,7 @@ class DBN(BaseEstimator):
                 **{
                     "visible": self.visible if depth == 0 else "bernoulli",
                     "n_epochs": self.n_epochs,
-                    "device": self.device,
+                    "device": device,
                     "random_state": seed + depth,
                     "verbose": self.verbose,
                     "monitor": False,

@@ -20,40 +20,29 @@ Example::
 """
 
 import math
-import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 
-from workbench.output import atomic_path
+from workbench.nn.runtime.checkpoint import check_config, load_checkpoint, save_checkpoint
+from workbench.nn.runtime.distributed import (  # noqa: F401  (nn/rbm imports them from here)
+    all_reduce,
+    distributed_context,
+    init_distributed,
+)
+from workbench.nn.runtime.interrupts import Interrupts
+from workbench.nn.runtime.launch import launch_torchrun  # noqa: F401  (nn/rbm/cli.py)
+from workbench.nn.runtime.seeds import numpy_rng, torch_generator
 
-__all__ = [
-    "CHECKPOINT_FORMAT",
-    "Distributed",
-    "TrainConfig",
-    "TrainResult",
-    "distributed_context",
-    "evaluate",
-    "init_distributed",
-    "launch_torchrun",
-    "learning_rate",
-    "load_checkpoint",
-    "random_shift",
-    "resolve_device",
-    "train_classifier",
-]
+__all__ = ["CHECKPOINT_KIND", "TrainConfig", "TrainResult", "evaluate", "learning_rate",
+           "random_shift", "train_classifier"]  # fmt: skip
 
-CHECKPOINT_FORMAT = "workbench-cnn/1"
+CHECKPOINT_KIND = "cnn"
 
 
 @dataclass(frozen=True)
@@ -80,83 +69,11 @@ class TrainConfig:
     RUNTIME = ("device", "progress", "checkpoint", "resume", "eval_batch_size")
 
 
-class Distributed(NamedTuple):
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-
 class TrainResult(NamedTuple):
     history: list  # one dict per epoch
     best_epoch: int | None  # 1-based epoch whose weights were kept (None: no validation)
     stopped_early: bool
     checkpoint: str | None
-
-
-def resolve_device(device="auto", local_rank=0):
-    """A torch.device from a string; ``auto`` is CUDA when available. Under data-parallel runs
-    a bare ``cuda`` means this process's GPU (``cuda:<local rank>``)."""
-    if not isinstance(device, str):
-        raise TypeError(f"device: expected a string such as 'cpu' or 'cuda', got {device!r}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(
-            f"device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r} ({err})"
-        ) from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device: {device!r} asked for, but torch sees no CUDA device; use --device cpu"
-            )
-        if dev.index is None:
-            dev = torch.device("cuda", local_rank)
-    elif dev.type != "cpu":
-        raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
-    return dev
-
-
-def distributed_context():
-    """(rank, world, local rank) of this process; (0, 1, 0) outside a process group."""
-    if dist.is_available() and dist.is_initialized():
-        local = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
-        return Distributed(dist.get_rank(), dist.get_world_size(), local)
-    return Distributed()
-
-
-def init_distributed(device="auto"):
-    """Join the process group that ``torchrun`` set up (RANK, WORLD_SIZE, MASTER_ADDR in the
-    environment): NCCL when training on CUDA, gloo on the CPU; the CPU cores are split among
-    the local processes. Returns the resolved device."""
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    dev = resolve_device(device, local_rank)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", dist.get_world_size()))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    return dev
-
-
-def launch_torchrun(nproc, argv, threads=None):
-    """Run ``workbench <argv>`` under ``torchrun --standalone`` with ``nproc`` worker processes
-    (``threads`` torch CPU threads each, default 1); returns its exit code. The CLI's
-    ``--nproc N`` shortcut: ``argv`` is the command without ``--nproc``."""
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        "-m",
-        "workbench.cli",
-        *argv,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads or 1)}
-    return subprocess.run(command, env=env).returncode
 
 
 def learning_rate(step, total_steps, cfg):
@@ -187,46 +104,9 @@ def evaluate(model, X, y, batch_size=1000):
         sums[1] += (logits.argmax(1) == y[chunk]).sum()
         sums[2] += len(chunk)
     model.train(was_training)
-    if world > 1:
-        dist.all_reduce(sums)
+    all_reduce(sums)
     loss, correct, count = sums.tolist()
     return loss / count, correct / count
-
-
-def load_checkpoint(path):
-    """The checkpoint dict at ``path``; a ValueError says why a file cannot be used."""
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"checkpoint: no such file: {path}") from None
-    except Exception as err:  # torch raises many kinds (pickle, zip, EOF, Runtime) for bad files
-        raise ValueError(
-            f"checkpoint: {path} is not a readable checkpoint "
-            f"({type(err).__name__}: {str(err)[:120]})"
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ValueError(
-            f"checkpoint: {path} is not a {CHECKPOINT_FORMAT} checkpoint (format {found!r})"
-        )
-    return ckpt
-
-
-def _check_compatible(ckpt, path, model_args, run_config, data_sizes):
-    expected = {"model_args": model_args, "data": data_sizes, "config": run_config}
-    for key, want in expected.items():
-        have = ckpt.get(key)
-        if have != want:
-            diffs = [
-                f"{k}: checkpoint {have.get(k)!r}, this run {want.get(k)!r}"
-                for k in want
-                if have is None or have.get(k) != want.get(k)
-            ]
-            raise ValueError(
-                f"checkpoint: {path} belongs to a different run ({key} differs: "
-                f"{'; '.join(diffs)}); use the same settings, or another checkpoint path"
-            )
 
 
 def _schedule_config(cfg):
@@ -256,6 +136,7 @@ def train_classifier(model, train, val, cfg, *, model_args):
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     run_config = _schedule_config(cfg)
     data_sizes = {"n_train": n_train, "n_val": 0 if val is None else len(val[0])}
+    config = {"model": model_args, "train": run_config, "data": data_sizes}
     state = {
         "epoch": 0,
         "step": 0,
@@ -269,37 +150,29 @@ def train_classifier(model, train, val, cfg, *, model_args):
     }
     path = Path(cfg.checkpoint) if cfg.checkpoint else None
     if cfg.resume and path is not None and path.exists():
-        ckpt = load_checkpoint(path)
-        _check_compatible(ckpt, path, model_args, run_config, data_sizes)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optim"])
-        state = ckpt["state"]
+        ckpt = load_checkpoint(path, CHECKPOINT_KIND)
+        check_config(ckpt, config, path)
+        model.load_state_dict(ckpt["state"]["model"])
+        optimizer.load_state_dict(ckpt["state"]["optim"])
+        state = ckpt["state"]["loop"]
 
-    def save_checkpoint():
+    def save():
         if path is None or rank != 0:
             return
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "model": model.state_dict(),
-            "optim": optimizer.state_dict(),
-            "model_args": model_args,
-            "config": run_config,
-            "data": data_sizes,
-            "state": state,
-        }
-        with atomic_path(path) as tmp:
-            torch.save(ckpt, tmp)
+        save_checkpoint(path, kind=CHECKPOINT_KIND, config=config,
+                        state={"model": model.state_dict(), "optim": optimizer.state_dict(),
+                               "loop": state})  # fmt: skip
 
     def log(text):
         if cfg.progress and rank == 0:
             tqdm.write(text, file=sys.stderr)
 
-    interrupt = _InterruptFlag(world, X.device)
+    interrupt = Interrupts()
     model.train()
     with interrupt:
         while state["epoch"] < cfg.epochs and not state["finished"]:
             epoch, tick = state["epoch"], time.perf_counter()
-            order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(n_train))
+            order = torch.from_numpy(numpy_rng(cfg.seed, "batch-order", epoch).permutation(n_train))
             order = order.to(X.device)
             first = state["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
             loss_sum = torch.zeros((), dtype=torch.float64, device=X.device)
@@ -332,11 +205,10 @@ def train_classifier(model, train, val, cfg, *, model_args):
                 if interrupt.requested(state["step"]):
                     state["epoch_sums"][0] += loss_sum.item()
                     bar.close()
-                    _stop(save_checkpoint, path, state, rank)
+                    _stop(save, path, state, rank)
             state["epoch_sums"][0] += loss_sum.item()
             sums = torch.tensor(state["epoch_sums"], dtype=torch.float64, device=X.device)
-            if world > 1:
-                dist.all_reduce(sums)
+            all_reduce(sums)
             record = {
                 "epoch": epoch + 1,
                 "train_loss": sums[0].item() / sums[1].item(),
@@ -370,12 +242,12 @@ def train_classifier(model, train, val, cfg, *, model_args):
                     for k, v in record.items()
                 )
             )
-            save_checkpoint()
+            save()
             if interrupt.requested(None):
-                _stop(save_checkpoint, path, state, rank)
+                _stop(save, path, state, rank)
     stopped_early = state["finished"] and state["epoch"] < cfg.epochs
     state["finished"] = True
-    save_checkpoint()
+    save()
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()
@@ -399,13 +271,13 @@ def random_shift(images, offsets, shift):
 
 def _offsets(cfg, step, global_batch, world, rank):
     """This rank's share of the global batch's random offsets, a function of (seed, step)."""
-    generator = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    generator = torch_generator(cfg.seed, "shift", step)
     offsets = torch.randint(-cfg.shift, cfg.shift + 1, (global_batch, 2), generator=generator)
     return torch.tensor_split(offsets, world)[rank]
 
 
-def _stop(save_checkpoint, path, state, rank):
-    save_checkpoint()
+def _stop(save, path, state, rank):
+    save()
     if rank == 0:
         where = f"checkpoint saved to {path}" if path else "no checkpoint path was set"
         print(
@@ -414,39 +286,3 @@ def _stop(save_checkpoint, path, state, rank):
             file=sys.stderr,
         )
     raise KeyboardInterrupt
-
-
-class _InterruptFlag:
-    """Ctrl-C (SIGINT) and SIGTERM set a flag that the loop reads after a whole optimiser step,
-    so a checkpoint never holds half a step; a second Ctrl-C stops at once. In data-parallel
-    runs the ranks agree (all-reduce of the flag every ``every`` steps) so none is left waiting
-    in a collective."""
-
-    def __init__(self, world, device, every=10):
-        self.world, self.device, self.every = world, device, every
-        self.flag, self.previous = False, {}
-
-    def _handler(self, signum, frame):
-        if self.flag:
-            raise KeyboardInterrupt
-        self.flag = True
-
-    def requested(self, step):
-        if self.world == 1:
-            return self.flag
-        if step is not None and step % self.every:
-            return False
-        flag = torch.tensor([float(self.flag)], device=self.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)  # gloo or NCCL; NCCL needs a CUDA tensor
-        return bool(flag.item())
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        return False
