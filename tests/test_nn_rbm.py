@@ -16,7 +16,7 @@ from workbench.nn.rbm.model import RBM
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from workbench.data import load_dataset
+from workbench.errors import InputError
 from workbench.nn.rbm import training
 from workbench.nn.rbm.model import RBM
 
@@ -18,7 +19,7 @@ SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield
@@ -80,26 +81,35 @@ def test_checkpoint_written_atomically(data, tmp_path):
 
 
 def test_corrupt_and_incompatible_checkpoints(data, tmp_path):
+    """The runtime's one checkpoint format: each way a file can be wrong gets its own message,
+    an InputError naming ``checkpoint``."""
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ValueError, match="corrupt or not a torch checkpoint"):
+    with pytest.raises(InputError, match="checkpoint: .* is not a readable checkpoint"):
         RBM.load(bad)
     good = tmp_path / "good.pt"
     RBM(**SETTINGS, n_epochs=1, checkpoint=good).fit(data)
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(ValueError, match="corrupt"):
+    with pytest.raises(InputError, match="not a readable checkpoint"):
         RBM.load(truncated)
     other = tmp_path / "other.pt"
     torch.save({"format": "something else"}, other)
-    with pytest.raises(ValueError, match="not a workbench RBM checkpoint"):
+    with pytest.raises(InputError, match="not a workbench checkpoint"):
         RBM.load(other)
     payload = torch.load(good, weights_only=True)
-    payload["version"] = 99
-    torch.save(payload, other)
-    with pytest.raises(ValueError, match="format version 99"):
+    for key, value, message in (
+        ("version", 99, "has checkpoint version 99"),
+        ("kind", "cnn", "is a 'cnn' checkpoint, not a 'rbm' one"),
+    ):
+        torch.save({**payload, key: value}, other)
+        with pytest.raises(InputError, match=message):
+            RBM.load(other)
+    torch.save({**payload, "state": {k: v for k, v in payload["state"].items() if k != "W"}},
+               other)  # fmt: skip
+    with pytest.raises(InputError, match="incomplete or incompatible"):
         RBM.load(other)
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(InputError, match="no such checkpoint file"):
         RBM.load(tmp_path / "missing.pt")
-    with pytest.raises(ValueError, match="expected 9 features"):
+    with pytest.raises(InputError, match="expected 9 features"):
         RBM.load(good).transform(np.zeros((2, 5)))

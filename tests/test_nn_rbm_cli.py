@@ -11,7 +11,7 @@ from workbench.cli import main
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield
@@ -30,7 +30,7 @@ def run_json(argv, capsys=None):
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = main([*argv, "--json"])
+        code = main([*argv, "--json", "--threads", "1"])
     assert code == 0
     return json.loads(buffer.getvalue())
 
@@ -77,7 +77,7 @@ def test_sample_and_eval(trained, tmp_path):
             ["train", "--data", "bars-stripes-3", "--batch-size", "99"],
             "--batch-size: 99 is larger than the data",
         ),
-        (["sample", "missing.pt"], "no such file"),
+        (["sample", "missing.pt"], "checkpoint: no such checkpoint file: missing.pt"),
     ],
 )
 def test_bad_input_exit_code_2(argv, message, capsys, tmp_path):

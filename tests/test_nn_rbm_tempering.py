@@ -27,7 +27,7 @@ STATES = np.array(list(itertools.product((0.0, 1.0), repeat=3)))  # (8, 3)
 
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield

@@ -4,13 +4,14 @@
 good model; every flag overrides them. Artefacts (checkpoint, figures, ``metrics.json``) go
 under ``--out``; ``--json`` prints one object on stdout, progress goes to stderr.
 
-``train --nproc N`` (N > 1) re-runs the command under ``torchrun --standalone`` with N workers,
-as ``torchrun --nproc-per-node N -m workbench.cli rbm train ...`` does directly: the CD
-statistics are all-reduced (see :mod:`workbench.nn.rbm.model`) and rank 0 alone writes files.
+``train --nproc N`` (N > 1) re-runs the command line as typed under ``torchrun --standalone``
+with N workers (:func:`workbench.nn.runtime.launch_torchrun`), as ``torchrun --nproc-per-node N
+-m workbench.cli rbm train ...`` does directly: the CD statistics are all-reduced (see
+:mod:`workbench.nn.rbm.model`) and rank 0 alone writes files. Threads follow the runtime's
+policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per process.
 """
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -81,7 +82,8 @@ def register(sub):
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--steps", type=int, default=1000, help="Gibbs sweeps per sample")
     _common(p)
-    p.set_defaults(flag_names={**FLAG_NAMES, "n_samples": "--n", "n_steps": "--steps"})
+    p.set_defaults(flag_names={**FLAG_NAMES, "n_samples": "--n", "n_steps": "--steps",
+                               "checkpoint": "checkpoint"})  # fmt: skip
 
     p = rbm_sub.add_parser("eval", help="metrics and figures of a trained RBM on a data set")
     p.add_argument("checkpoint")
@@ -90,13 +92,14 @@ def register(sub):
     p.add_argument("--ais-runs", type=int, default=100)
     p.add_argument("--ais-betas", type=int, default=2000)
     _common(p)
-    p.set_defaults(flag_names={**FLAG_NAMES, "n_runs": "--ais-runs", "n_betas": "--ais-betas"})
+    p.set_defaults(flag_names={**FLAG_NAMES, "n_runs": "--ais-runs", "n_betas": "--ais-betas",
+                               "checkpoint": "checkpoint"})  # fmt: skip
     return {"rbm": run}
 
 
 def _common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy shared machine)")  # fmt: skip
     p.add_argument("--out", default="workbench-rbm", help="folder for checkpoint and figures")
@@ -104,12 +107,9 @@ def _common(p):
 
 
 def run(args):
-    if args.threads is not None:
-        import torch
+    from workbench.nn.runtime import set_process_threads
 
-        if args.threads < 1:
-            raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_process_threads(args.threads)  # the thread policy: --threads, else cores per process
     return {"train": _train, "sample": _sample, "eval": _eval}[args.rbm_command](args)
 
 
@@ -176,37 +176,27 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
     return final
 
 
-def _torchrun_argv(args):
-    """The ``rbm train`` command line that ``args`` came from, without ``--nproc``."""
-    argv = ["rbm", "train"]
-    for name, value in vars(args).items():
-        if name in ("command", "rbm_command", "nproc") or value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        argv += [flag] if value is True else [flag, str(value)]
-    return argv
-
-
 def _train(args):
-    if isinstance(args.nproc, bool) or args.nproc < 1:
-        raise ValueError(f"--nproc: expected an integer >= 1, got {args.nproc}")
-    under_torchrun = "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
-    if args.nproc > 1 and not under_torchrun:
-        from workbench.nn.runtime.training import launch_torchrun
+    from workbench.errors import InputError
+    from workbench.nn.runtime import (
+        command_line,
+        init_distributed,
+        launch_torchrun,
+        under_torchrun,
+    )
 
-        code = launch_torchrun(args.nproc, _torchrun_argv(args), args.threads)
+    if isinstance(args.nproc, bool) or args.nproc < 1:
+        raise InputError("nproc", "an integer >= 1", args.nproc)
+    if args.nproc > 1 and not under_torchrun():  # the same command line, every flag, N workers
+        code = launch_torchrun(args.nproc, command_line("rbm", "train"), args.threads)
         if code:
             raise SystemExit(code)
         return None
-    if not under_torchrun:
+    if not under_torchrun():
         return _train_process(args, args.device)
     import torch
 
-    from workbench.nn.runtime.training import init_distributed
-
     device = str(init_distributed(args.device))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     try:
         return _train_process(args, device)
     finally:
@@ -216,7 +206,7 @@ def _train(args):
 def _train_process(args, device):
     from workbench.nn.rbm.model import RBM
     from workbench.nn.rbm.plots import plot_filters, plot_images, plot_learning_curves
-    from workbench.nn.runtime.training import distributed_context
+    from workbench.nn.runtime import distributed_context
 
     settings = defaults_for(args.data)
     overrides = {

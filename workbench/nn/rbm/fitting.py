@@ -6,29 +6,39 @@ checkpoints; a checkpoint holds everything the next update needs, so a resumed r
 exactly as the uninterrupted one.
 """
 
-import signal
 import sys
-import threading
 import time
 from collections import deque
+from pathlib import Path
 
-import numpy as np
 import torch
 
+from workbench.errors import InputError
 from workbench.nn.rbm import training
-from workbench.nn.runtime.training import distributed_context
+from workbench.nn.runtime import (
+    Interrupts,
+    derive_seed,
+    distributed_context,
+    load_checkpoint,
+    resolve_seed,
+    save_checkpoint,
+    torch_generator,
+)
 
-__all__ = ["begin", "monitor", "run_epochs"]
+__all__ = ["KIND", "begin", "load", "monitor", "run_epochs", "save"]
+
+KIND = "rbm"  # the checkpoint kind
 
 
 def begin(estimator, X, device):
     """Fresh training state on ``estimator`` from the rows ``X``: seed (None: fresh entropy,
-    recorded), generator, parameters, chains, empty history and chain window."""
-    seed = estimator.random_state
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    estimator._seed = int(seed)
-    estimator._generator = torch.Generator(device=device).manual_seed(estimator._seed)
+    recorded in ``seed_``), generator, parameters, chains, empty history and chain window.
+
+    One generator, the stream "train" of the seed, draws the initial weights and chains, the
+    mini-batch orders and all Gibbs and swap noise, in that order; every rank of a
+    data-parallel run holds the same one."""
+    estimator.seed_ = resolve_seed(estimator.random_state, "random_state")
+    estimator._generator = torch_generator(estimator.seed_, "train", device=device)
     estimator._state = training.init_state(X, training.Settings.of(estimator), estimator._generator)
     estimator.history_ = []
     estimator._window = deque(maxlen=estimator.diagnostics_window)
@@ -43,14 +53,14 @@ def run_epochs(estimator, X, X_val):
     lead = distributed_context().rank == 0  # monitors, progress and checkpoints
     n, B = X.shape[0], settings.batch_size
     n_batches = -(-n // B)
-    monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(estimator._seed))
+    monitor_rows = torch.randperm(n, generator=torch_generator(estimator.seed_, "monitor-rows"))
     X_monitor = X[monitor_rows[: estimator.monitor_size].to(X.device)]
     total = max(settings.n_epochs - s["epoch"], 0) * n_batches - s["batch"]
     bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not (estimator.verbose and lead),
                desc=f"RBM {settings.method}-{settings.k}", unit="batch", leave=False)  # fmt: skip
-    stop, seconds = _InterruptFlag(), 0.0
+    seconds = 0.0
     try:
-        with stop:
+        with Interrupts() as stop:
             while s["epoch"] < settings.n_epochs:
                 tick = time.perf_counter()
                 if s["perm"] is None:
@@ -58,14 +68,14 @@ def run_epochs(estimator, X, X_val):
                 lr = training.learning_rate_at(settings, s["epoch"])
                 momentum = training.momentum_at(settings, s["epoch"])
                 while s["batch"] < n_batches:
-                    if stop.raised:
-                        raise KeyboardInterrupt
                     rows = s["perm"][s["batch"] * B : (s["batch"] + 1) * B]
                     training.update(s, X[rows], settings, lr, momentum, generator)
                     if settings.method == "pcd":  # stays on the device
                         estimator._window.append(estimator._free_energy(s["chains"][0]))
                     s["batch"] += 1
                     bar.update(1)
+                    if stop.requested(s["step"]):  # the same answer on every rank
+                        raise KeyboardInterrupt
                 s["epoch"], s["batch"], s["perm"] = s["epoch"] + 1, 0, None
                 seconds += time.perf_counter() - tick
                 last = s["epoch"] == settings.n_epochs
@@ -94,7 +104,8 @@ def monitor(estimator, X_train, X_val):
     """The metrics of one ``history_`` record on the monitor rows ``X_train`` (and held-out rows
     ``X_val`` or None): reconstruction error, pseudo-log-likelihood, free-energy gap, exact
     log-likelihood when the smaller layer can be enumerated, chain R-hat/ESS, swap rate."""
-    est, seed = estimator, estimator._seed + 7919 * estimator._state["epoch"]
+    est = estimator
+    seed = derive_seed(est.seed_, "monitor", est._state["epoch"])  # the pseudo-likelihood's flips
     record = {
         "reconstruction_error": est.reconstruction_error(X_train),
         "pseudo_log_likelihood": (
@@ -132,22 +143,52 @@ def _postfix(record):
     return {short: f"{record[k]:.3g}" for k, short in keys.items() if record.get(k) is not None}
 
 
-class _InterruptFlag:
-    """Within the block, Ctrl-C sets ``raised`` instead of interrupting mid-update (main thread
-    only); the training loop checks it between mini-batches and saves a checkpoint."""
+def save(estimator, path):
+    """Checkpoint of kind "rbm": config (the hyper-parameters), state (parameters, velocities,
+    chains, counters), the generator, the chain window and the history."""
+    state = {
+        k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v)
+        for k, v in estimator._state.items()
+    }
+    config = {k: str(v) if isinstance(v, Path) else v for k, v in estimator.get_params().items()}
+    generator = getattr(estimator, "_generator", None)
+    return save_checkpoint(
+        path,
+        kind=KIND,
+        state=state,
+        config=config,
+        n_features_in=estimator.n_features_in_,
+        seed=estimator.seed_,
+        generator=None if generator is None else generator.get_state(),
+        window=[w.cpu() for w in getattr(estimator, "_window", ())],
+        history=estimator.history_,
+    )
 
-    raised = False
 
-    def _handler(self, signum, frame):
-        self.raised = True
-
-    def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
+def load(cls, path, device=None):
+    """An estimator of class ``cls`` restored from the checkpoint at ``path`` (on ``device``,
+    default the saved one)."""
+    ckpt = load_checkpoint(path, KIND)
+    try:
+        params = dict(ckpt["config"])
+        if device is not None:
+            params["device"] = device
+        est = cls(**params)
+        dev = est._check_params()
+        est.n_features_in_, est.seed_ = int(ckpt["n_features_in"]), int(ckpt["seed"])
+        state = ckpt["state"]
+        if tuple(state["W"].shape) != (est.n_features_in_, est.n_hidden):
+            raise ValueError(f"weights of shape {tuple(state['W'].shape)} do not match")
+        est._state = {
+            k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in state.items()
+        }
+        est._generator = torch.Generator(device=dev)
+        if ckpt["generator"] is not None:
+            est._generator.set_state(ckpt["generator"])
+        est._window = deque([w.to(dev) for w in ckpt["window"]], maxlen=est.diagnostics_window)
+        est.history_ = list(ckpt["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise InputError(
+            "checkpoint", detail=f"{path} is incomplete or incompatible: {err}"
+        ) from None
+    return est

@@ -34,9 +34,6 @@ and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty el
 progress and writes checkpoints."""
 
 import math
-from collections import deque
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,50 +42,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError
 from workbench.nn.rbm import fitting, training
-from workbench.output import atomic_path
+from workbench.nn.runtime import numpy_rng, resolve_device, resolve_seed, torch_generator
 
-__all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device", "torch_threads"]
+__all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
 LAYERS = ("bernoulli", "gaussian")
 METHODS = ("cd", "pcd")
 SCHEDULES = ("constant", "linear", "cosine")
-CHECKPOINT_FORMAT = "workbench.nn.RBM"
-CHECKPOINT_VERSION = 1
 LOG2 = math.log(2.0)
-
-
-def check_device(device):
-    """``torch.device`` for a string such as "cpu", "cuda" or "cuda:1"; clear error otherwise."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device: {device!r} asked for, but this machine has no CUDA GPU")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device: {device!r} asked for, but only {torch.cuda.device_count()} GPU(s) exist"
-            )
-    elif dev.type != "cpu":
-        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    return dev
-
-
-@contextmanager
-def torch_threads(n):
-    """Run the block with ``n`` torch CPU threads, then restore the previous number.
-
-    Small RBMs gain nothing from several threads, and on a machine whose CPUs are
-    oversubscribed torch's spinning worker threads are very slow: measured 0.44 ms per PCD
-    update of a 9 x 16 RBM with 1 thread against 62 ms with 2 threads at load 10 on 2 CPUs.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _bits(start, stop, n_bits, dtype, device):
@@ -266,7 +227,7 @@ class RBM(TransformerMixin, BaseEstimator):
                 f"n_temperatures={self.n_temperatures}, method={self.method!r}, "
                 f"visible={self.visible!r}",
             )
-        return check_device(self.device)
+        return resolve_device(self.device)
 
     def _check_X(self, X, *, reset, name="X", probabilities=False):
         """Float32 tensor on the device; binary for Bernoulli units (values in [0, 1] with
@@ -298,7 +259,7 @@ class RBM(TransformerMixin, BaseEstimator):
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
             raise InputError(name, f"{self.n_features_in_} features (as fitted)", X.shape[1])
-        return torch.from_numpy(X).to(check_device(self.device))
+        return torch.from_numpy(X).to(resolve_device(self.device))
 
     # ------------------------------------------------------------------ the model
     @property
@@ -562,8 +523,8 @@ class RBM(TransformerMixin, BaseEstimator):
         return self._visible_mean(self._hidden_probs(self._check_X(X, reset=False))).cpu().numpy()
 
     def _sampling_generator(self, random_state):
-        seed = self._seed if random_state is None else int(random_state)
-        return torch.Generator(device=self._state["W"].device).manual_seed(seed)
+        seed = resolve_seed(random_state, "random_state")  # None: fresh entropy
+        return torch_generator(seed, "gibbs", device=self._state["W"].device)
 
     @torch.no_grad()
     def gibbs(self, V, n_steps, *, clamp=None, burn_in=0, random_state=None):
@@ -621,7 +582,8 @@ class RBM(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float32)
         if observed.shape != X.shape:
             raise ValueError(f"observed: expected shape {X.shape}, got {observed.shape}")
-        rng = np.random.default_rng(self._seed if random_state is None else random_state)
+        random_state = resolve_seed(random_state, "random_state")  # one seed for both steps
+        rng = numpy_rng(random_state, "inpaint")
         guess = rng.random(X.shape) < 0.5 if self.visible == "bernoulli" else np.zeros(X.shape)
         start = np.where(observed, X, guess)  # missing entries start at random bits (or 0)
         return self.gibbs(start.astype(np.float32), n_steps, clamp=observed, burn_in=burn_in,
@@ -677,85 +639,25 @@ class RBM(TransformerMixin, BaseEstimator):
         }
         est._state = {k: torch.from_numpy(v.copy()).to(device) for k, v in tensors.items()}
         est._state.update(base_bias=est._state["a"].clone(), epoch=0, batch=0, step=0, perm=None)
-        est._seed = int(est.random_state or 0)
+        est.seed_ = resolve_seed(est.random_state, "random_state")
         est.history_ = []
         return est
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path):
         """Write parameters, optimiser state, persistent chains, RNG state, history and
-        hyper-parameters to ``path`` atomically (``torch.save``)."""
+        hyper-parameters to ``path`` atomically (the runtime's checkpoint format, kind "rbm")."""
         check_is_fitted(self, "_state")
-        state = {
-            k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v)
-            for k, v in self._state.items()
-        }
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "params": {
-                k: str(v) if isinstance(v, Path) else v for k, v in self.get_params().items()
-            },
-            "n_features_in": self.n_features_in_,
-            "seed": self._seed,
-            "state": state,
-            "generator": self._generator.get_state() if hasattr(self, "_generator") else None,
-            "window": [w.cpu() for w in getattr(self, "_window", ())],
-            "history": self.history_,
-        }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-        return Path(path)
+        return fitting.save(self, path)
 
     @classmethod
     def load(cls, path, *, device=None):
         """An estimator restored from :meth:`save` (ready for ``fit(X, resume=True)``).
 
-        ``device`` overrides the saved device. A missing, corrupt or incompatible file raises a
-        ValueError that says which.
+        ``device`` overrides the saved device. A missing, corrupt or incompatible file raises
+        an InputError (argument ``checkpoint``) that says which.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"checkpoint: no such file: {path}")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many types for a damaged file
-            raise ValueError(
-                f"checkpoint: {path} is corrupt or not a torch checkpoint "
-                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-            ) from None
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint: {path} is not a workbench RBM checkpoint")
-        if payload.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(
-                f"checkpoint: {path} has format version {payload.get('version')}, this "
-                f"workbench reads version {CHECKPOINT_VERSION}"
-            )
-        try:
-            params = dict(payload["params"])
-            if device is not None:
-                params["device"] = device
-            est = cls(**params)
-            dev = est._check_params()
-            est.n_features_in_ = int(payload["n_features_in"])
-            est._seed = int(payload["seed"])
-            state = payload["state"]
-            W = state["W"]
-            if tuple(W.shape) != (est.n_features_in_, est.n_hidden):
-                raise ValueError(f"weights of shape {tuple(W.shape)} do not match the settings")
-            est._state = {
-                k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in state.items()
-            }
-            est._generator = torch.Generator(device=dev)
-            if payload["generator"] is not None:
-                est._generator.set_state(payload["generator"])
-            est._window = deque(
-                [w.to(dev) for w in payload["window"]], maxlen=est.diagnostics_window
-            )
-            est.history_ = list(payload["history"])
-        except (KeyError, TypeError, RuntimeError) as err:
-            raise ValueError(f"checkpoint: {path} is incomplete or incompatible: {err}") from None
-        return est
+        return fitting.load(cls, path, device)
 
 
 def _value(x):

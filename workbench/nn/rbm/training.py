@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 
-from workbench.nn.runtime.training import distributed_context
+from workbench.nn.runtime import distributed_context
 
 __all__ = [
     "Settings",
