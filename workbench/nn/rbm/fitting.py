@@ -103,7 +103,8 @@ def run_epochs(estimator, X, X_val):
 def monitor(estimator, X_train, X_val):
     """The metrics of one ``history_`` record on the monitor rows ``X_train`` (and held-out rows
     ``X_val`` or None): reconstruction error, pseudo-log-likelihood, free-energy gap, exact
-    log-likelihood when the smaller layer can be enumerated, chain R-hat/ESS, swap rate."""
+    log-likelihood when the smaller layer can be enumerated, chain R-hat/ESS, swap rate
+    (parallel tempering: accepted / proposed swaps since the last record)."""
     est = estimator
     seed = derive_seed(est.seed_, "monitor", est._state["epoch"])  # the pseudo-likelihood's flips
     record = {
@@ -127,8 +128,10 @@ def monitor(estimator, X_train, X_val):
         if X_val is not None:
             record["log_likelihood_exact_val"] = float(log_p[len(X_train) :].mean())
     record.update(est.chain_diagnostics())
-    if est.n_temperatures > 1:
-        record["swap_rate"] = float(est._state["swaps"])
+    if est.n_temperatures > 1:  # the acceptance rate of the swaps since the last record
+        accepted, proposed = est._state["swap_counts"].tolist()
+        record["swap_rate"] = accepted / proposed if proposed else None
+        est._state["swap_counts"] = torch.zeros_like(est._state["swap_counts"])
     return record
 
 

@@ -18,20 +18,10 @@ Usage::
     rbm.score_samples(X)          # exact log-likelihood per row when a layer is small
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
 
-Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group initialised by
-:func:`workbench.nn.runtime.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank
-loads the same data, draws the same global mini-batch order from the shared seed, takes its
-contiguous share of each global batch, and the sums (not means) of the CD statistics are
-all-reduced and divided by the global batch size before the update, so all ranks hold identical
-parameters. The Gibbs noise of a shard is its rows of the noise the whole batch would get (each
-rank draws the global batch's random numbers from the shared generator and keeps its rows), and
-the persistent chains are replicated (every rank runs all of them with the same generator).
-Hence the samples, the statistics and the parameters equal the one-process run's up to float
-rounding of the split sums (relative ~1e-7 per update; a Bernoulli draw can only change when a
-rounding difference straddles its uniform number, which did not happen in the tests); they are
-not bit-identical. The PCD negative phase is not divided among ranks (only the positive phase
-and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty elsewhere), shows
-progress and writes checkpoints."""
+Training (the kernels, data-parallel runs under torchrun) lives in
+:mod:`workbench.nn.rbm.training`, the epochs, monitors and checkpoints in
+:mod:`workbench.nn.rbm.fitting`; devices, threads, seeds, interrupts and the checkpoint format
+come from :mod:`workbench.nn.runtime`."""
 
 import math
 
@@ -108,10 +98,14 @@ class RBM(TransformerMixin, BaseEstimator):
     diagnostics_window : int, default=100
         Updates over which the persistent chains' free energies feed R-hat and ESS.
     checkpoint : path or None, default=None
-        Written atomically every ``checkpoint_every`` epochs, at the end, and on Ctrl-C.
+        Written atomically every ``checkpoint_every`` epochs, at the end, and on Ctrl-C or
+        SIGTERM.
     checkpoint_every : int, default=1
     device : str, default="cpu"
+        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     random_state : int or None, default=None
+        Seed of every random stream of the training run; None draws a fresh one (kept in
+        ``seed_``).
     verbose : bool, default=True
         Progress bar with the latest metrics on standard error.
 
@@ -121,6 +115,7 @@ class RBM(TransformerMixin, BaseEstimator):
     visible_bias_ : ndarray of shape (n_visible,)
     hidden_bias_ : ndarray of shape (n_hidden,)
     history_ : list of dict, one per epoch (see :meth:`fit`)
+    seed_ : int, the seed the run used
     n_features_in_ : int
     """
 
