@@ -12,7 +12,8 @@ import torch
 
 from workbench.cli import main
 from workbench.data import load_dataset
-from workbench.nn import CNNConfig, TrainConfig, build_network, learning_rate
+from workbench.nn import CNNConfig, TrainConfig, build_network, learning_rate_at
+from workbench.nn.runtime import torch_seeded
 
 SMALL = ["--data", "digits", "--threads", "1", "--seed", "5"]
 
@@ -133,11 +134,12 @@ def test_two_processes_one_step_equals_full_batch_step_and_one_process(tmp_path)
     train = load_dataset("digits", split="train", dtype=np.float32)
     X = torch.from_numpy(train.X.reshape(-1, 1, 8, 8)).double()
     y = torch.from_numpy(train.y)
-    torch.manual_seed(5)
-    net = build_network(CNNConfig.for_input((1, 8, 8)), train.X.mean(), train.X.std()).double()
+    with torch_seeded(5, "init"):  # the estimator's initial weights for random_state=5
+        net = build_network(CNNConfig.for_input((1, 8, 8)), train.X.mean(), train.X.std())
+    net = net.double()
     cfg = TrainConfig()
     optimizer = torch.optim.AdamW(
-        net.parameters(), lr=learning_rate(0, 1, cfg), weight_decay=cfg.weight_decay
+        net.parameters(), lr=learning_rate_at(0, 1, cfg), weight_decay=cfg.weight_decay
     )
     torch.nn.functional.cross_entropy(net(X), y).backward()
     optimizer.step()

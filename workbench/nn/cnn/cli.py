@@ -93,6 +93,16 @@ def register(sub):
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_architecture_options(p)
+    p.set_defaults(
+        flag_names={
+            "n_epochs": "--epochs",
+            "learning_rate": "--lr",
+            "random_state": "--seed",
+            "X": "--data",
+            "y": "--data",
+            "checkpoint": "--resume",
+        }  # fmt: skip
+    )
 
     p = cnn.add_parser("summary", help="layer table: output shapes and parameter counts")
     p.add_argument("--input-shape", default="1x28x28", help="CxHxW or HxW (default 1x28x28)")
@@ -191,14 +201,14 @@ def cmd_train(args):
         config,
         image_shape=train.image_shape,
         n_classes=n_classes,
-        epochs=args.epochs,
+        n_epochs=args.epochs,
         batch_size=args.batch_size,
-        lr=args.lr,
+        learning_rate=args.lr,
         shift=args.shift,
         patience=args.patience,
         validation_fraction=args.validation_fraction,
         device=args.device,
-        seed=args.seed,
+        random_state=args.seed,
         checkpoint=str(out / "checkpoint.pt"),
         resume=args.resume,
         progress=rank == 0,
