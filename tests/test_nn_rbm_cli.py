@@ -97,3 +97,16 @@ def test_non_binary_file_and_feature_mismatch(trained, tmp_path, capsys):
     assert main(["rbm", "eval", str(out / "rbm.pt"), "--data", "digits", "--out",
                  str(tmp_path)]) == 2  # fmt: skip
     assert "features" in capsys.readouterr().err
+
+
+def test_resume_continues_into_out(trained, tmp_path):
+    """--resume CHECKPOINT continues that run up to --epochs in OUT/rbm.pt, leaving the given
+    file as it was."""
+    out, first = trained
+    before = (out / "rbm.pt").read_bytes()
+    resumed = run_json(["rbm", "train", "--data", "bars-stripes-3", "--epochs", "300",
+                        "--resume", str(out / "rbm.pt"), "--out", str(tmp_path)])  # fmt: skip
+    assert [r["epoch"] for r in resumed["history"]][-2:] == [200, 300]
+    assert resumed["history"][:2] == first["history"][:2]  # the first run's records carried on
+    assert (out / "rbm.pt").read_bytes() == before
+    assert resumed["checkpoint"] == str(tmp_path / "rbm.pt")

@@ -207,6 +207,7 @@ def _train_process(args, device):
     from workbench.nn.rbm.model import RBM
     from workbench.nn.rbm.plots import plot_filters, plot_images, plot_learning_curves
     from workbench.nn.runtime import distributed_context
+    from workbench.output import write_bytes
 
     settings = defaults_for(args.data)
     overrides = {
@@ -219,8 +220,10 @@ def _train_process(args, device):
     train, test = _split(args.data, args.visible, args.binarize)
     out = Path(args.out)
     checkpoint = out / "rbm.pt"
-    if args.resume:
+    if args.resume:  # continue in OUT/rbm.pt from a copy of the given checkpoint
         rbm = RBM.load(args.resume, device=device)
+        if Path(args.resume).resolve() != checkpoint.resolve():
+            write_bytes(checkpoint, Path(args.resume).read_bytes())  # atomic: ranks may race
         rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
                        verbose=not args.json or sys.stderr.isatty())  # fmt: skip
         rbm.fit(train.X, X_val=None if test is None else test.X, resume=True)

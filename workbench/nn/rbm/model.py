@@ -297,7 +297,7 @@ class RBM(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, *, X_val=None, resume=False):
-        """Train for ``n_epochs`` epochs (from scratch, or from the current state if ``resume``).
+        """Train for ``n_epochs`` epochs on the runtime's training loop.
 
         Parameters
         ----------
@@ -306,8 +306,9 @@ class RBM(TransformerMixin, BaseEstimator):
         X_val : array of shape (n_val, n_visible), optional
             Held-out rows for the free-energy gap and held-out log-likelihood.
         resume : bool, default=False
-            Continue the training state left by an earlier ``fit`` or by :meth:`load`
-            (parameters, momentum, persistent chains, RNG, epoch) up to ``n_epochs``.
+            Continue from the file ``checkpoint`` when it exists (parameters, momentum,
+            persistent chains, RNG, position in the epoch) up to ``n_epochs``; the other
+            training settings and the data size must match it. Without the file: from scratch.
 
         ``history_`` gets one dict per monitored epoch: epoch, learning_rate, seconds (training
         time so far, monitors excluded),
@@ -316,11 +317,9 @@ class RBM(TransformerMixin, BaseEstimator):
         enumerable), chain_rhat, chain_ess (PCD), swap_rate (parallel tempering).
         """
         self._check_params()
-        if resume and not hasattr(self, "_state"):
-            raise InputError(
-                "resume", detail="no training state; call fit first or RBM.load(checkpoint)"
-            )
-        X = self._check_X(X, reset=not resume)
+        if resume and self.checkpoint is None:
+            raise InputError("resume", detail="continues from `checkpoint`, which is None")
+        X = self._check_X(X, reset=not (resume and hasattr(self, "n_features_in_")))
         X_val = None if X_val is None else self._check_X(X_val, reset=False, name="X_val")
         return self._fit_checked(X, X_val, resume)
 
@@ -332,9 +331,7 @@ class RBM(TransformerMixin, BaseEstimator):
                 detail=f"{self.batch_size} is larger than the data ({X.shape[0]} rows); "
                 f"use at most {X.shape[0]}",
             )
-        if not resume:
-            fitting.begin(self, X, device)
-        fitting.run_epochs(self, X, X_val)
+        fitting.run(self, X, X_val, resume, device)
         return self
 
     def partial_fit(self, X, y=None):
