@@ -32,13 +32,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError
 from workbench.nn.rbm import fitting, training
+from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
 from workbench.nn.runtime import numpy_rng, resolve_device, resolve_seed, torch_generator
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
-LAYERS = ("bernoulli", "gaussian")
-METHODS = ("cd", "pcd")
-SCHEDULES = ("constant", "linear", "cosine")
 LOG2 = math.log(2.0)
 
 
@@ -178,51 +176,8 @@ class RBM(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
-        def integer(name, low):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise InputError(name, f"an integer >= {low}", repr(value))
-
-        def number(name, low, *, strict=True, high=None):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value) and (value > low if strict else value >= low)
-            ok = ok and (high is None or value < high)
-            if not ok:
-                bound = f"> {low}" if strict else f">= {low}"
-                bound += f" and < {high}" if high is not None else ""
-                raise InputError(name, f"a number {bound}", repr(value))
-
-        for name, allowed in (
-            ("visible", LAYERS),
-            ("method", METHODS),
-            ("lr_schedule", SCHEDULES),
-        ):
-            if getattr(self, name) not in allowed:
-                raise InputError(name, f"one of {', '.join(allowed)}", repr(getattr(self, name)))
-        for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures"):
-            integer(name, 1)
-        for name in ("monitor_every", "monitor_size", "diagnostics_window", "checkpoint_every"):
-            integer(name, 1)
-        integer("exact_max_units", 0)
-        if self.n_chains is not None:
-            integer("n_chains", 1)
-        number("learning_rate", 0.0)
-        number("momentum", 0.0, strict=False, high=1.0)
-        number("weight_decay", 0.0, strict=False)
-        number("sparsity_cost", 0.0, strict=False)
-        number("sigma", 0.0)
-        number("init_scale", 0.0, strict=False)
-        if self.sparsity_target is not None:
-            number("sparsity_target", 0.0, high=1.0)
-        if self.n_temperatures > 1 and (self.method != "pcd" or self.visible != "bernoulli"):
-            raise InputError(
-                "n_temperatures",
-                "1 unless method='pcd' and visible='bernoulli' (parallel tempering)",
-                f"n_temperatures={self.n_temperatures}, method={self.method!r}, "
-                f"visible={self.visible!r}",
-            )
-        return resolve_device(self.device)
+        """The device, after checking every hyper-parameter (InputError naming it)."""
+        return training.check_params(self)
 
     def _check_X(self, X, *, reset, name="X", probabilities=False):
         """Float32 tensor on the device; binary for Bernoulli units (values in [0, 1] with

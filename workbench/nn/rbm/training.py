@@ -38,12 +38,18 @@ number, which did not happen in the tests). The PCD negative phase is not divide
 import math
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
-from workbench.nn.runtime import distributed_context
+from workbench.errors import InputError
+from workbench.nn.runtime import distributed_context, resolve_device
 
 __all__ = [
+    "LAYERS",
+    "METHODS",
+    "SCHEDULES",
     "Settings",
+    "check_params",
     "bernoulli",
     "cd_negative_phase",
     "hidden_probs",
@@ -86,6 +92,64 @@ class Settings(NamedTuple):
     @classmethod
     def of(cls, estimator):
         return cls(**{name: getattr(estimator, name) for name in cls._fields})
+
+
+LAYERS = ("bernoulli", "gaussian")
+METHODS = ("cd", "pcd")
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+def check_params(estimator):
+    """Check the hyper-parameters of an :class:`~workbench.nn.rbm.RBM` (InputError naming the
+    first bad one); returns the resolved device."""
+
+    def integer(name, low):
+        value = getattr(estimator, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise InputError(name, f"an integer >= {low}", repr(value))
+
+    def number(name, low, *, strict=True, high=None):
+        value = getattr(estimator, name)
+        ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and (value > low if strict else value >= low)
+        ok = ok and (high is None or value < high)
+        if not ok:
+            bound = f"> {low}" if strict else f">= {low}"
+            bound += f" and < {high}" if high is not None else ""
+            raise InputError(name, f"a number {bound}", repr(value))
+
+    for name, allowed in (
+        ("visible", LAYERS),
+        ("method", METHODS),
+        ("lr_schedule", SCHEDULES),
+    ):
+        if getattr(estimator, name) not in allowed:
+            raise InputError(name, f"one of {', '.join(allowed)}", repr(getattr(estimator, name)))
+    for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures"):
+        integer(name, 1)
+    for name in ("monitor_every", "monitor_size", "diagnostics_window", "checkpoint_every"):
+        integer(name, 1)
+    integer("exact_max_units", 0)
+    if estimator.n_chains is not None:
+        integer("n_chains", 1)
+    number("learning_rate", 0.0)
+    number("momentum", 0.0, strict=False, high=1.0)
+    number("weight_decay", 0.0, strict=False)
+    number("sparsity_cost", 0.0, strict=False)
+    number("sigma", 0.0)
+    number("init_scale", 0.0, strict=False)
+    if estimator.sparsity_target is not None:
+        number("sparsity_target", 0.0, high=1.0)
+    if estimator.n_temperatures > 1 and (
+        estimator.method != "pcd" or estimator.visible != "bernoulli"
+    ):
+        raise InputError(
+            "n_temperatures",
+            "1 unless method='pcd' and visible='bernoulli' (parallel tempering)",
+            f"n_temperatures={estimator.n_temperatures}, method={estimator.method!r}, "
+            f"visible={estimator.visible!r}",
+        )
+    return resolve_device(estimator.device)
 
 
 # ---------------------------------------------------------------------- Gibbs conditionals
