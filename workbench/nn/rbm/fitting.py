@@ -132,7 +132,10 @@ def _restore(est, state, dev):
         raise ValueError(f"weights of shape {tuple(W.shape)} do not match n_hidden")
     est._state = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in state["rbm"].items()}
     est._generator = torch.Generator(device=dev)
-    est._generator.set_state(state["generator"])
+    try:
+        est._generator.set_state(state["generator"])
+    except RuntimeError:  # saved on another device type (CPU and CUDA generators differ): a
+        est._generator = torch_generator(est.seed_, "train-moved", device=dev)  # new stream
     est._window = deque([w.to(dev) for w in state["window"]], maxlen=est.diagnostics_window)
 
 

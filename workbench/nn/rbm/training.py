@@ -335,7 +335,8 @@ def update(state, batch, settings, lr, momentum, generator):
             state["chains"], W, a, b, settings, parity, generator
         )
         if accept.numel():  # accepted and proposed swaps, summed until the monitor reads them
-            counts = torch.stack([accept.sum(), torch.tensor(accept.numel())]).to(chains.dtype)
+            proposed = torch.tensor(accept.numel(), device=accept.device)
+            counts = torch.stack([accept.sum(), proposed]).to(chains.dtype)
             state["swap_counts"] = state.get("swap_counts", 0.0) + counts
         state["chains"], vk = chains, chains[0]
         phk, C = hidden_probs(vk, W, b), vk.shape[0]
