@@ -28,12 +28,13 @@ import torch.nn.functional as F
 
 from workbench.data import load_dataset
 from workbench.nn import CNNConfig, TrainConfig, build_network, train_classifier
+from workbench.nn.runtime import numpy_rng
 
 
-def hand_loop(net, X, y, batch_size, lr, seed):
+def hand_loop(net, X, y, batch_size, learning_rate, seed):
     """The minimal loop: permutation, slices, forward, loss, backward, step."""
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    order = torch.from_numpy(np.random.default_rng([seed, 0]).permutation(len(X)))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+    order = torch.from_numpy(numpy_rng(seed, "batch-order", 0).permutation(len(X)))
     for b in range(math.ceil(len(X) / batch_size)):
         rows = order[b * batch_size : (b + 1) * batch_size]
         loss = F.cross_entropy(net(X[rows]), y[rows])
@@ -50,10 +51,10 @@ def fresh_net(X):
 def time_epochs(X, y, repeats, batch_size=64):
     """Median epoch seconds of both loops, after one untimed warm-up epoch; the order
     alternates (workbench first, then hand first) to cancel drift in the machine's load."""
-    cfg = TrainConfig(epochs=1, batch_size=batch_size, progress=False, patience=None)
+    cfg = TrainConfig(n_epochs=1, batch_size=batch_size, progress=False, patience=None)
     loops = {
         "workbench": lambda net: train_classifier(net, (X, y), None, cfg, model_args={}),
-        "hand": lambda net: hand_loop(net, X, y, batch_size, cfg.lr, cfg.seed),
+        "hand": lambda net: hand_loop(net, X, y, batch_size, cfg.learning_rate, cfg.seed),
     }
     loops["hand"](fresh_net(X))  # warm-up: allocator, kernels, caches
     timings = {name: [] for name in loops}

@@ -12,7 +12,8 @@ import torch
 
 from workbench.cli import main
 from workbench.data import load_dataset
-from workbench.nn import CNNConfig, TrainConfig, build_network, learning_rate
+from workbench.nn import CNNConfig, TrainConfig, build_network, learning_rate_at
+from workbench.nn.runtime import torch_seeded
 
 SMALL = ["--data", "digits", "--threads", "1", "--seed", "5"]
 
@@ -48,7 +49,7 @@ def test_train_json_and_artefacts(one_process):
     for name in ("learning_curves", "confusion", "filters", "feature_maps"):
         assert (out / f"{name}.png").stat().st_size > 1000
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert ckpt["state"]["finished"] and ckpt["config"]["batch_size"] == 64
+    assert ckpt["state"]["loop"]["finished"] and ckpt["config"]["train"]["batch_size"] == 64
 
 
 def test_json_is_the_only_stdout(capsys, tmp_path):
@@ -129,23 +130,29 @@ def test_two_processes_one_step_equals_full_batch_step_and_one_process(tmp_path)
         two["history"][0]["train_loss"], one["history"][0]["train_loss"], rtol=1e-6
     )
 
+    # the reference in float64: the exact full-batch gradient
     train = load_dataset("digits", split="train", dtype=np.float32)
-    X = torch.from_numpy(train.X.reshape(-1, 1, 8, 8))
+    X = torch.from_numpy(train.X.reshape(-1, 1, 8, 8)).double()
     y = torch.from_numpy(train.y)
-    torch.manual_seed(5)
-    net = build_network(CNNConfig.for_input((1, 8, 8)), train.X.mean(), train.X.std())
+    with torch_seeded(5, "init"):  # the estimator's initial weights for random_state=5
+        net = build_network(CNNConfig.for_input((1, 8, 8)), train.X.mean(), train.X.std())
+    net = net.double()
     cfg = TrainConfig()
     optimizer = torch.optim.AdamW(
-        net.parameters(), lr=learning_rate(0, 1, cfg), weight_decay=cfg.weight_decay
+        net.parameters(), lr=learning_rate_at(0, 1, cfg), weight_decay=cfg.weight_decay
     )
     torch.nn.functional.cross_entropy(net(X), y).backward()
     optimizer.step()
     reference = net.state_dict()
     for run in ("one", "two"):
-        trained = torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)["model"]
+        trained = torch.load(tmp_path / run / "checkpoint.pt", weights_only=True)["state"]["model"]
         assert trained.keys() == reference.keys()
         for name, value in reference.items():
-            np.testing.assert_allclose(trained[name], value, rtol=1e-4, atol=2e-6, err_msg=name)
+            # atol 1e-3 of the learning rate: Adam's first step lr * g / (|g| + eps) amplifies
+            # the float32 rounding of gradients that cancel to near zero (measured 1.5e-6)
+            np.testing.assert_allclose(
+                trained[name].double(), value, rtol=1e-4, atol=3e-6, err_msg=name
+            )
 
 
 @pytest.mark.slow
@@ -172,7 +179,7 @@ def test_two_processes_follow_the_single_process_run(one_process, tmp_path):
         np.testing.assert_allclose(
             [h[key] for h in two["history"]], [h[key] for h in payload["history"]], rtol=1e-5
         )
-    one_model = torch.load(out / "checkpoint.pt", weights_only=True)["model"]
-    two_model = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["model"]
+    one_model = torch.load(out / "checkpoint.pt", weights_only=True)["state"]["model"]
+    two_model = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["state"]["model"]
     for name, value in one_model.items():
         np.testing.assert_allclose(two_model[name], value, rtol=1e-4, atol=1e-5, err_msg=name)

@@ -19,11 +19,16 @@ from workbench.nn import (
     build_network,
     conv_output_size,
     layer_table,
-    learning_rate,
+    learning_rate_at,
 )
 from workbench.nn.cnn.plots import confusion_matrix
+from workbench.nn.runtime import torch_threads
 
-torch.set_num_threads(1)  # 2 shared cores: one thread is faster than two under load
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    with torch_threads(1):  # 2 shared cores: one thread is faster than two under load
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +39,7 @@ def digits():
 @pytest.fixture(scope="module")
 def digits_fit(digits):
     train, _ = digits
-    return CNNClassifier(seed=0, progress=False).fit(train.X, train.y)
+    return CNNClassifier(random_state=0, progress=False).fit(train.X, train.y)
 
 
 # --- architecture ------------------------------------------------------------------------
@@ -85,11 +90,11 @@ def test_small_images_get_the_padded_variant_and_bad_sizes_name_the_layer():
 
 
 def test_learning_rate_schedule():
-    cfg = TrainConfig(lr=1e-2, warmup_steps=10, min_lr_ratio=0.1)
-    lrs = np.array([learning_rate(s, 100, cfg) for s in range(100)])
+    cfg = TrainConfig(learning_rate=1e-2, warmup_steps=10, min_lr_ratio=0.1)
+    lrs = np.array([learning_rate_at(s, 100, cfg) for s in range(100)])
     assert np.all(np.diff(lrs[:11]) > 0) and np.isclose(lrs[10], 1e-2)
     assert np.all(np.diff(lrs[10:]) <= 0)
-    assert np.isclose(learning_rate(100, 100, cfg), 1e-3)  # cosine ends at lr * min_lr_ratio
+    assert np.isclose(learning_rate_at(100, 100, cfg), 1e-3)  # cosine ends at lr * min_lr_ratio
     mid = 10 + 45  # half-way through the decay: the mean of peak and floor
     assert np.isclose(lrs[mid], (1e-2 + 1e-3) / 2)
 
@@ -110,7 +115,8 @@ def test_digits_default_settings_reach_097(digits, digits_fit):
 def test_same_seed_same_result_and_other_seed_differs(digits):
     train, test = digits
     fits = [
-        CNNClassifier(epochs=2, seed=s, progress=False).fit(train.X, train.y) for s in (3, 3, 4)
+        CNNClassifier(n_epochs=2, random_state=s, progress=False).fit(train.X, train.y)
+        for s in (3, 3, 4)
     ]
     probs = [f.predict_proba(test.X) for f in fits]
     assert np.array_equal(probs[0], probs[1])
@@ -119,7 +125,7 @@ def test_same_seed_same_result_and_other_seed_differs(digits):
 
 def test_input_layouts_are_equivalent(digits):
     train, test = digits
-    kwargs = {"epochs": 1, "seed": 1, "progress": False}
+    kwargs = {"n_epochs": 1, "random_state": 1, "progress": False}
     flat = CNNClassifier(**kwargs).fit(train.X[:300], train.y[:300])
     square = CNNClassifier(**kwargs).fit(train.X[:300].reshape(-1, 8, 8), train.y[:300])
     # equal up to float rounding (the pixel mean is summed in another order)
@@ -155,7 +161,13 @@ def test_invalid_hyper_parameter_is_named():
 
 def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(digits, tmp_path):
     train, test = digits
-    settings = {"epochs": 6, "batch_size": 16, "seed": 2, "progress": False, "patience": None}
+    settings = {
+        "n_epochs": 6,
+        "batch_size": 16,
+        "random_state": 2,
+        "progress": False,
+        "patience": None,
+    }
     full = CNNClassifier(**settings).fit(train.X, train.y)
 
     path = tmp_path / "ckpt.pt"
@@ -170,7 +182,7 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(digits, tm
     threading.Thread(target=press_ctrl_c, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         interrupted.fit(train.X, train.y)
-    state = torch.load(path, weights_only=True)["state"]
+    state = torch.load(path, weights_only=True)["state"]["loop"]
     assert 0 < state["step"] < 6 * 81 and not state["finished"]
 
     resumed = CNNClassifier(checkpoint=path, resume=True, **settings).fit(train.X, train.y)
@@ -183,7 +195,9 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(digits, tm
         [h["val_loss"] for h in resumed.history_], [h["val_loss"] for h in full.history_], 1e-5
     )
 
-    with pytest.raises(ValueError, match=r"different run.*batch_size: checkpoint 16, this run 32"):
+    with pytest.raises(
+        ValueError, match=r"different run.*train.batch_size: checkpoint 16, this run 32"
+    ):
         CNNClassifier(checkpoint=path, resume=True, **{**settings, "batch_size": 32}).fit(
             train.X, train.y
         )
@@ -236,7 +250,7 @@ def test_rbm_features_baseline_beats_chance(digits):
 @pytest.mark.slow
 def test_mnist5k_default_settings_reach_097():
     train, test = load_dataset("mnist5k", split="train"), load_dataset("mnist5k", split="test")
-    clf = CNNClassifier(seed=0, progress=False).fit(train.X, train.y)
+    clf = CNNClassifier(random_state=0, progress=False).fit(train.X, train.y)
     assert clf.score(test.X, test.y) >= 0.97
 
 
@@ -245,12 +259,12 @@ def test_fashion_mnist_default_settings_reach_090_within_15_epochs():
     kw = {"dtype": np.float32}
     train = load_dataset("fashion-mnist", split="train", **kw)
     test = load_dataset("fashion-mnist", split="test", **kw)
-    clf = CNNClassifier(seed=0, progress=False).fit(train.X, train.y)
+    clf = CNNClassifier(random_state=0, progress=False).fit(train.X, train.y)
     assert clf.n_iter_ <= 15 and clf.score(test.X, test.y) >= 0.90
 
 
 def test_random_shift_matches_roll_with_zero_fill():
-    from workbench.nn.runtime.training import random_shift
+    from workbench.nn.runtime.classifier import random_shift
 
     rng = np.random.default_rng(0)
     images = torch.from_numpy(rng.random((20, 2, 9, 7), dtype=np.float32))
@@ -275,8 +289,8 @@ def test_default_shift_is_two_pixels_for_small_28x28_sets_only(tmp_path, monkeyp
     X28, y = np.zeros((40, 784)), np.arange(40) % 10
     for X, want in ((X28, 2), (np.zeros((40, 64)), 0)):
         path = tmp_path / f"{X.shape[1]}.pt"
-        CNNClassifier(epochs=1, progress=False, checkpoint=path).fit(X, y)
-        assert torch.load(path, weights_only=True)["config"]["shift"] == want
+        CNNClassifier(n_epochs=1, progress=False, checkpoint=path).fit(X, y)
+        assert torch.load(path, weights_only=True)["config"]["train"]["shift"] == want
     monkeypatch.setattr(estimator, "SMALL_TRAINING_SET", 30)  # 40 images: now a "large" set
-    CNNClassifier(epochs=1, progress=False, checkpoint=tmp_path / "big.pt").fit(X28, y)
-    assert torch.load(tmp_path / "big.pt", weights_only=True)["config"]["shift"] == 0
+    CNNClassifier(n_epochs=1, progress=False, checkpoint=tmp_path / "big.pt").fit(X28, y)
+    assert torch.load(tmp_path / "big.pt", weights_only=True)["config"]["train"]["shift"] == 0

@@ -9,7 +9,7 @@ from workbench.nn.dbn.model import DBN
 
 @pytest.fixture(scope="module")
 def digits_dbn():
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     train = load_dataset("digits", split="train", binarize=True)
     test = load_dataset("digits", split="test", binarize=True)

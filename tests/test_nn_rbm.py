@@ -8,6 +8,8 @@ import pytest
 from scipy.special import logsumexp
 
 from workbench.data import load_dataset
+from workbench.errors import InputError
+from workbench.nn.rbm import training
 from workbench.nn.rbm.cli import defaults_for
 from workbench.nn.rbm.model import RBM
 
@@ -15,7 +17,7 @@ from workbench.nn.rbm.model import RBM
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield
@@ -88,7 +90,8 @@ def test_cd1_update_equals_enumerated_statistics():
     batch = torch.from_numpy(np.tile(v0, (n, 1)).astype(np.float32))
     rbm.set_params(weight_decay=0.0)
     before = rbm._state["W"].clone()
-    rbm._update(batch, 1.0, 0.0, torch.Generator().manual_seed(0))
+    settings = training.Settings.of(rbm)
+    training.update(rbm._state, batch, settings, 1.0, 0.0, torch.Generator().manual_seed(0))
     step = (rbm._state["W"] - before).double().numpy()
     se = np.sqrt(0.25 / n)  # v h terms lie in [0, 1]: sd <= 1/2
     assert np.max(np.abs(step - expected)) < 4 * se, (step, expected)
@@ -144,12 +147,14 @@ def test_history_records_the_monitors(bars_stripes_rbm):
         assert np.isfinite(last[key]), key
 
 
-def test_chain_diagnostics_of_independent_draws():
+def test_chain_diagnostics_of_independent_draws(tmp_path):
     """Zero weights: every Gibbs sweep draws v afresh from the marginals, so the persistent
-    chains are independent draws: R-hat near 1, ESS near chains x draws."""
+    chains are independent draws: R-hat near 1, ESS near chains x draws. (The run is resumed
+    from its checkpoint with more epochs: the chain window survives.)"""
     X = (np.random.default_rng(0).random((40, 9)) < np.linspace(0.1, 0.9, 9)).astype(float)
     rbm = RBM(4, n_epochs=1, batch_size=40, n_chains=20, init_scale=0.0, learning_rate=1e-9,
-              random_state=0, verbose=False, monitor=False, diagnostics_window=50)  # fmt: skip
+              random_state=0, verbose=False, monitor=False, diagnostics_window=50,
+              checkpoint=tmp_path / "rbm.pt")  # fmt: skip
     rbm.fit(X)
     rbm.set_params(n_epochs=60)
     rbm.fit(X, resume=True)
@@ -205,12 +210,14 @@ def test_same_seed_same_model():
     )
 
 
-def test_partial_last_batch_and_parallel_tempering_run():
+def test_partial_last_batch_with_parallel_tempering():
+    """14 rows in batches of 5, 5, 4; the swap rule itself is checked against exact tempered
+    marginals in test_nn_rbm_tempering.py."""
     X = load_dataset("bars-stripes-3").X
     rbm = RBM(8, n_epochs=3, batch_size=5, n_temperatures=3, random_state=0, verbose=False)
-    rbm.fit(X)  # 14 rows: batches of 5, 5, 4
+    rbm.fit(X)
     assert rbm._state["step"] == 9
-    assert 0.0 <= rbm.history_[-1]["swap_rate"] <= 1.0
+    assert rbm._state["chains"].shape == (3, 5, 9)  # temperatures, chains (= batch), visible
 
 
 @pytest.mark.parametrize(
@@ -227,6 +234,30 @@ def test_partial_last_batch_and_parallel_tempering_run():
 def test_bad_input(params, data, message):
     with pytest.raises(ValueError, match=message):
         RBM(2, verbose=False, **params).fit(data)
+
+
+def test_resume_needs_a_checkpoint_path():
+    with pytest.raises(InputError, match="resume: continues from `checkpoint`, which is None"):
+        RBM(2, n_epochs=1, batch_size=2, verbose=False).fit(np.eye(3), resume=True)
+
+
+def test_seed_none_is_fresh_entropy_and_recorded():
+    """random_state=None draws a new seed per fit, kept in seed_; refitting with it repeats
+    the run exactly."""
+    X = load_dataset("bars-stripes-3").X
+    settings = {"n_epochs": 3, "batch_size": 5, "monitor": False, "verbose": False}
+    first, second = (RBM(4, **settings).fit(X) for _ in range(2))
+    assert first.seed_ != second.seed_
+    again = RBM(4, random_state=first.seed_, **settings).fit(X)
+    np.testing.assert_array_equal(again.weights_, first.weights_)
+
+
+def test_device_auto_resolves_to_this_machine():
+    import torch
+
+    rbm = RBM(2, n_epochs=1, batch_size=3, verbose=False, device="auto").fit(np.eye(3))
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert rbm._state["W"].device.type == expected
 
 
 def test_wrong_feature_count_after_fit():

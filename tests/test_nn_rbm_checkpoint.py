@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from workbench.data import load_dataset
+from workbench.errors import InputError
+from workbench.nn.rbm import training
 from workbench.nn.rbm.model import RBM
 
 SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
@@ -17,7 +19,7 @@ SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield
@@ -46,30 +48,32 @@ def test_resume_reproduces_uninterrupted_run(data, tmp_path, method):
         assert resumed.history_[-1]["chain_rhat"] == whole.history_[-1]["chain_rhat"]
 
 
-def test_ctrl_c_saves_mid_epoch_and_resume_is_exact(data, tmp_path):
-    """SIGINT during fit: a checkpoint at the last finished mini-batch, then KeyboardInterrupt;
-    resuming from it ends where the uninterrupted run ends."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_mid_epoch_and_resume_is_exact(data, tmp_path, monkeypatch, signum):
+    """Ctrl-C or SIGTERM during fit: a checkpoint after the last whole mini-batch, then
+    KeyboardInterrupt; resuming from it ends where the uninterrupted run ends."""
     whole = RBM(**SETTINGS, n_epochs=40, monitor=False).fit(data)
     path = tmp_path / "rbm.pt"
     rbm = RBM(**SETTINGS, n_epochs=40, monitor=False, checkpoint=path, checkpoint_every=1000)
-    original = RBM._update
+    original = training.update
     calls = []
 
-    def update_then_interrupt(self, *args):  # deliver Ctrl-C in the middle of epoch 3
-        original(self, *args)
+    def update_then_signal(*args):  # the signal arrives in the middle of epoch 3
+        original(*args)
         calls.append(1)
         if len(calls) == 8:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
 
     assert threading.current_thread() is threading.main_thread()
-    RBM._update = update_then_interrupt
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            rbm.fit(data)
-    finally:
-        RBM._update = original
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(training, "update", update_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        rbm.fit(data)
+    monkeypatch.undo()
+    assert {s: signal.getsignal(s) for s in handlers} == handlers  # handlers restored
+    assert torch.load(path, weights_only=True)["state"]["loop"]["step"] == 8  # 3 + 3 + 2
     resumed = RBM.load(path)
-    assert (resumed._state["epoch"], resumed._state["batch"]) == (2, 2)
+    assert resumed._state["epoch"] == 2
     resumed.fit(data, resume=True)
     np.testing.assert_array_equal(resumed.weights_, whole.weights_)
 
@@ -81,26 +85,36 @@ def test_checkpoint_written_atomically(data, tmp_path):
 
 
 def test_corrupt_and_incompatible_checkpoints(data, tmp_path):
+    """The runtime's one checkpoint format: each way a file can be wrong gets its own message,
+    an InputError naming ``checkpoint``."""
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ValueError, match="corrupt or not a torch checkpoint"):
+    with pytest.raises(InputError, match="checkpoint: .* is not a readable checkpoint"):
         RBM.load(bad)
     good = tmp_path / "good.pt"
     RBM(**SETTINGS, n_epochs=1, checkpoint=good).fit(data)
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[:200])
-    with pytest.raises(ValueError, match="corrupt"):
+    with pytest.raises(InputError, match="not a readable checkpoint"):
         RBM.load(truncated)
     other = tmp_path / "other.pt"
     torch.save({"format": "something else"}, other)
-    with pytest.raises(ValueError, match="not a workbench RBM checkpoint"):
+    with pytest.raises(InputError, match="not a workbench checkpoint"):
         RBM.load(other)
     payload = torch.load(good, weights_only=True)
-    payload["version"] = 99
-    torch.save(payload, other)
-    with pytest.raises(ValueError, match="format version 99"):
+    for key, value, message in (
+        ("version", 99, "has checkpoint version 99"),
+        ("kind", "cnn", "is a 'cnn' checkpoint, not a 'rbm' one"),
+    ):
+        torch.save({**payload, key: value}, other)
+        with pytest.raises(InputError, match=message):
+            RBM.load(other)
+    state = payload["state"]
+    torch.save({**payload, "state": {**state, "rbm": {k: v for k, v in state["rbm"].items()
+                                                      if k != "W"}}}, other)  # fmt: skip
+    with pytest.raises(InputError, match="incomplete or incompatible"):
         RBM.load(other)
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(InputError, match="no such checkpoint file"):
         RBM.load(tmp_path / "missing.pt")
-    with pytest.raises(ValueError, match="expected 9 features"):
+    with pytest.raises(InputError, match="expected 9 features"):
         RBM.load(good).transform(np.zeros((2, 5)))

@@ -11,7 +11,7 @@ from workbench.cli import main
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
     """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.rbm.model import torch_threads
+    from workbench.nn.runtime import torch_threads
 
     with torch_threads(1):
         yield
@@ -30,7 +30,7 @@ def run_json(argv, capsys=None):
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        code = main([*argv, "--json"])
+        code = main([*argv, "--json", "--threads", "1"])
     assert code == 0
     return json.loads(buffer.getvalue())
 
@@ -66,9 +66,18 @@ def test_sample_and_eval(trained, tmp_path):
     ("argv", "message"),
     [
         (["train", "--data", "no-such-set"], "unknown data set 'no-such-set'; expected one of"),
-        (["train", "--data", "bars-stripes-3", "--k", "0"], "k: expected an integer >= 1"),
-        (["train", "--data", "bars-stripes-3", "--batch-size", "99"], "larger than the data"),
-        (["sample", "missing.pt"], "no such file"),
+        (["train", "--data", "bars-stripes-3", "--k", "0"], "--k: expected an integer >= 1"),
+        (
+            ["train", "--data", "bars-stripes-3", "--epochs", "0"],
+            "--epochs: expected an integer >= 1, got 0",
+        ),
+        (["train", "--data", "bars-stripes-3", "--lr", "-1"], "--lr: expected a number > 0"),
+        (["train", "--data", "bars-stripes-3", "--hidden", "0"], "--hidden: expected an integer"),
+        (
+            ["train", "--data", "bars-stripes-3", "--batch-size", "99"],
+            "--batch-size: 99 is larger than the data",
+        ),
+        (["sample", "missing.pt"], "checkpoint: no such checkpoint file: missing.pt"),
     ],
 )
 def test_bad_input_exit_code_2(argv, message, capsys, tmp_path):
@@ -88,3 +97,16 @@ def test_non_binary_file_and_feature_mismatch(trained, tmp_path, capsys):
     assert main(["rbm", "eval", str(out / "rbm.pt"), "--data", "digits", "--out",
                  str(tmp_path)]) == 2  # fmt: skip
     assert "features" in capsys.readouterr().err
+
+
+def test_resume_continues_into_out(trained, tmp_path):
+    """--resume CHECKPOINT continues that run up to --epochs in OUT/rbm.pt, leaving the given
+    file as it was."""
+    out, first = trained
+    before = (out / "rbm.pt").read_bytes()
+    resumed = run_json(["rbm", "train", "--data", "bars-stripes-3", "--epochs", "300",
+                        "--resume", str(out / "rbm.pt"), "--out", str(tmp_path)])  # fmt: skip
+    assert [r["epoch"] for r in resumed["history"]][-2:] == [200, 300]
+    assert resumed["history"][:2] == first["history"][:2]  # the first run's records carried on
+    assert (out / "rbm.pt").read_bytes() == before
+    assert resumed["checkpoint"] == str(tmp_path / "rbm.pt")

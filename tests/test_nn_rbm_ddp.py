@@ -37,7 +37,7 @@ import numpy as np, torch
 torch.set_num_threads(1)
 from workbench.data import bars_stripes
 from workbench.nn.rbm.model import RBM
-from workbench.nn.runtime.training import distributed_context, init_distributed
+from workbench.nn.runtime import distributed_context, init_distributed
 init_distributed("cpu")
 torch.set_num_threads(1)
 cases, common, out = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]

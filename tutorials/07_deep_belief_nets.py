@@ -25,7 +25,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from workbench.data import load_dataset
-from workbench.nn.dbn.model import DBN
+from workbench.nn import DBN
 from workbench.nn.rbm.plots import plot_images
 
 SEED = 0

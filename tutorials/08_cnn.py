@@ -147,7 +147,7 @@ X_test, y_test = fashion_test.X, fashion_test.y
 tick = time.perf_counter()
 # shift=0: no random translations (by default sets under 10,000 images get them; with only
 # 4 epochs they would slow the fit down more than they help)
-cnn = CNNClassifier(epochs=4, shift=0, seed=SEED, progress=False).fit(X_train, y_train)
+cnn = CNNClassifier(n_epochs=4, shift=0, random_state=SEED, progress=False).fit(X_train, y_train)
 cnn_seconds = time.perf_counter() - tick
 predicted = cnn.predict(X_test)
 cnn_accuracy = float((predicted == y_test).mean())

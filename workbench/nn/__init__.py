@@ -17,12 +17,8 @@ from workbench.nn.cnn.architecture import (
 from workbench.nn.cnn.estimator import CNNClassifier
 from workbench.nn.dbn.model import DBN
 from workbench.nn.rbm.model import RBM
-from workbench.nn.runtime.training import (
-    TrainConfig,
-    learning_rate,
-    load_checkpoint,
-    train_classifier,
-)
+from workbench.nn.runtime.checkpoint import load_checkpoint
+from workbench.nn.runtime.classifier import TrainConfig, learning_rate_at, train_classifier
 
 __all__ = [
     "CNNClassifier",
@@ -35,7 +31,7 @@ __all__ = [
     "conv_output_size",
     "format_summary",
     "layer_table",
-    "learning_rate",
+    "learning_rate_at",
     "load_checkpoint",
     "train_classifier",
 ]

@@ -7,7 +7,6 @@ writes files.
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -94,6 +93,16 @@ def register(sub):
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_architecture_options(p)
+    p.set_defaults(
+        flag_names={
+            "n_epochs": "--epochs",
+            "learning_rate": "--lr",
+            "random_state": "--seed",
+            "X": "--data",
+            "y": "--data",
+            "checkpoint": "--resume",
+        }  # fmt: skip
+    )
 
     p = cnn.add_parser("summary", help="layer table: output shapes and parameter counts")
     p.add_argument("--input-shape", default="1x28x28", help="CxHxW or HxW (default 1x28x28)")
@@ -156,66 +165,24 @@ def _check_args(args):
         raise ValueError(f"--threads: expected a positive integer, got {args.threads}")
 
 
-def _launch_torchrun(args):
-    """Re-run this command under torchrun with ``args.nproc`` workers; returns its exit code."""
-    keep = [
-        "cnn",
-        "train",
-        "--data",
-        args.data,
-        "--epochs",
-        str(args.epochs),
-        "--batch-size",
-        str(args.batch_size),
-        "--lr",
-        repr(args.lr),
-        "--patience",
-        str(args.patience),
-        "--validation-fraction",
-        repr(args.validation_fraction),
-        "--device",
-        args.device,
-        "--seed",
-        str(args.seed),
-        "--out",
-        args.out,
-        "--pool",
-        str(args.pool),
-        "--hidden",
-        *map(str, args.hidden),
-    ]
-    for flag, value in (
-        ("--shift", args.shift),
-        ("--data-dir", args.data_dir),
-        ("--threads", args.threads),
-        ("--conv", args.conv),
-    ):
-        if value is not None:
-            keep += [flag, str(value)]
-    keep += [
-        flag
-        for flag, on in (
-            ("--resume", args.resume),
-            ("--no-figures", args.no_figures),
-            ("--json", args.json),
-        )
-        if on
-    ]
-    from workbench.nn.runtime.training import launch_torchrun
-
-    return launch_torchrun(args.nproc, keep, args.threads)
-
-
 def cmd_train(args):
     import numpy as np
 
     _check_args(args)
-    under_torchrun = "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+    from workbench.nn.runtime import (
+        command_line,
+        distributed_context,
+        init_distributed,
+        launch_torchrun,
+        set_process_threads,
+        under_torchrun,
+    )
+
     train, test = _load(args)
     n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
     config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic
-    if args.nproc > 1 and not under_torchrun:
-        code = _launch_torchrun(args)
+    if args.nproc > 1 and not under_torchrun():
+        code = launch_torchrun(args.nproc, command_line("cnn", "train"), args.threads)
         if code:
             raise SystemExit(code)
         return
@@ -223,26 +190,25 @@ def cmd_train(args):
     import torch
 
     from workbench.nn.cnn.estimator import CNNClassifier
-    from workbench.nn.runtime.training import distributed_context, init_distributed
 
-    if under_torchrun:
+    if under_torchrun():
         init_distributed(args.device)
     rank, world, _ = distributed_context()
-    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    set_process_threads(args.threads)
     out = Path(args.out)
     tick = time.perf_counter()
     clf = CNNClassifier(
         config,
         image_shape=train.image_shape,
         n_classes=n_classes,
-        epochs=args.epochs,
+        n_epochs=args.epochs,
         batch_size=args.batch_size,
-        lr=args.lr,
+        learning_rate=args.lr,
         shift=args.shift,
         patience=args.patience,
         validation_fraction=args.validation_fraction,
         device=args.device,
-        seed=args.seed,
+        random_state=args.seed,
         checkpoint=str(out / "checkpoint.pt"),
         resume=args.resume,
         progress=rank == 0,
@@ -250,7 +216,7 @@ def cmd_train(args):
     try:
         clf.fit(train.X, train.y)
     finally:
-        if under_torchrun and torch.distributed.is_initialized():
+        if under_torchrun() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
     if rank != 0:
         return

@@ -7,25 +7,21 @@ __all__ = ["section_cnn"]
 
 def section_cnn(report, seed, **_):
     """Train the small-image LeNet for a few epochs; figures and an RBM-feature comparison."""
-    import torch
     from threadpoolctl import threadpool_limits
 
     from workbench.nn.cnn import plots
     from workbench.nn.cnn.architecture import format_summary
     from workbench.nn.cnn.estimator import CNNClassifier
     from workbench.nn.rbm.baselines import rbm_logistic_baseline
+    from workbench.nn.runtime import torch_threads
 
     train, test = load_dataset("digits", split="train"), load_dataset("digits", split="test")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        clf = CNNClassifier(epochs=8, seed=seed, progress=False).fit(train.X, train.y)
+    with torch_threads(1):  # a small net: one thread, immune to a busy machine
+        clf = CNNClassifier(n_epochs=8, random_state=seed, progress=False).fit(train.X, train.y)
         with threadpool_limits(1):
             rbm = rbm_logistic_baseline(
                 train.X, train.y, test.X, test.y, n_components=100, n_iter=15, seed=seed
             )
-    finally:
-        torch.set_num_threads(threads)
     predicted = clf.predict(test.X)
     accuracy = float((predicted == test.y).mean())
     report.heading("A convolutional network on the 8x8 digits")

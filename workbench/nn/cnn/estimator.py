@@ -6,7 +6,7 @@ Example::
     from workbench.nn import CNNClassifier
 
     train, test = load_dataset("digits", split="train"), load_dataset("digits", split="test")
-    clf = CNNClassifier(epochs=10, seed=0).fit(train.X, train.y)   # 8x8: the small-image net
+    clf = CNNClassifier(n_epochs=10, random_state=0).fit(train.X, train.y)  # 8x8: small net
     clf.score(test.X, test.y)
 """
 
@@ -19,12 +19,14 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.nn.cnn.architecture import CNNConfig, build_network, layer_table
-from workbench.nn.runtime.training import (
-    TrainConfig,
+from workbench.nn.runtime import (
     distributed_context,
+    numpy_rng,
     resolve_device,
-    train_classifier,
+    resolve_seed,
+    torch_seeded,
 )
+from workbench.nn.runtime.classifier import TrainConfig, train_classifier
 
 __all__ = ["CNNClassifier", "as_images"]
 
@@ -102,7 +104,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Shape of flat rows of X (square rows are recognised without it).
     n_classes : int or None, default=None
         Labels must lie in 0..n_classes-1; None: max label + 1.
-    epochs, batch_size, lr, min_lr_ratio, warmup_steps, weight_decay, patience :
+    n_epochs, batch_size, learning_rate, min_lr_ratio, warmup_steps, weight_decay, patience :
         see :class:`workbench.nn.TrainConfig` (defaults 15, 64, 3e-3, 0.05, 20, 1e-4, 5).
     shift : int or None, default=None
         Augmentation: each training image is translated by a random (dy, dx) with
@@ -114,8 +116,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float in [0, 1), default=0.1
         Share of the training rows held out for early stopping and model selection.
     device : str, default="auto"
-    seed : int, default=0
-        Seeds the weights, the validation split and the batch order.
+        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+    random_state : int or None, default=0
+        Seeds the weights, the validation split, the batch order and the augmentation (one
+        stream each, derived through ``numpy.random.SeedSequence``); None: fresh entropy,
+        recorded in ``seed_`` (pass it back to repeat the run or to resume it).
     checkpoint : path or None, default=None
         Checkpoint file, written atomically after every epoch and on Ctrl-C.
     resume : bool, default=False
@@ -131,15 +136,16 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     history_ : list of dict, one per epoch (train_loss, val_loss, val_accuracy, lr, seconds)
     best_epoch_ : int or None
     n_iter_ : int, epochs run
+    seed_ : int, the seed used (``random_state``, or the fresh one drawn for None)
     """
 
     _parameter_constraints = {
         "architecture": [CNNConfig, None],
         "image_shape": [tuple, list, None],
         "n_classes": [Interval(Integral, 2, None, closed="left"), None],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "min_lr_ratio": [Interval(Real, 0, 1, closed="both")],
         "warmup_steps": [Interval(Integral, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -147,7 +153,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "device": [str],
-        "seed": [Interval(Integral, 0, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
         "checkpoint": [str, os.PathLike, None],
         "resume": ["boolean"],
         "progress": ["boolean"],
@@ -159,9 +165,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         *,
         image_shape=None,
         n_classes=None,
-        epochs=15,
+        n_epochs=15,
         batch_size=64,
-        lr=3e-3,
+        learning_rate=3e-3,
         min_lr_ratio=0.05,
         warmup_steps=20,
         weight_decay=1e-4,
@@ -169,7 +175,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         patience=5,
         validation_fraction=0.1,
         device="auto",
-        seed=0,
+        random_state=0,
         checkpoint=None,
         resume=False,
         progress=True,
@@ -177,9 +183,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.architecture = architecture
         self.image_shape = image_shape
         self.n_classes = n_classes
-        self.epochs = epochs
+        self.n_epochs = n_epochs
         self.batch_size = batch_size
-        self.lr = lr
+        self.learning_rate = learning_rate
         self.min_lr_ratio = min_lr_ratio
         self.warmup_steps = warmup_steps
         self.weight_decay = weight_decay
@@ -187,26 +193,25 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.device = device
-        self.seed = seed
+        self.random_state = random_state
         self.checkpoint = checkpoint
         self.resume = resume
         self.progress = progress
 
-    def _train_config(self, image_side, n_train):
+    def _train_config(self, image_side, n_train, seed):
         shift = self.shift
         if shift is None:  # augment where data are scarce; see the class docstring
             shift = image_side // 14 if n_train < SMALL_TRAINING_SET else 0
         return TrainConfig(
-            epochs=self.epochs,
+            n_epochs=self.n_epochs,
             batch_size=self.batch_size,
-            lr=float(self.lr),
+            learning_rate=float(self.learning_rate),
             min_lr_ratio=float(self.min_lr_ratio),
             warmup_steps=self.warmup_steps,
             weight_decay=float(self.weight_decay),
             shift=shift,
             patience=self.patience,
-            seed=self.seed,
-            device=self.device,
+            seed=seed,
             progress=self.progress,
             checkpoint=None if self.checkpoint is None else str(self.checkpoint),
             resume=self.resume,
@@ -238,10 +243,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         X = as_images(X, self.image_shape)
         y, n_classes = _check_labels(y, len(X), self.n_classes)
         config = self._network_config(X, n_classes)
-        cfg = self._train_config(min(X.shape[2:]), len(X))
+        seed = resolve_seed(self.random_state, "random_state")
+        cfg = self._train_config(min(X.shape[2:]), len(X), seed)
         device = resolve_device(self.device, distributed_context().local_rank)
 
-        order = np.random.default_rng(self.seed).permutation(len(X))
+        order = numpy_rng(seed, "validation-split").permutation(len(X))
         n_val = int(round(self.validation_fraction * len(X)))
         if self.validation_fraction > 0 and not 0 < n_val < len(X):
             raise ValueError(
@@ -253,9 +259,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         def tensors(rows):
             return (torch.from_numpy(X[rows]).to(device), torch.from_numpy(y[rows]).to(device))
 
-        torch.manual_seed(self.seed)
         pixels = X[train_rows]
-        network = build_network(config, pixels.mean(), pixels.std() or 1.0).to(device)
+        with torch_seeded(seed, "init"):
+            network = build_network(config, pixels.mean(), pixels.std() or 1.0).to(device)
         result = train_classifier(
             network,
             tensors(train_rows),
@@ -263,7 +269,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             cfg,
             model_args=config.to_dict(),
         )
-        self.network_, self.config_, self.device_ = network, config, device
+        self.network_, self.config_, self.device_, self.seed_ = network, config, device, seed
         self.classes_ = np.arange(n_classes)
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         self.stopped_early_, self.checkpoint_ = result.stopped_early, result.checkpoint

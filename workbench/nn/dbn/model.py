@@ -9,16 +9,26 @@ initialise sigmoid layers, a softmax layer is added) trained by back-propagation
 Usage::
 
     dbn = DBN((256, 64), n_epochs=10, random_state=0).fit(X)
-    dbn.sample(16)                       # images from the top down
-    dbn.fine_tune(X, y).predict(X_test)  # classifier
+    dbn.sample(16, random_state=1)       # images from the top down
+    dbn.fine_tune(X, y).predict(X_test)  # classifier (trained by workbench.nn.runtime's loop)
 """
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.nn.rbm.model import RBM, check_device
+from workbench.errors import InputError
+from workbench.nn.rbm.model import RBM
+from workbench.nn.runtime import (
+    numpy_rng,
+    resolve_device,
+    resolve_seed,
+    seed_sequence,
+    torch_seeded,
+)
+from workbench.nn.runtime.classifier import TrainConfig, train_classifier
 
 __all__ = ["DBN"]
 
@@ -38,14 +48,19 @@ class DBN(BaseEstimator):
     n_epochs : int, default=10
         Epochs per layer.
     device : str, default="cpu"
+        "auto", "cpu", "cuda" or "cuda:N".
     random_state : int or None, default=None
+        Seeds every layer (one stream each, derived through ``numpy.random.SeedSequence``);
+        None: fresh entropy, recorded in ``seed_``.
     verbose : bool, default=True
 
     Attributes
     ----------
     rbms_ : list of RBM, bottom up
+    seed_ : int, the seed used
     classifier_ : torch.nn.Sequential, after :meth:`fine_tune`
     classes_ : ndarray of labels, after :meth:`fine_tune`
+    fine_tune_loss_ : list of float, mean training cross-entropy per fine-tuning epoch
     """
 
     def __init__(
@@ -77,18 +92,19 @@ class DBN(BaseEstimator):
         if not layers or any(
             isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in layers
         ):
-            raise ValueError(f"layers: expected a non-empty tuple of integers >= 1, got {layers!r}")
-        check_device(self.device)
-        seed = 0 if self.random_state is None else int(self.random_state)
+            raise InputError("layers", "a non-empty tuple of integers >= 1", repr(layers))
+        self.device_ = resolve_device(self.device)
+        self.seed_ = resolve_seed(self.random_state, "random_state")
         self.rbms_, inputs = [], X
         for depth, n_hidden in enumerate(layers):
+            layer_seed = int(seed_sequence(self.seed_, "layer", depth).generate_state(1)[0])
             rbm = RBM(
                 n_hidden,
                 **{
                     "visible": self.visible if depth == 0 else "bernoulli",
                     "n_epochs": self.n_epochs,
-                    "device": self.device,
-                    "random_state": seed + depth,
+                    "device": str(self.device_),
+                    "random_state": layer_seed,
                     "verbose": self.verbose,
                     "monitor": False,
                     **(self.rbm_params or {}),
@@ -96,10 +112,11 @@ class DBN(BaseEstimator):
             )
             if depth == 0:
                 rbm.fit(inputs)
+                inputs = rbm.transform(inputs)
             else:
                 _fit_on_probabilities(rbm, inputs)
+                inputs = _up(rbm, inputs)
             self.rbms_.append(rbm)
-            inputs = rbm.transform(inputs) if depth == 0 else _up(rbm, inputs)
         self.n_features_in_ = self.rbms_[0].n_features_in_
         return self
 
@@ -111,70 +128,75 @@ class DBN(BaseEstimator):
             features = _up(rbm, features)
         return features
 
-    @torch.no_grad()
     def sample(self, n_samples=16, *, n_steps=1000, random_state=None):
         """Gibbs run of ``n_steps`` in the top RBM from random starts, then one top-down pass of
-        p(v | h) (binary draws between layers, probabilities at the bottom): (n, n_features)."""
+        p(v | h) (binary draws between layers, probabilities at the bottom): (n, n_features).
+        ``random_state`` None: fresh entropy."""
         check_is_fitted(self, "rbms_")
-        seed = int(random_state if random_state is not None else self.random_state or 0)
-        top = self.rbms_[-1]
-        h = top.sample(n_samples, n_steps=n_steps, random_state=seed)
-        generator = torch.Generator(device=top._state["W"].device).manual_seed(seed + 1)
-        state = torch.from_numpy(h.astype(np.float32)).to(top._state["W"].device)
+        seed = resolve_seed(random_state, "random_state")
+        top_seed = int(seed_sequence(seed, "top-gibbs").generate_state(1)[0])
+        state = self.rbms_[-1].sample(n_samples, n_steps=n_steps, random_state=top_seed)
+        rng = numpy_rng(seed, "top-down")
         for depth, rbm in enumerate(reversed(self.rbms_[:-1])):
-            state = RBM._bernoulli(state, generator) if depth == 0 else state
-            mean = rbm._visible_mean(state)
+            h = (rng.random(state.shape) < state).astype(np.float32) if depth == 0 else state
+            field = h @ rbm.weights_.T + rbm.visible_bias_  # (n, units below)
             last = depth == len(self.rbms_) - 2
-            state = mean if last else RBM._bernoulli(mean, generator)
-        return state.cpu().numpy()
+            if last and rbm.visible == "gaussian":
+                state = rbm.sigma**2 * field
+            else:
+                mean = expit(field)
+                state = mean if last else (rng.random(mean.shape) < mean).astype(np.float32)
+        return state
 
     def fine_tune(self, X, y, *, n_epochs=10, learning_rate=1e-3, batch_size=64,
                   random_state=None):  # fmt: skip
-        """Back-propagation through the up-pass plus a softmax layer (Adam, cross-entropy).
+        """Back-propagation through the up-pass plus a softmax layer (Adam at a constant
+        ``learning_rate``, cross-entropy) on :func:`workbench.nn.runtime.train_classifier`.
 
-        The sigmoid layers start from the RBM weights and hidden biases. Returns self.
+        The sigmoid layers start from the RBM weights and hidden biases; the softmax layer's
+        initial weights and the batch order come from ``random_state`` (None: fresh entropy).
+        Returns self.
         """
         check_is_fitted(self, "rbms_")
+        X = self._rows(X)
         y = np.asarray(y)
         if y.ndim != 1 or len(y) != len(X):
-            raise ValueError(f"y: expected {len(X)} labels (one per row of X), got {y.shape}")
-        X = self.rbms_[0]._check_X(X, reset=False)
+            raise InputError("y", f"{len(X)} labels (one per row of X)", f"shape {y.shape}")
         self.classes_, codes = np.unique(y, return_inverse=True)
-        seed = int(random_state if random_state is not None else self.random_state or 0)
-        torch.manual_seed(seed)
+        seed = resolve_seed(random_state, "random_state")
         modules = []
-        for rbm in self.rbms_:
-            linear = torch.nn.Linear(rbm.n_features_in_, rbm.n_hidden)
-            with torch.no_grad():
-                linear.weight.copy_(rbm._state["W"].T)
-                linear.bias.copy_(rbm._state["b"])
-            modules += [linear, torch.nn.Sigmoid()]
-        modules.append(torch.nn.Linear(self.rbms_[-1].n_hidden, len(self.classes_)))
-        net = torch.nn.Sequential(*modules).to(X.device)
-        targets = torch.from_numpy(codes).to(X.device)
-        optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
-        generator = torch.Generator(device=X.device).manual_seed(seed)
-        self.fine_tune_loss_ = []
-        for _ in range(n_epochs):
-            order = torch.randperm(len(X), generator=generator, device=X.device)
-            total = 0.0
-            for start in range(0, len(X), batch_size):
-                rows = order[start : start + batch_size]
-                loss = torch.nn.functional.cross_entropy(net(X[rows]), targets[rows])
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-                total += float(loss.detach()) * len(rows)
-            self.fine_tune_loss_.append(total / len(X))
+        with torch_seeded(seed, "init"):
+            for rbm in self.rbms_:
+                linear = torch.nn.Linear(rbm.n_features_in_, rbm.n_hidden)
+                with torch.no_grad():
+                    linear.weight.copy_(torch.from_numpy(rbm.weights_.T))
+                    linear.bias.copy_(torch.from_numpy(rbm.hidden_bias_))
+                modules += [linear, torch.nn.Sigmoid()]
+            modules.append(torch.nn.Linear(self.rbms_[-1].n_hidden, len(self.classes_)))
+        net = torch.nn.Sequential(*modules).to(self.device_)
+        cfg = TrainConfig(n_epochs=n_epochs, batch_size=batch_size, learning_rate=learning_rate,
+                          min_lr_ratio=1.0, warmup_steps=0, weight_decay=0.0, patience=None,
+                          seed=seed, progress=self.verbose)  # fmt: skip
+        targets = torch.from_numpy(codes).to(self.device_)
+        result = train_classifier(net, (X, targets), None, cfg, kind="dbn-classifier",
+                                  model_args={"layers": list(self.layers),
+                                              "n_classes": len(self.classes_)})  # fmt: skip
+        self.fine_tune_loss_ = [record["train_loss"] for record in result.history]
         self.classifier_ = net.eval()
         return self
+
+    def _rows(self, X):
+        """X as a float32 tensor (n, n_features_in_) on the device."""
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_ or not np.isfinite(X).all():
+            raise InputError("X", f"finite rows of {self.n_features_in_} features", X.shape)
+        return torch.from_numpy(X).to(self.device_)
 
     @torch.no_grad()
     def predict_proba(self, X):
         """Class probabilities (n, n_classes) from the fine-tuned net."""
         check_is_fitted(self, "classifier_")
-        X = self.rbms_[0]._check_X(X, reset=False)
-        return torch.softmax(self.classifier_(X), -1).cpu().numpy()
+        return torch.softmax(self.classifier_(self._rows(X)), -1).cpu().numpy()
 
     def predict(self, X):
         """Most probable class per row."""
@@ -187,11 +209,11 @@ class DBN(BaseEstimator):
 
 def _fit_on_probabilities(rbm, P):
     """Fit a Bernoulli RBM on probabilities in [0, 1]: the previous layer's p(h | v), a standard
-    mean-field choice (the {0, 1} check is for user data)."""
+    mean-field choice. The RBM's public ``fit`` accepts only binary data (the {0, 1} check is
+    for user data), so this is the one call into the RBM's private members."""
     rbm._fit_checked(rbm._check_X(P, reset=True, probabilities=True), None, False)
 
 
-@torch.no_grad()
 def _up(rbm, P):
-    P = torch.from_numpy(np.asarray(P, dtype=np.float32)).to(rbm._state["W"].device)
-    return rbm._hidden_probs(P).cpu().numpy()
+    """p(h = 1 | v) of ``rbm`` for visible probabilities ``P`` (n, n_visible): (n, n_hidden)."""
+    return expit(np.asarray(P, dtype=np.float32) @ rbm.weights_ + rbm.hidden_bias_)

@@ -4,13 +4,14 @@
 good model; every flag overrides them. Artefacts (checkpoint, figures, ``metrics.json``) go
 under ``--out``; ``--json`` prints one object on stdout, progress goes to stderr.
 
-``train --nproc N`` (N > 1) re-runs the command under ``torchrun --standalone`` with N workers,
-as ``torchrun --nproc-per-node N -m workbench.cli rbm train ...`` does directly: the CD
-statistics are all-reduced (see :mod:`workbench.nn.rbm.model`) and rank 0 alone writes files.
+``train --nproc N`` (N > 1) re-runs the command line as typed under ``torchrun --standalone``
+with N workers (:func:`workbench.nn.runtime.launch_torchrun`), as ``torchrun --nproc-per-node N
+-m workbench.cli rbm train ...`` does directly: the CD statistics are all-reduced (see
+:mod:`workbench.nn.rbm.model`) and rank 0 alone writes files. Threads follow the runtime's
+policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per process.
 """
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -32,6 +33,12 @@ DATASET_DEFAULTS = {
 }  # fmt: skip
 COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
           "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
+
+
+# The estimator's argument names (in InputError) -> this CLI's flags; see workbench.cli.flag_for.
+FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_hidden": "--hidden", "n_epochs": "--epochs",
+              "learning_rate": "--lr", "n_chains": "--chains", "n_temperatures": "--temperatures",
+              "random_state": "--seed"}  # fmt: skip
 
 
 def defaults_for(name):
@@ -68,12 +75,15 @@ def register(sub):
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue training from a checkpoint up to --epochs")  # fmt: skip
     _common(p)
+    p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--resume"})
 
     p = rbm_sub.add_parser("sample", help="generate samples by long Gibbs runs")
     p.add_argument("checkpoint")
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--steps", type=int, default=1000, help="Gibbs sweeps per sample")
     _common(p)
+    p.set_defaults(flag_names={**FLAG_NAMES, "n_samples": "--n", "n_steps": "--steps",
+                               "checkpoint": "checkpoint"})  # fmt: skip
 
     p = rbm_sub.add_parser("eval", help="metrics and figures of a trained RBM on a data set")
     p.add_argument("checkpoint")
@@ -84,12 +94,14 @@ def register(sub):
                    help="AIS inverse temperatures from 0 to 1, both included")  # fmt: skip
     p.set_defaults(flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas"})
     _common(p)
+    p.set_defaults(flag_names={**FLAG_NAMES, "n_runs": "--ais-runs", "n_betas": "--ais-betas",
+                               "checkpoint": "checkpoint"})  # fmt: skip
     return {"rbm": run}
 
 
 def _common(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 is fastest on a busy shared machine)")  # fmt: skip
     p.add_argument("--out", default="workbench-rbm", help="folder for checkpoint and figures")
@@ -97,12 +109,9 @@ def _common(p):
 
 
 def run(args):
-    if args.threads is not None:
-        import torch
+    from workbench.nn.runtime import set_process_threads
 
-        if args.threads < 1:
-            raise ValueError(f"--threads: expected an integer >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_process_threads(args.threads)  # the thread policy: --threads, else cores per process
     return {"train": _train, "sample": _sample, "eval": _eval}[args.rbm_command](args)
 
 
@@ -168,37 +177,27 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
     return final
 
 
-def _torchrun_argv(args):
-    """The ``rbm train`` command line that ``args`` came from, without ``--nproc``."""
-    argv = ["rbm", "train"]
-    for name, value in vars(args).items():
-        if name in ("command", "rbm_command", "nproc") or value is None or value is False:
-            continue
-        flag = "--" + name.replace("_", "-")
-        argv += [flag] if value is True else [flag, str(value)]
-    return argv
-
-
 def _train(args):
-    if isinstance(args.nproc, bool) or args.nproc < 1:
-        raise ValueError(f"--nproc: expected an integer >= 1, got {args.nproc}")
-    under_torchrun = "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
-    if args.nproc > 1 and not under_torchrun:
-        from workbench.nn.runtime.training import launch_torchrun
+    from workbench.errors import InputError
+    from workbench.nn.runtime import (
+        command_line,
+        init_distributed,
+        launch_torchrun,
+        under_torchrun,
+    )
 
-        code = launch_torchrun(args.nproc, _torchrun_argv(args), args.threads)
+    if isinstance(args.nproc, bool) or args.nproc < 1:
+        raise InputError("nproc", "an integer >= 1", args.nproc)
+    if args.nproc > 1 and not under_torchrun():  # the same command line, every flag, N workers
+        code = launch_torchrun(args.nproc, command_line("rbm", "train"), args.threads)
         if code:
             raise SystemExit(code)
         return None
-    if not under_torchrun:
+    if not under_torchrun():
         return _train_process(args, args.device)
     import torch
 
-    from workbench.nn.runtime.training import init_distributed
-
     device = str(init_distributed(args.device))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     try:
         return _train_process(args, device)
     finally:
@@ -208,7 +207,8 @@ def _train(args):
 def _train_process(args, device):
     from workbench.nn.rbm.model import RBM
     from workbench.nn.rbm.plots import plot_filters, plot_images, plot_learning_curves
-    from workbench.nn.runtime.training import distributed_context
+    from workbench.nn.runtime import distributed_context
+    from workbench.output import write_bytes
 
     settings = defaults_for(args.data)
     overrides = {
@@ -221,8 +221,10 @@ def _train_process(args, device):
     train, test = _split(args.data, args.visible, args.binarize)
     out = Path(args.out)
     checkpoint = out / "rbm.pt"
-    if args.resume:
+    if args.resume:  # continue in OUT/rbm.pt from a copy of the given checkpoint
         rbm = RBM.load(args.resume, device=device)
+        if Path(args.resume).resolve() != checkpoint.resolve():
+            write_bytes(checkpoint, Path(args.resume).read_bytes())  # atomic: ranks may race
         rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
                        verbose=not args.json or sys.stderr.isatty())  # fmt: skip
         rbm.fit(train.X, X_val=None if test is None else test.X, resume=True)

@@ -7,8 +7,9 @@ __all__ = ["section_rbm_training"]
 
 def section_rbm_training(report, seed, **_):
     from workbench.data import load_dataset
-    from workbench.nn.rbm.model import RBM, torch_threads
+    from workbench.nn.rbm.model import RBM
     from workbench.nn.rbm.plots import plot_images, plot_learning_curves
+    from workbench.nn.runtime import torch_threads
 
     X = load_dataset("bars-stripes-3").X
     common = dict(learning_rate=0.1, n_epochs=4000, batch_size=14, momentum=0.5, n_chains=100,

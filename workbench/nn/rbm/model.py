@@ -18,29 +18,12 @@ Usage::
     rbm.score_samples(X)          # exact log-likelihood per row when a layer is small
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
 
-Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group initialised by
-:func:`workbench.nn.runtime.training.init_distributed`; gloo on CPU, NCCL on CUDA) every rank
-loads the same data, draws the same global mini-batch order from the shared seed, takes its
-contiguous share of each global batch, and the sums (not means) of the CD statistics are
-all-reduced and divided by the global batch size before the update, so all ranks hold identical
-parameters. The Gibbs noise of a shard is its rows of the noise the whole batch would get (each
-rank draws the global batch's random numbers from the shared generator and keeps its rows), and
-the persistent chains are replicated (every rank runs all of them with the same generator).
-Hence the samples, the statistics and the parameters equal the one-process run's up to float
-rounding of the split sums (relative ~1e-7 per update; a Bernoulli draw can only change when a
-rounding difference straddles its uniform number, which did not happen in the tests); they are
-not bit-identical. The PCD negative phase is not divided among ranks (only the positive phase
-and CD's negative phase are). Rank 0 alone monitors (``history_`` stays empty elsewhere), shows
-progress and writes checkpoints."""
+Training (the kernels, data-parallel runs under torchrun) lives in
+:mod:`workbench.nn.rbm.training`, the epochs, monitors and checkpoints in
+:mod:`workbench.nn.rbm.fitting`; devices, threads, seeds, interrupts and the checkpoint format
+come from :mod:`workbench.nn.runtime`."""
 
 import math
-import signal
-import sys
-import threading
-import time
-from collections import deque
-from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -48,52 +31,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError
-from workbench.nn.runtime.training import distributed_context
-from workbench.output import atomic_path
+from workbench.nn.rbm import fitting, training
+from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
+from workbench.nn.runtime import numpy_rng, resolve_device, resolve_seed, torch_generator
 
-__all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM", "check_device", "torch_threads"]
-
-LAYERS = ("bernoulli", "gaussian")
-METHODS = ("cd", "pcd")
-SCHEDULES = ("constant", "linear", "cosine")
-CHECKPOINT_FORMAT = "workbench.nn.RBM"
-CHECKPOINT_VERSION = 1
-INITIAL_MOMENTUM, MOMENTUM_EPOCHS = 0.5, 5  # Hinton's guide: 0.5 at first, then the setting
-
-
-def check_device(device):
-    """``torch.device`` for a string such as "cpu", "cuda" or "cuda:1"; clear error otherwise."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device: {device!r} asked for, but this machine has no CUDA GPU")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device: {device!r} asked for, but only {torch.cuda.device_count()} GPU(s) exist"
-            )
-    elif dev.type != "cpu":
-        raise ValueError(f"device: expected 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    return dev
-
-
-@contextmanager
-def torch_threads(n):
-    """Run the block with ``n`` torch CPU threads, then restore the previous number.
-
-    Small RBMs gain nothing from several threads, and on a machine whose CPUs are
-    oversubscribed torch's spinning worker threads are very slow: measured 0.44 ms per PCD
-    update of a 9 x 16 RBM with 1 thread against 62 ms with 2 threads at load 10 on 2 CPUs.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
+__all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
 def _to_python(value):
     value = float(value)
@@ -145,10 +87,14 @@ class RBM(TransformerMixin, BaseEstimator):
     diagnostics_window : int, default=100
         Updates over which the persistent chains' free energies feed R-hat and ESS.
     checkpoint : path or None, default=None
-        Written atomically every ``checkpoint_every`` epochs, at the end, and on Ctrl-C.
+        Written atomically every ``checkpoint_every`` epochs, at the end, and on Ctrl-C or
+        SIGTERM.
     checkpoint_every : int, default=1
     device : str, default="cpu"
+        "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
     random_state : int or None, default=None
+        Seed of every random stream of the training run; None draws a fresh one (kept in
+        ``seed_``).
     verbose : bool, default=True
         Progress bar with the latest metrics on standard error.
 
@@ -158,6 +104,7 @@ class RBM(TransformerMixin, BaseEstimator):
     visible_bias_ : ndarray of shape (n_visible,)
     hidden_bias_ : ndarray of shape (n_hidden,)
     history_ : list of dict, one per epoch (see :meth:`fit`)
+    seed_ : int, the seed the run used
     n_features_in_ : int
     """
 
@@ -220,52 +167,8 @@ class RBM(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _check_params(self):
-        def integer(name, low):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-
-        def number(name, low, *, strict=True, high=None):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-            ok = ok and math.isfinite(value) and (value > low if strict else value >= low)
-            ok = ok and (high is None or value < high)
-            if not ok:
-                bound = f"> {low}" if strict else f">= {low}"
-                bound += f" and < {high}" if high is not None else ""
-                raise ValueError(f"{name}: expected a number {bound}, got {value!r}")
-
-        for name, allowed in (
-            ("visible", LAYERS),
-            ("method", METHODS),
-            ("lr_schedule", SCHEDULES),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(
-                    f"{name}: expected one of {', '.join(allowed)}, got {getattr(self, name)!r}"
-                )
-        for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures"):
-            integer(name, 1)
-        for name in ("monitor_every", "monitor_size", "diagnostics_window", "checkpoint_every"):
-            integer(name, 1)
-        integer("exact_max_units", 0)
-        if self.n_chains is not None:
-            integer("n_chains", 1)
-        number("learning_rate", 0.0)
-        number("momentum", 0.0, strict=False, high=1.0)
-        number("weight_decay", 0.0, strict=False)
-        number("sparsity_cost", 0.0, strict=False)
-        number("sigma", 0.0)
-        number("init_scale", 0.0, strict=False)
-        if self.sparsity_target is not None:
-            number("sparsity_target", 0.0, high=1.0)
-        if self.n_temperatures > 1 and (self.method != "pcd" or self.visible != "bernoulli"):
-            raise ValueError(
-                f"n_temperatures: parallel tempering needs method='pcd' and visible='bernoulli', "
-                f"got n_temperatures={self.n_temperatures}, method={self.method!r}, "
-                f"visible={self.visible!r}"
-            )
-        return check_device(self.device)
+        """The device, after checking every hyper-parameter (InputError naming it)."""
+        return training.check_params(self)
 
     def _check_X(self, X, *, reset, name="X", probabilities=False):
         """Float32 tensor on the device; binary for Bernoulli units (values in [0, 1] with
@@ -275,32 +178,29 @@ class RBM(TransformerMixin, BaseEstimator):
         try:
             X = np.asarray(X, dtype=np.float32)
         except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"{name}: expected a numeric array, got {type(X).__name__}: {err}"
-            ) from None
+            raise InputError(name, "a numeric array", f"{type(X).__name__}: {err}") from None
         if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"{name}: expected a 2-D array (samples, features), got {X.shape}")
+            raise InputError(name, "a 2-D array (samples, features)", X.shape)
         bad = ~np.isfinite(X)
         if bad.any():
             where = np.argwhere(bad)[0].tolist()
-            raise ValueError(f"{name}: {int(bad.sum())} NaN/inf entries (first at {where})")
+            raise InputError(name, detail=f"{int(bad.sum())} NaN/inf entries (first at {where})")
         if probabilities and not ((X >= 0) & (X <= 1)).all():
-            raise ValueError(f"{name}: expected probabilities in [0, 1]")
+            raise InputError(name, "probabilities in [0, 1]", f"[{X.min():.3g}, {X.max():.3g}]")
         if self.visible == "bernoulli" and not probabilities and not np.isin(X, (0, 1)).all():
             odd = X[~np.isin(X, (0.0, 1.0))][0]
-            raise ValueError(
-                f"{name}: Bernoulli visible units need binary data in {{0, 1}}, got values in "
+            raise InputError(
+                name,
+                detail=f"Bernoulli visible units need binary data in {{0, 1}}, got values in "
                 f"[{X.min():.3g}, {X.max():.3g}] (e.g. {odd:.3g}); binarise first, e.g. "
                 "X = (X > 0.5) (load_dataset(..., binarize=True), CLI --binarize), "
-                "or use visible='gaussian' for real-valued data"
+                "or use visible='gaussian' for real-valued data",
             )
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name}: expected {self.n_features_in_} features (as fitted), got {X.shape[1]}"
-            )
-        return torch.from_numpy(X).to(check_device(self.device))
+            raise InputError(name, f"{self.n_features_in_} features (as fitted)", X.shape[1])
+        return torch.from_numpy(X).to(resolve_device(self.device))
 
     # ------------------------------------------------------------------ the model
     @property
@@ -309,22 +209,17 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def _hidden_probs(self, v, beta=1.0):
         W, _, b = self._params
-        return torch.sigmoid(beta * (v @ W + b))
+        return training.hidden_probs(v, W, b, beta)
 
     def _visible_mean(self, h):
         W, a, _ = self._params
-        field = h @ W.T + a
-        return torch.sigmoid(field) if self.visible == "bernoulli" else self.sigma**2 * field
+        return training.visible_mean(h, W, a, self.visible, self.sigma)
 
-    def _sample_visible(self, h, generator, shard=None):
-        mean = self._visible_mean(h)
-        if self.visible == "bernoulli":
-            return (_noise(torch.rand, mean, generator, shard) < mean).to(mean.dtype)
-        return mean + self.sigma * _noise(torch.randn, mean, generator, shard, dtype=mean.dtype)
+    def _sample_visible(self, h, generator):
+        W, a, _ = self._params
+        return training.sample_visible(h, W, a, self.visible, self.sigma, generator)
 
-    @staticmethod
-    def _bernoulli(p, generator, shard=None):
-        return (_noise(torch.rand, p, generator, shard) < p).to(p.dtype)
+    _bernoulli = staticmethod(training.bernoulli)
 
     def _free_energy(self, v, params=None):
         """F(v) per row, (N, n_visible) -> (N,), in the dtype of the parameters."""
@@ -336,132 +231,8 @@ class RBM(TransformerMixin, BaseEstimator):
         return value
 
     # ------------------------------------------------------------------ fitting
-    def _init_state(self, X, generator):
-        n_visible, dev = X.shape[1], X.device
-        W = self.init_scale * torch.randn(n_visible, self.n_hidden, generator=generator, device=dev)
-        if self.visible == "bernoulli":
-            p = X.mean(0).clamp(1e-3, 1 - 1e-3)
-            a = torch.log(p / (1 - p))  # Hinton's guide: log p_i / (1 - p_i)
-        else:
-            a = X.mean(0) / self.sigma**2  # conditional mean sigma^2 a = data mean
-        b = torch.zeros(self.n_hidden, device=dev)
-        if self.sparsity_target is not None:
-            b.fill_(math.log(self.sparsity_target / (1 - self.sparsity_target)))
-        state = {"W": W, "a": a, "b": b, "base_bias": a.clone()}
-        for name in ("W", "a", "b"):
-            state["d" + name] = torch.zeros_like(state[name])
-        state["q"] = torch.full((self.n_hidden,), self.sparsity_target or 0.0, device=dev)
-        n_chains = self.n_chains or self.batch_size
-        if self.method == "pcd":  # fantasy chains start at random data rows
-            rows = torch.randint(0, X.shape[0], (self.n_temperatures, n_chains), device=dev,
-                                 generator=generator)  # fmt: skip
-            state["chains"] = X[rows].clone()  # (temperatures, chains, n_visible)
-        state.update(epoch=0, batch=0, step=0, perm=None, swaps=0.0)
-        return state
-
-    def _learning_rate(self, epoch):
-        fraction = epoch / self.n_epochs
-        scale = {
-            "constant": 1.0,
-            "linear": 1.0 - fraction,
-            "cosine": 0.5 * (1.0 + math.cos(math.pi * fraction)),
-        }[self.lr_schedule]
-        return self.learning_rate * scale
-
-    def _momentum(self, epoch):
-        if epoch >= MOMENTUM_EPOCHS:
-            return self.momentum
-        return min(INITIAL_MOMENTUM, self.momentum)
-
-    def _negative_phase(self, v0, ph0, generator, shard=None):
-        """Model samples and their hidden probabilities: (C, n_visible), (C, n_hidden).
-        ``shard``: (start, stop, rows) when ``v0`` holds rows start:stop of a global batch."""
-        if self.method == "cd":
-            h = self._bernoulli(ph0, generator, shard)
-            for step in range(self.k):
-                v = self._sample_visible(h, generator, shard)
-                ph = self._hidden_probs(v)
-                if step < self.k - 1:
-                    h = self._bernoulli(ph, generator, shard)
-            return v, ph
-        chains = self._state["chains"]
-        betas = self._betas(chains)
-        for _ in range(self.k):
-            h = self._bernoulli(self._hidden_probs(chains, betas), generator)
-            if self.n_temperatures == 1:
-                chains = self._sample_visible(h, generator)
-            else:
-                W, a, _ = self._params
-                chains = self._bernoulli(torch.sigmoid(betas * (h @ W.T + a)), generator)
-        if self.n_temperatures > 1:
-            chains = self._swap(chains, betas, generator)
-        self._state["chains"] = chains
-        return chains[0], self._hidden_probs(chains[0])
-
-    def _betas(self, chains):
-        K = self.n_temperatures
-        betas = torch.arange(K, 0, -1, device=chains.device, dtype=chains.dtype) / K
-        return betas[:, None, None]  # (K, 1, 1): 1, (K-1)/K, ..., 1/K
-
-    def _swap(self, chains, betas, generator):
-        """Metropolis swaps of neighbouring temperatures (even or odd pairs, alternating)."""
-        W, a, b = self._params
-        h = self._bernoulli(self._hidden_probs(chains, betas), generator)
-        energy = -(chains @ a) - (h @ b) - ((chains @ W) * h).sum(-1)  # (K, C)
-        first = self._state["step"] % 2
-        lo = torch.arange(first, self.n_temperatures - 1, 2, device=chains.device)
-        if lo.numel() == 0:
-            return chains
-        hi = lo + 1
-        log_ratio = (betas[lo, :, 0] - betas[hi, :, 0]) * (energy[lo] - energy[hi])
-        u = torch.rand(log_ratio.shape, generator=generator, device=chains.device)
-        accept = (torch.log(u) < log_ratio)[..., None]  # (pairs, C, 1)
-        chains = chains.clone()
-        low, high = chains[lo], chains[hi]
-        chains[lo], chains[hi] = torch.where(accept, high, low), torch.where(accept, low, high)
-        self._state["swaps"] = float(accept.float().mean())
-        return chains
-
-    def _update(self, batch, lr, momentum, generator):
-        """One closed-form gradient step on the global mini-batch ``batch`` (B, n_visible).
-
-        In a data-parallel run this rank takes its share of the rows, and the sums of the
-        positive statistics (and of CD's negative ones) are all-reduced before the update.
-        """
-        s = self._state
-        W = s["W"]
-        rank, world, _ = distributed_context()
-        B, shard, v0 = batch.shape[0], None, batch
-        if world > 1:  # rows start:stop of the global batch, as torch.tensor_split splits
-            start = rank * (B // world) + min(rank, B % world)
-            shard = (start, start + B // world + (rank < B % world), B)
-            v0 = batch[shard[0] : shard[1]]
-        ph0 = self._hidden_probs(v0)
-        vk, phk = self._negative_phase(v0, ph0, generator, shard)
-        C = B if self.method == "cd" else vk.shape[0]  # rows behind the negative statistics
-        stats = [v0.T @ ph0, v0.sum(0), ph0.sum(0), vk.T @ phk, vk.sum(0), phk.sum(0)]
-        if world > 1:  # sums over this rank's rows; PCD chains are replicated on every rank
-            shared = stats[:6] if self.method == "cd" else stats[:3]
-            flat = torch.cat([t.reshape(-1) for t in shared])
-            torch.distributed.all_reduce(flat)
-            parts = torch.split(flat, [t.numel() for t in shared])
-            stats[: len(shared)] = [part.view_as(t) for part, t in zip(parts, shared, strict=True)]
-        vh0, v0_sum, h0_sum, vhk, vk_sum, hk_sum = stats
-        grad_W = vh0 / B - vhk / C - self.weight_decay * W
-        grad_a = v0_sum / B - vk_sum / C
-        grad_b = h0_sum / B - hk_sum / C
-        if self.sparsity_target is not None:  # Hinton's guide, section 11
-            s["q"].mul_(0.9).add_(h0_sum / B, alpha=0.1)
-            excess = self.sparsity_cost * (s["q"] - self.sparsity_target)
-            grad_b -= excess
-            grad_W -= torch.outer(v0_sum / B, excess)
-        for name, grad in (("W", grad_W), ("a", grad_a), ("b", grad_b)):
-            s["d" + name].mul_(momentum).add_(grad, alpha=lr)
-            s[name].add_(s["d" + name])
-        s["step"] += 1
-
     def fit(self, X, y=None, *, X_val=None, resume=False):
-        """Train for ``n_epochs`` epochs (from scratch, or from the current state if ``resume``).
+        """Train for ``n_epochs`` epochs on the runtime's training loop.
 
         Parameters
         ----------
@@ -470,8 +241,9 @@ class RBM(TransformerMixin, BaseEstimator):
         X_val : array of shape (n_val, n_visible), optional
             Held-out rows for the free-energy gap and held-out log-likelihood.
         resume : bool, default=False
-            Continue the training state left by an earlier ``fit`` or by :meth:`load`
-            (parameters, momentum, persistent chains, RNG, epoch) up to ``n_epochs``.
+            Continue from the file ``checkpoint`` when it exists (parameters, momentum,
+            persistent chains, RNG, position in the epoch) up to ``n_epochs``; the other
+            training settings and the data size must match it. Without the file: from scratch.
 
         ``history_`` gets one dict per monitored epoch: epoch, learning_rate, seconds (training
         time so far, monitors excluded),
@@ -480,29 +252,21 @@ class RBM(TransformerMixin, BaseEstimator):
         enumerable), chain_rhat, chain_ess (PCD), swap_rate (parallel tempering).
         """
         self._check_params()
-        if resume and not hasattr(self, "_state"):
-            raise ValueError("resume: no training state; call fit first or RBM.load(checkpoint)")
-        X = self._check_X(X, reset=not resume)
+        if resume and self.checkpoint is None:
+            raise InputError("resume", detail="continues from `checkpoint`, which is None")
+        X = self._check_X(X, reset=not (resume and hasattr(self, "n_features_in_")))
         X_val = None if X_val is None else self._check_X(X_val, reset=False, name="X_val")
         return self._fit_checked(X, X_val, resume)
 
     def _fit_checked(self, X, X_val, resume):
         device = self._check_params()
         if self.batch_size > X.shape[0]:
-            raise ValueError(
-                f"batch_size: {self.batch_size} is larger than the data ({X.shape[0]} rows); "
-                f"use at most {X.shape[0]}"
+            raise InputError(
+                "batch_size",
+                detail=f"{self.batch_size} is larger than the data ({X.shape[0]} rows); "
+                f"use at most {X.shape[0]}",
             )
-        if not resume:
-            seed = self.random_state
-            if seed is None:
-                seed = int(np.random.SeedSequence().generate_state(1)[0])
-            self._seed = int(seed)
-            self._generator = torch.Generator(device=device).manual_seed(self._seed)
-            self._state = self._init_state(X, self._generator)
-            self.history_ = []
-            self._window = deque(maxlen=self.diagnostics_window)
-        self._train_loop(X, X_val)
+        fitting.run(self, X, X_val, resume, device)
         return self
 
     def partial_fit(self, X, y=None):
@@ -512,111 +276,16 @@ class RBM(TransformerMixin, BaseEstimator):
         first = not hasattr(self, "_state")
         X = self._check_X(X, reset=first)
         if first:
-            self._seed = int(
-                self.random_state
-                if self.random_state is not None
-                else np.random.SeedSequence().generate_state(1)[0]
-            )
-            self._generator = torch.Generator(device=device).manual_seed(self._seed)
-            self._state = self._init_state(X, self._generator)
-            self.history_ = []
-            self._window = deque(maxlen=self.diagnostics_window)
-        momentum = self._momentum(self._state["epoch"])
+            fitting.begin(self, X, device)
+        settings = training.Settings.of(self)
+        momentum = training.momentum_at(settings, self._state["epoch"])
         for start in range(0, X.shape[0], self.batch_size):
-            self._update(X[start : start + self.batch_size], self.learning_rate, momentum,
-                         self._generator)  # fmt: skip
+            batch = X[start : start + self.batch_size]
+            training.update(self._state, batch, settings, self.learning_rate, momentum,
+                            self._generator)  # fmt: skip
         return self
 
-    def _train_loop(self, X, X_val):
-        from tqdm.auto import tqdm
-
-        s, generator = self._state, self._generator
-        lead = distributed_context().rank == 0  # monitors, progress and checkpoints
-        n, B = X.shape[0], self.batch_size
-        n_batches = -(-n // B)
-        monitor_rows = torch.randperm(n, generator=torch.Generator().manual_seed(self._seed))[
-            : self.monitor_size
-        ].to(X.device)
-        X_monitor = X[monitor_rows]
-        total = max(self.n_epochs - s["epoch"], 0) * n_batches - s["batch"]
-        bar = tqdm(total=max(total, 0), file=sys.stderr, disable=not (self.verbose and lead),
-                   desc=f"RBM {self.method}-{self.k}", unit="batch", leave=False)  # fmt: skip
-        stop, seconds = _InterruptFlag(), 0.0
-        try:
-            with stop:
-                while s["epoch"] < self.n_epochs:
-                    tick = time.perf_counter()
-                    if s["perm"] is None:
-                        s["perm"] = torch.randperm(n, generator=generator, device=X.device)
-                    lr = self._learning_rate(s["epoch"])
-                    momentum = self._momentum(s["epoch"])
-                    while s["batch"] < n_batches:
-                        if stop.raised:
-                            raise KeyboardInterrupt
-                        rows = s["perm"][s["batch"] * B : (s["batch"] + 1) * B]
-                        self._update(X[rows], lr, momentum, generator)
-                        if self.method == "pcd":
-                            self._window.append(
-                                self._free_energy(s["chains"][0])
-                            )  # stays on device
-                        s["batch"] += 1
-                        bar.update(1)
-                    s["epoch"], s["batch"], s["perm"] = s["epoch"] + 1, 0, None
-                    seconds += time.perf_counter() - tick
-                    due = s["epoch"] % self.monitor_every == 0 or s["epoch"] == self.n_epochs
-                    if self.monitor and due and lead:
-                        record = {"epoch": s["epoch"], "learning_rate": lr}
-                        record.update(self._monitor(X_monitor, X_val))
-                        record["seconds"] = round(seconds, 4)
-                        self.history_.append(record)
-                        bar.set_postfix(_postfix(record), refresh=False)
-                    if (
-                        self.checkpoint
-                        and lead
-                        and (s["epoch"] % self.checkpoint_every == 0 or s["epoch"] == self.n_epochs)
-                    ):
-                        self.save(self.checkpoint)
-        except KeyboardInterrupt:
-            if self.checkpoint and lead:
-                self.save(self.checkpoint)
-                print(f"\nRBM: interrupted; checkpoint saved to {self.checkpoint} "
-                      f"(epoch {s['epoch']}, batch {s['batch']})", file=sys.stderr)  # fmt: skip
-            raise
-        finally:
-            bar.close()
-
     # ------------------------------------------------------------------ monitors
-    @torch.no_grad()
-    def _monitor(self, X_train, X_val):
-        generator = torch.Generator(device=X_train.device).manual_seed(
-            self._seed + 7919 * self._state["epoch"]
-        )
-        record = {
-            "reconstruction_error": float(self.reconstruction_error(X_train)),
-            "pseudo_log_likelihood": (
-                float(self._pseudo_log_likelihood(X_train, generator).mean())
-                if self.visible == "bernoulli"
-                else None
-            ),
-            "free_energy_gap": None,
-            "log_likelihood_exact": None,
-            "log_likelihood_exact_val": None,
-        }
-        if X_val is not None:
-            f_val = self._free_energy(X_val[: self.monitor_size]).mean()
-            record["free_energy_gap"] = float(f_val - self._free_energy(X_train).mean())
-        if self._smaller_layer() <= self.exact_max_units:
-            log_z = self.log_partition("exact")
-            record["log_likelihood_exact"] = float(self._log_likelihood(X_train, log_z).mean())
-            if X_val is not None:
-                record["log_likelihood_exact_val"] = float(
-                    self._log_likelihood(X_val, log_z).mean()
-                )
-        record.update(self.chain_diagnostics())
-        if self.n_temperatures > 1:
-            record["swap_rate"] = self._state["swaps"]
-        return record
-
     def chain_diagnostics(self):
         """Convergence of the persistent chains, judged on their free energy over the last
         ``diagnostics_window`` updates by :func:`workbench.diagnostics.diagnose` (the one rule):
@@ -737,8 +406,8 @@ class RBM(TransformerMixin, BaseEstimator):
         return self._visible_mean(self._hidden_probs(self._check_X(X, reset=False))).cpu().numpy()
 
     def _sampling_generator(self, random_state):
-        seed = self._seed if random_state is None else int(random_state)
-        return torch.Generator(device=self._state["W"].device).manual_seed(seed)
+        seed = resolve_seed(random_state, "random_state")  # None: fresh entropy
+        return torch_generator(seed, "gibbs", device=self._state["W"].device)
 
     @torch.no_grad()
     def gibbs(self, V, n_steps, *, clamp=None, burn_in=0, random_state=None):
@@ -796,7 +465,8 @@ class RBM(TransformerMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float32)
         if observed.shape != X.shape:
             raise ValueError(f"observed: expected shape {X.shape}, got {observed.shape}")
-        rng = np.random.default_rng(self._seed if random_state is None else random_state)
+        random_state = resolve_seed(random_state, "random_state")  # one seed for both steps
+        rng = numpy_rng(random_state, "inpaint")
         guess = rng.random(X.shape) < 0.5 if self.visible == "bernoulli" else np.zeros(X.shape)
         start = np.where(observed, X, guess)  # missing entries start at random bits (or 0)
         return self.gibbs(start.astype(np.float32), n_steps, clamp=observed, burn_in=burn_in,
@@ -852,85 +522,25 @@ class RBM(TransformerMixin, BaseEstimator):
         }
         est._state = {k: torch.from_numpy(v.copy()).to(device) for k, v in tensors.items()}
         est._state.update(base_bias=est._state["a"].clone(), epoch=0, batch=0, step=0, perm=None)
-        est._seed = int(est.random_state or 0)
+        est.seed_ = resolve_seed(est.random_state, "random_state")
         est.history_ = []
         return est
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, path):
         """Write parameters, optimiser state, persistent chains, RNG state, history and
-        hyper-parameters to ``path`` atomically (``torch.save``)."""
+        hyper-parameters to ``path`` atomically (the runtime's checkpoint format, kind "rbm")."""
         check_is_fitted(self, "_state")
-        state = {
-            k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v)
-            for k, v in self._state.items()
-        }
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "params": {
-                k: str(v) if isinstance(v, Path) else v for k, v in self.get_params().items()
-            },
-            "n_features_in": self.n_features_in_,
-            "seed": self._seed,
-            "state": state,
-            "generator": self._generator.get_state() if hasattr(self, "_generator") else None,
-            "window": [w.cpu() for w in getattr(self, "_window", ())],
-            "history": self.history_,
-        }
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-        return Path(path)
+        return fitting.save(self, path)
 
     @classmethod
     def load(cls, path, *, device=None):
         """An estimator restored from :meth:`save` (ready for ``fit(X, resume=True)``).
 
-        ``device`` overrides the saved device. A missing, corrupt or incompatible file raises a
-        ValueError that says which.
+        ``device`` overrides the saved device. A missing, corrupt or incompatible file raises
+        an InputError (argument ``checkpoint``) that says which.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"checkpoint: no such file: {path}")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch raises many types for a damaged file
-            raise ValueError(
-                f"checkpoint: {path} is corrupt or not a torch checkpoint "
-                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
-            ) from None
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint: {path} is not a workbench RBM checkpoint")
-        if payload.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(
-                f"checkpoint: {path} has format version {payload.get('version')}, this "
-                f"workbench reads version {CHECKPOINT_VERSION}"
-            )
-        try:
-            params = dict(payload["params"])
-            if device is not None:
-                params["device"] = device
-            est = cls(**params)
-            dev = est._check_params()
-            est.n_features_in_ = int(payload["n_features_in"])
-            est._seed = int(payload["seed"])
-            state = payload["state"]
-            W = state["W"]
-            if tuple(W.shape) != (est.n_features_in_, est.n_hidden):
-                raise ValueError(f"weights of shape {tuple(W.shape)} do not match the settings")
-            est._state = {
-                k: (v.to(dev) if isinstance(v, torch.Tensor) else v) for k, v in state.items()
-            }
-            est._generator = torch.Generator(device=dev)
-            if payload["generator"] is not None:
-                est._generator.set_state(payload["generator"])
-            est._window = deque(
-                [w.to(dev) for w in payload["window"]], maxlen=est.diagnostics_window
-            )
-            est.history_ = list(payload["history"])
-        except (KeyError, TypeError, RuntimeError) as err:
-            raise ValueError(f"checkpoint: {path} is incomplete or incompatible: {err}") from None
-        return est
+        return fitting.load(cls, path, device)
 
 
 def _value(x):
@@ -939,44 +549,3 @@ def _value(x):
     if get is not None:
         return get()
     return getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
-
-
-def _postfix(record):
-    keys = {
-        "reconstruction_error": "recon",
-        "pseudo_log_likelihood": "pll",
-        "log_likelihood_exact": "ll",
-        "free_energy_gap": "gap",
-        "chain_rhat": "rhat",
-    }
-    return {short: f"{record[k]:.3g}" for k, short in keys.items() if record.get(k) is not None}
-
-
-def _noise(draw, like, generator, shard, **options):
-    """``draw`` (torch.rand or torch.randn) of the shape of ``like``; with ``shard = (start,
-    stop, rows)`` the rows start:stop of a draw for all ``rows`` rows of the global batch, so a
-    rank's share gets the numbers that the one-process run gives those rows."""
-    shape = like.shape if shard is None else (shard[2], *like.shape[1:])
-    noise = draw(shape, generator=generator, device=like.device, **options)
-    return noise if shard is None else noise[shard[0] : shard[1]]
-
-
-class _InterruptFlag:
-    """Within the block, Ctrl-C sets ``raised`` instead of interrupting mid-update (main thread
-    only); the training loop checks it between mini-batches and saves a checkpoint."""
-
-    raised = False
-
-    def _handler(self, signum, frame):
-        self.raised = True
-
-    def __enter__(self):
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False

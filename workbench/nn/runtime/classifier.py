@@ -1,0 +1,198 @@
+"""The classifier task on the training loop: cross-entropy, AdamW, warm-up and cosine decay,
+optional random translations, model selection and early stopping on a validation set.
+
+The whole data set lives on the device as two tensors; a batch is a slice of the loop's seeded
+permutation (no DataLoader). The learning rate is a pure function of the step, so a run resumed
+from a checkpoint, even one written mid-epoch by Ctrl-C, continues exactly as the uninterrupted
+run would have.
+
+Data-parallel runs (torchrun; gloo on CPU, NCCL on CUDA) wrap the model in
+DistributedDataParallel. Each rank's loss is its *sum* of per-sample losses times
+``world / global batch``, so DDP's gradient average is exactly the gradient of the global-batch
+mean and N processes follow the one-process trajectory to float rounding.
+
+Example::
+
+    cfg = TrainConfig(n_epochs=5, batch_size=64, learning_rate=2e-3, seed=0)
+    result = train_classifier(net, (X, y), (X_val, y_val), cfg, model_args=config.to_dict())
+"""
+
+import math
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from workbench.nn.runtime.distributed import all_reduce, distributed_context
+from workbench.nn.runtime.loop import run_loop
+from workbench.nn.runtime.seeds import torch_generator
+
+__all__ = ["TrainConfig", "TrainResult", "evaluate", "learning_rate_at", "random_shift",
+           "train_classifier"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # optimisation
+    n_epochs: int = 15  # passes over the training data
+    batch_size: int = 64  # global batch (shared among processes in data-parallel runs)
+    learning_rate: float = 3e-3  # peak learning rate (AdamW)
+    min_lr_ratio: float = 0.05  # cosine decay ends at learning_rate * min_lr_ratio
+    warmup_steps: int = 20  # linear warm-up from 0 to learning_rate
+    weight_decay: float = 1e-4
+    shift: int = 0  # augmentation: random translations by up to this many pixels (zero fill)
+    # validation and early stopping
+    patience: int | None = 5  # stop after this many epochs without a better validation score
+    eval_batch_size: int = 1000
+    # system
+    seed: int = 0  # batch order and augmentation (resolved: None is not accepted here)
+    progress: bool = True  # tqdm bar and one line per epoch on stderr (rank 0)
+    checkpoint: str | None = None  # path of the checkpoint file (written each epoch)
+    resume: bool = False  # continue from ``checkpoint`` if it exists
+
+    # settings that may differ between a run and its resumption
+    RUNTIME = ("progress", "checkpoint", "resume", "eval_batch_size")
+
+
+class TrainResult(NamedTuple):
+    history: list  # one dict per epoch
+    best_epoch: int | None  # 1-based epoch whose weights were kept (None: no validation)
+    stopped_early: bool
+    checkpoint: str | None
+
+
+def learning_rate_at(step, total_steps, cfg):
+    """Linear warm-up over ``cfg.warmup_steps``, then cosine decay from ``cfg.learning_rate``
+    to ``learning_rate * min_lr_ratio`` at ``total_steps``."""
+    peak = cfg.learning_rate
+    warmup = min(cfg.warmup_steps, max(total_steps - 1, 0))
+    if step < warmup:
+        return peak * (step + 1) / (warmup + 1)
+    progress = (step - warmup) / max(total_steps - warmup, 1)
+    floor = peak * cfg.min_lr_ratio
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@torch.no_grad()
+def evaluate(model, X, y, batch_size=1000):
+    """Mean cross-entropy and accuracy of ``model`` on tensors X (n, ...) and y (n,).
+
+    In a data-parallel run every rank evaluates its share and the sums are all-reduced, so all
+    ranks return the same numbers.
+    """
+    rank, world, _ = distributed_context()
+    rows = torch.tensor_split(torch.arange(len(X), device=X.device), world)[rank]
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64, device=X.device)  # loss, correct, count
+    for chunk in torch.split(rows, batch_size):
+        logits = model(X[chunk])  # (batch, classes)
+        sums[0] += F.cross_entropy(logits, y[chunk], reduction="sum")
+        sums[1] += (logits.argmax(1) == y[chunk]).sum()
+        sums[2] += len(chunk)
+    model.train(was_training)
+    loss, correct, count = all_reduce(sums).tolist()
+    return loss / count, correct / count
+
+
+def random_shift(images, offsets, shift):
+    """Translate each image (batch, C, H, W) by its own (dy, dx) in ``offsets`` (batch, 2),
+    |dy|, |dx| <= shift, filling with zeros; one gather, no loop over images."""
+    B, _, H, W = images.shape
+    offsets = offsets.to(images.device)
+    padded = F.pad(images, (shift, shift, shift, shift))  # (B, C, H + 2s, W + 2s)
+    rows = torch.arange(H, device=images.device) + shift - offsets[:, :1]  # (B, H)
+    cols = torch.arange(W, device=images.device) + shift - offsets[:, 1:]  # (B, W)
+    batch = torch.arange(B, device=images.device)[:, None, None]
+    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return out.permute(0, 3, 1, 2)
+
+
+class ClassifierTask:
+    """The loop's task for a network that maps inputs to logits (see
+    :mod:`workbench.nn.runtime.loop`)."""
+
+    def __init__(self, model, train, val, cfg, *, model_args, kind):
+        self.model, (self.X, self.y), self.val, self.cfg, self.kind = model, train, val, cfg, kind
+        rank, world, _ = distributed_context()
+        self.net = model
+        if world > 1:
+            device_ids = [self.X.device] if self.X.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        self.optimizer = torch.optim.AdamW(
+            model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
+        self.steps_per_epoch = math.ceil(len(self.X) / cfg.batch_size)
+        self.total_steps = cfg.n_epochs * self.steps_per_epoch
+        schedule = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in cfg.RUNTIME}
+        data = {"n_train": len(self.X), "n_val": 0 if val is None else len(val[0])}
+        self.config = {"model": model_args, "train": schedule, "data": data}
+        self.selection = {"best_score": (-math.inf, -math.inf), "best_epoch": None,
+                          "best_state": None, "bad_epochs": 0}  # fmt: skip
+
+    def step(self, batch, share, step):
+        cfg, (rank, world, _) = self.cfg, distributed_context()
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, self.total_steps, cfg)
+        share = share.to(self.X.device)
+        inputs = self.X[share]  # (share, ...)
+        if cfg.shift:
+            offsets = torch.randint(-cfg.shift, cfg.shift + 1, (len(batch), 2),
+                                    generator=torch_generator(cfg.seed, "shift", step))  # fmt: skip
+            inputs = random_shift(inputs, torch.tensor_split(offsets, world)[rank], cfg.shift)
+        logits = self.net(inputs)  # (share, classes)
+        loss = F.cross_entropy(logits, self.y[share], reduction="sum") * (world / len(batch))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach() * (len(batch) / world)  # this rank's summed loss
+
+    def end_epoch(self, epoch):
+        last_step = epoch * self.steps_per_epoch - 1
+        record = {"learning_rate": learning_rate_at(last_step, self.total_steps, self.cfg)}
+        if self.val is None:
+            return record, False
+        record["val_loss"], record["val_accuracy"] = evaluate(
+            self.model, *self.val, self.cfg.eval_batch_size
+        )
+        s = self.selection
+        score = (record["val_accuracy"], -record["val_loss"])
+        if score > s["best_score"]:  # higher accuracy; ties: lower loss
+            s["best_score"], s["best_epoch"], s["bad_epochs"] = score, epoch, 0
+            weights = self.model.state_dict()
+            s["best_state"] = {k: v.detach().cpu().clone() for k, v in weights.items()}
+        else:
+            s["bad_epochs"] += 1
+        patience = self.cfg.patience
+        return record, patience is not None and s["bad_epochs"] >= patience
+
+    def state_dict(self):
+        return {"model": self.model.state_dict(), "optim": self.optimizer.state_dict(),
+                "selection": self.selection}  # fmt: skip
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optim"])
+        self.selection = state["selection"]
+
+
+def train_classifier(model, train, val, cfg, *, model_args, kind="cnn"):
+    """Train ``model`` (logits out) on ``train = (X, y)`` tensors with cross-entropy.
+
+    ``val`` is ``(X, y)`` or None. Tensors must already be on the training device. With a
+    validation set, the weights of the epoch with the highest validation accuracy (ties: lower
+    validation loss) are kept, with early stopping after ``cfg.patience`` epochs without
+    improvement. SIGINT/SIGTERM save a checkpoint (when ``cfg.checkpoint`` is set) and raise
+    KeyboardInterrupt. ``kind`` names the checkpoint's kind.
+    """
+    task = ClassifierTask(model, train, val, cfg, model_args=model_args, kind=kind)
+    model.train()
+    result = run_loop(task, n_train=len(train[0]), n_epochs=cfg.n_epochs,
+                      batch_size=cfg.batch_size, seed=cfg.seed, checkpoint=cfg.checkpoint,
+                      resume=cfg.resume, progress=cfg.progress)  # fmt: skip
+    if task.selection["best_state"] is not None:
+        model.load_state_dict(task.selection["best_state"])
+    model.eval()
+    return TrainResult(result.history, task.selection["best_epoch"], result.stopped_early,
+                       result.checkpoint)  # fmt: skip

@@ -1,0 +1,67 @@
+"""The process group of a data-parallel run: who am I, and joining the group torchrun set up.
+
+Outside torchrun every function answers for a single process (rank 0 of 1), so model code
+calls them unconditionally.
+"""
+
+import os
+from typing import NamedTuple
+
+import torch
+import torch.distributed as dist
+
+from workbench.nn.runtime.device import resolve_device
+
+__all__ = [
+    "Distributed",
+    "all_reduce",
+    "collective_device",
+    "distributed_context",
+    "init_distributed",
+    "under_torchrun",
+]
+
+
+class Distributed(NamedTuple):
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+
+def under_torchrun():
+    """True in a worker started by torchrun (``LOCAL_RANK`` and ``WORLD_SIZE`` are set)."""
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def distributed_context():
+    """(rank, world, local rank) of this process; (0, 1, 0) outside a process group."""
+    if dist.is_available() and dist.is_initialized():
+        local = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
+        return Distributed(dist.get_rank(), dist.get_world_size(), local)
+    return Distributed()
+
+
+def init_distributed(device="auto"):
+    """Join the process group that torchrun set up (RANK, WORLD_SIZE, MASTER_ADDR in the
+    environment): NCCL when training on CUDA, gloo on the CPU. Returns this rank's device.
+    Threads are the CLI's business (:func:`workbench.nn.runtime.set_process_threads`)."""
+    dev = resolve_device(device, int(os.environ.get("LOCAL_RANK", 0)))
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return dev
+
+
+def collective_device():
+    """Where tensors for collectives must live: this rank's GPU under NCCL, else the CPU."""
+    if dist.is_initialized() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def all_reduce(tensor, op="sum"):
+    """``tensor`` summed (or "max") over the ranks, in place; unchanged in a single process."""
+    if distributed_context().world > 1:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
+    return tensor
