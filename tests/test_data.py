@@ -5,7 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from workbench.data import bars_stripes, load_dataset
+from workbench.data import bars_stripes, fashion_mnist_available, load_dataset
+from workbench.data.datasets import FASHION_MNIST_ENV
 from workbench.errors import InputError
 
 
@@ -25,6 +26,7 @@ def test_split_is_fixed_disjoint_and_complete(name, n_all, n_test, n_features):
     assert len(np.unique(test.y)) == 10  # the class-sorted file is shuffled before the split
 
 
+@pytest.mark.requires_fashion_mnist
 def test_fashion_mnist_matches_the_published_split():
     train, test = (
         load_dataset("fashion-mnist", split="train"),
@@ -78,3 +80,14 @@ def test_missing_and_corrupt_fashion_files(tmp_path):
             handle.write(b"not an idx file")
     with pytest.raises(InputError, match="not an IDX file"):
         load_dataset("fashion-mnist", split="test", data_dir=tmp_path)
+
+
+def test_fashion_mnist_available_needs_all_four_files(tmp_path, monkeypatch):
+    monkeypatch.setenv(FASHION_MNIST_ENV, str(tmp_path))
+    names = [f"{part}-{kind}-ubyte.gz" for part in ("train", "t10k")
+             for kind in ("images-idx3", "labels-idx1")]  # fmt: skip
+    for name in names:
+        assert not fashion_mnist_available()  # the env var is the default folder
+        (tmp_path / name).write_bytes(b"")
+    assert fashion_mnist_available()
+    assert not fashion_mnist_available(data_dir=tmp_path / "elsewhere")

@@ -272,6 +272,7 @@ def test_fit_memory_is_independent_of_n(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.requires_fashion_mnist
 def test_closed_form_on_all_of_fashion_mnist():
     import tracemalloc
 
