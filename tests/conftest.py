@@ -1,4 +1,9 @@
-"""Shared helpers for the estimator tests.
+"""Test-session settings and shared helpers.
+
+The session runs with ``WORKBENCH_QUICK=1`` (unless set otherwise in the environment), so the
+tutorials and the demo pick their reduced sizes (:mod:`workbench.sizes`); notebook kernels
+started by the tests inherit it. Tests marked ``requires_fashion_mnist`` skip, with the install
+command, when Debian's Fashion-MNIST files are absent.
 
 ``estimates`` (session scope) runs :func:`workbench.estimate` once per distinct call and caches
 the result, so that the closed-form and behaviour test modules share the expensive NUTS runs.
@@ -6,6 +11,7 @@ The UserWarnings an estimate emits are recorded (so tests can check them) and th
 unchanged: nothing is hidden from pytest's warning summary.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -14,12 +20,31 @@ import pytest
 import models
 import workbench
 import workbench.bayes
+from workbench.data import fashion_mnist_available
+from workbench.data.datasets import FASHION_MNIST_ENV, FASHION_MNIST_INSTALL
+from workbench.sizes import QUICK_ENV
+
+os.environ.setdefault(QUICK_ENV, "1")
 
 SEED = 20261122
 SAMPLING = {"draws": 1000, "tune": 1000, "chains": 4}
 
 _CACHE = {}
 _EMITTED = {}
+
+SKIP_FASHION_MNIST = pytest.mark.skip(
+    reason=f"Debian's Fashion-MNIST is not installed: {FASHION_MNIST_INSTALL} "
+    f"(or point ${FASHION_MNIST_ENV} at the IDX files)"
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked ``requires_fashion_mnist`` when the data are absent."""
+    if fashion_mnist_available():
+        return
+    for item in items:
+        if item.get_closest_marker("requires_fashion_mnist"):
+            item.add_marker(SKIP_FASHION_MNIST)
 
 
 def run_estimate(

@@ -5,7 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from workbench.data import bars_stripes, load_dataset
+from workbench.data import bars_stripes, fashion_mnist_available, load_dataset
+from workbench.data.datasets import FASHION_MNIST_ENV
 from workbench.errors import InputError
 
 
@@ -25,6 +26,7 @@ def test_split_is_fixed_disjoint_and_complete(name, n_all, n_test, n_features):
     assert len(np.unique(test.y)) == 10  # the class-sorted file is shuffled before the split
 
 
+@pytest.mark.requires_fashion_mnist
 def test_fashion_mnist_matches_the_published_split():
     train, test = (
         load_dataset("fashion-mnist", split="train"),
@@ -36,8 +38,13 @@ def test_fashion_mnist_matches_the_published_split():
 
 
 def test_binarize_and_dtype():
+    from sklearn.datasets import load_digits
+
     data = load_dataset("digits", binarize=True, dtype=np.float32)
-    assert data.X.dtype == np.float32 and set(np.unique(data.X)) == {0.0, 1.0}
+    raw = load_digits().data  # pixels 0..16, in the file's order; ours are shuffled once
+    order = np.random.default_rng(0).permutation(len(raw))
+    assert data.X.dtype == np.float32
+    np.testing.assert_array_equal(data.X, (raw[order] / 16 > 0.5).astype(np.float32))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -54,9 +61,11 @@ def test_bars_stripes_are_all_distinct_bars_and_stripes(n):
 
 def test_user_file(tmp_path):
     path = tmp_path / "table.csv"
-    np.savetxt(path, np.arange(12.0).reshape(4, 3), delimiter=",")
+    table = np.arange(12.0).reshape(4, 3) / 7
+    np.savetxt(path, table, delimiter=",", header="a,b,c", comments="")  # one header row
     data = load_dataset(path)
-    assert data.X.shape == (4, 3) and data.y is None
+    np.testing.assert_allclose(data.X, table, rtol=1e-15)
+    assert data.y is None and data.image_shape is None
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -78,3 +87,14 @@ def test_missing_and_corrupt_fashion_files(tmp_path):
             handle.write(b"not an idx file")
     with pytest.raises(InputError, match="not an IDX file"):
         load_dataset("fashion-mnist", split="test", data_dir=tmp_path)
+
+
+def test_fashion_mnist_available_needs_all_four_files(tmp_path, monkeypatch):
+    monkeypatch.setenv(FASHION_MNIST_ENV, str(tmp_path))
+    names = [f"{part}-{kind}-ubyte.gz" for part in ("train", "t10k")
+             for kind in ("images-idx3", "labels-idx1")]  # fmt: skip
+    for name in names:
+        assert not fashion_mnist_available()  # the env var is the default folder
+        (tmp_path / name).write_bytes(b"")
+    assert fashion_mnist_available()
+    assert not fashion_mnist_available(data_dir=tmp_path / "elsewhere")

@@ -9,8 +9,12 @@ from workbench.data.ising import ising_energy, ising_exact, ising_metropolis
 from workbench.errors import InputError
 
 
-def energy_histogram_check(L, T, n):
-    X = ising_metropolis(L, T, n, n_sweeps=60, seed=1)
+def energy_histogram_check(L, T, n=None, X=None):
+    """Chi-squared statistic of the energy histogram of ``X`` (default: ``n`` fresh
+    configurations) against enumeration, and its 0.999 quantile."""
+    if X is None:
+        X = ising_metropolis(L, T, n, n_sweeps=60, seed=1)
+    n = len(X)
     states, probs = ising_exact(L, T)
     energies = ising_energy((2 * states - 1).reshape(-1, L, L))
     levels = np.unique(energies)
@@ -38,9 +42,12 @@ def test_exact_distribution_is_normalised_and_symmetric():
 
 
 def test_dataset_name_split_and_errors():
-    data = load_dataset("ising-3-2.0", split="test")
-    assert data.X.shape == (500, 9) and data.image_shape == (3, 3)
-    assert set(np.unique(data.X)) <= {0.0, 1.0}
+    full = load_dataset("ising-3-2.0")
+    test = load_dataset("ising-3-2.0", split="test")
+    assert full.X.shape == (2500, 9) and test.image_shape == (3, 3)
+    np.testing.assert_array_equal(test.X, full.X[-500:])  # the last 500 rows are the test set
+    stat, limit = energy_histogram_check(3, 2.0, X=full.X)  # the data set is the Ising law
+    assert stat < limit, (stat, limit)
     with pytest.raises(InputError, match="T: expected a temperature > 0"):
         ising_metropolis(3, 0.0, 10)
     with pytest.raises(InputError, match="L \\* L <= 16"):

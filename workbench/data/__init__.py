@@ -11,6 +11,7 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "bars_stripes",
+    "fashion_mnist_available",
     "linear_factor_data",
     "load_array",
     "load_dataset",
@@ -58,6 +59,11 @@ def _read_text(path, delimiter):
         return np.loadtxt(path, delimiter=delimiter, ndmin=1, skiprows=1)
 
 
-from workbench.data.datasets import DATASETS, Dataset, load_dataset  # noqa: E402
+from workbench.data.datasets import (  # noqa: E402
+    DATASETS,
+    Dataset,
+    fashion_mnist_available,
+    load_dataset,
+)
 from workbench.data.patterns import bars_stripes  # noqa: E402
 from workbench.data.synthetic import linear_factor_data  # noqa: E402

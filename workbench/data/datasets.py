@@ -29,10 +29,20 @@ import numpy as np
 from workbench.data.patterns import bars_stripes
 from workbench.errors import InputError
 
-__all__ = ["DATASETS", "FASHION_MNIST_ENV", "Dataset", "has_split", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "FASHION_MNIST_ENV",
+    "FASHION_MNIST_INSTALL",
+    "Dataset",
+    "fashion_mnist_available",
+    "has_split",
+    "load_dataset",
+]
 
 FASHION_MNIST_ENV = "WORKBENCH_FASHION_MNIST"
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_INSTALL = "sudo apt-get install dataset-fashion-mnist"
+FASHION_PARTS = ("train", "t10k")
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -158,9 +168,24 @@ def _mnist5k():
     return X / 255.0, y.astype(np.int64), (28, 28), 1000
 
 
+def fashion_mnist_available(data_dir=None):
+    """Whether the four Fashion-MNIST IDX files are in ``data_dir`` (default as in
+    :func:`load_dataset`); checks that the files exist, without reading them."""
+    folder = _fashion_folder(data_dir)
+    return all(f.is_file() for part in FASHION_PARTS for f in _fashion_files(folder, part))
+
+
+def _fashion_folder(data_dir):
+    return Path(data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
+
+
+def _fashion_files(folder, part):
+    return [folder / f"{part}-images-idx3-ubyte.gz", folder / f"{part}-labels-idx1-ubyte.gz"]
+
+
 def _fashion_mnist(split, data_dir):
-    folder = Path(data_dir or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
-    parts = {"all": ("train", "t10k"), "train": ("train",), "test": ("t10k",)}[split]
+    folder = _fashion_folder(data_dir)
+    parts = {"all": FASHION_PARTS, "train": ("train",), "test": ("t10k",)}[split]
     images, labels = zip(*(_fashion_part(folder, part) for part in parts), strict=True)
     X = np.concatenate(images).reshape(-1, 784) / np.float32(255.0)
     return Dataset(X, np.concatenate(labels), (28, 28), "fashion-mnist", FASHION_CLASSES)
@@ -168,13 +193,13 @@ def _fashion_mnist(split, data_dir):
 
 @functools.cache
 def _fashion_part(folder, part):
-    files = [folder / f"{part}-images-idx3-ubyte.gz", folder / f"{part}-labels-idx1-ubyte.gz"]
+    files = _fashion_files(folder, part)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise InputError(
             "data_dir",
             detail=f"fashion-mnist: missing {', '.join(missing)}. Install Debian's package "
-            "(sudo apt-get install dataset-fashion-mnist), or point data_dir (--data-dir) or "
+            f"({FASHION_MNIST_INSTALL}), or point data_dir (--data-dir) or "
             f"${FASHION_MNIST_ENV} at a folder with the four IDX .gz files",
         )
     return _read_idx(files[0]), _read_idx(files[1]).astype(np.int64)
