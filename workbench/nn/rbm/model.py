@@ -37,6 +37,7 @@ from workbench.nn.runtime import numpy_rng, resolve_device, resolve_seed, torch_
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
+
 def _to_python(value):
     value = float(value)
     return value if math.isfinite(value) else None
