@@ -102,6 +102,8 @@ def binary_states(n, start=0, count=None):
     """Rows ``start`` .. ``start + count`` of all 2^n binary states, unit 0 the most significant
     bit (row k is the binary numeral of k): array (count, n) of 0.0 / 1.0."""
     count = 2**n - start if count is None else count
+    if not 0 <= start <= start + count <= 2**n:
+        raise InputError("count", f"rows within the 2^{n} states", f"start={start}, count={count}")
     index = np.arange(start, start + count, dtype=np.int64)
     return ((index[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
 
