@@ -8,7 +8,7 @@ unit ``n - 1`` flips fastest (as ``itertools.product((0, 1), repeat=n)``).
 array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
 >>> float(log_sum_over_states(lambda S: -S.sum(axis=1), 3))    # 3 log(1 + e^-1)
 
-NumPy only (no PyTensor), so data generators and the Torch RBM can use it cheaply.
+NumPy and SciPy only (no PyTensor), so data generators can use it cheaply.
 """
 
 from dataclasses import dataclass
