@@ -108,7 +108,7 @@ def numpy_exact_log_z(W, a, b, chunk=2**12):
     n = W.shape[1]
     parts = []
     for start in range(0, 2**n, chunk):
-        H = binary_states(n, start, chunk)
+        H = binary_states(n, start, min(chunk, 2**n - start))
         log_w = H @ b + np.logaddexp(0.0, H @ W.T + a).sum(axis=1)
         parts.append(np.logaddexp.reduce(log_w))
     return float(np.logaddexp.reduce(parts))

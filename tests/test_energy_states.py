@@ -25,6 +25,8 @@ def test_state_k_is_k_written_in_binary_with_unit_0_first(n):
 
 def test_chunks_and_slices_follow_the_same_order(monkeypatch):
     np.testing.assert_array_equal(binary_states(5, 7, 9), binary_states(5)[7:16])
+    with pytest.raises(InputError, match=r"count: expected rows within the 2\^3 states"):
+        binary_states(3, 4, 8)  # past the last state, the bits would wrap around
     monkeypatch.setattr(states_module, "CHUNK_ELEMENTS", 12)  # 2 rows of 6 units per chunk
     chunks = list(states_module.state_chunks(6))
     assert len(chunks) == 32 and all(len(c) == 2 for c in chunks)

@@ -19,7 +19,9 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from workbench.energy import graphs
-from workbench.energy.rbm import RBM, binary_states
+from workbench.energy.rbm import RBM
+from workbench.energy.states import binary_states
+from workbench.errors import InputError
 
 __all__ = ["MAX_GRAPH_STATES", "rbm_log_likelihood", "rbm_model"]
 
@@ -30,9 +32,10 @@ MAX_GRAPH_STATES = 2**16
 def _static_size(name, tensor, axis):
     size = pt.as_tensor_variable(tensor).type.shape[axis]
     if size is None:
-        raise ValueError(
-            f"{name}: needs a static shape (give the PyMC variable shape= or dims=), got "
-            f"{pt.as_tensor_variable(tensor).type}"
+        raise InputError(
+            name,
+            detail=f"needs a static shape (give the PyMC variable shape= or dims=), got "
+            f"{pt.as_tensor_variable(tensor).type}",
         )
     return size
 
@@ -69,8 +72,8 @@ def rbm_log_likelihood(
         hidden_sigma=hidden_sigma,
     )
     if visible == hidden == "gaussian":
-        raise ValueError(
-            "visible, hidden: a Gaussian-Gaussian RBM is a normal model; use pm.MvNormal"
+        raise InputError(
+            "visible, hidden", detail="a Gaussian-Gaussian RBM is a normal model; use pm.MvNormal"
         )
     V, _ = probe._rows("data", data, "visible")
     rows, counts = np.unique(V, axis=0, return_counts=True)
@@ -105,11 +108,11 @@ def rbm_model(data, n_hidden=2, *, prior_sd=1.0, identified=True, seed=0):
     """
     V = np.asarray(data, dtype=float)
     if V.ndim != 2:
-        raise ValueError(f"data: expected a 2-D array (rows, pixels), got shape {V.shape}")
+        raise InputError("data", detail=f"expected a 2-D array (rows, pixels), got shape {V.shape}")
     if isinstance(n_hidden, bool) or not isinstance(n_hidden, int | np.integer) or n_hidden < 1:
-        raise ValueError(f"n_hidden: expected an integer >= 1, got {n_hidden!r}")
+        raise InputError("n_hidden", detail=f"expected an integer >= 1, got {n_hidden!r}")
     if not prior_sd > 0:
-        raise ValueError(f"prior_sd: expected a positive number, got {prior_sd!r}")
+        raise InputError("prior_sd", detail=f"expected a positive number, got {prior_sd!r}")
     coords = {"pixel": np.arange(V.shape[1]), "hidden": np.arange(n_hidden)}
     with pm.Model(coords=coords) as model:
         # shape= as well as dims=: the likelihood graph needs the sizes statically

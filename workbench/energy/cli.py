@@ -8,6 +8,7 @@ optionally ``sigma``, ``hidden_sigma`` and 0-d string arrays ``visible``, ``hidd
 import json
 import sys
 
+from workbench.errors import InputError
 from workbench.output import emit
 
 __all__ = ["register"]
@@ -25,12 +26,13 @@ def load_rbm(path):
 
     path = Path(path)
     if not path.is_file() or path.suffix != ".npz":
-        raise ValueError(f"weights: expected an existing .npz file, got {str(path)!r}")
+        raise InputError("weights", detail=f"expected an existing .npz file, got {str(path)!r}")
     with np.load(path, allow_pickle=False) as saved:
         missing = [k for k in KEYS if k not in saved]
         if missing:
-            raise ValueError(
-                f"weights: {path} lacks {', '.join(missing)}; it has {', '.join(saved.files)}"
+            raise InputError(
+                "weights",
+                detail=f"{path} lacks {', '.join(missing)}; it has {', '.join(saved.files)}",
             )
         options = {k: str(saved[k]) for k in ("visible", "hidden") if k in saved}
         options.update({k: saved[k] for k in ("sigma", "hidden_sigma") if k in saved})
@@ -103,10 +105,13 @@ def register(sub):
     q.add_argument("--ais-betas", type=int, default=1000,
                    help="AIS inverse temperatures from 0 to 1, both included")  # fmt: skip
     q.add_argument("--seed", type=int, default=None, help="AIS seed (none: fresh entropy)")
-    q.set_defaults(flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas"})
+    q.set_defaults(
+        flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas", "weights": "weights"}
+    )
     q.add_argument("--json", action="store_true")
     t = inner.add_parser("table", help="every (v, h) of a tiny Bernoulli RBM")
     t.add_argument("weights")
+    t.set_defaults(flag_names={"weights": "weights"})
     t.add_argument("--json", action="store_true")
 
     def dispatch(args):

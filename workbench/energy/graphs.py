@@ -23,6 +23,8 @@ import pytensor.scalar.math as ps_math
 import pytensor.tensor as pt
 from pytensor.tensor.elemwise import Elemwise
 
+from workbench.errors import InputError
+
 __all__ = [
     "LAYERS",
     "compile_mode",
@@ -60,7 +62,7 @@ def set_compile_mode(name):
     "FAST_COMPILE". Already compiled functions stay cached under their own mode."""
     allowed = ("py", "NUMBA", "CVM", "FAST_COMPILE", "FAST_RUN")
     if name not in allowed:
-        raise ValueError(f"name: expected one of {allowed}, got {name!r}")
+        raise InputError("name", detail=f"expected one of {allowed}, got {name!r}")
     _MODE["name"] = name
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from workbench.energy.rbm import RBM
 from workbench.energy.states import MAX_STATES, LogPartition, finite_array, log_sum_over_states
+from workbench.errors import InputError
 
 __all__ = ["Hopfield"]
 
@@ -31,15 +32,18 @@ class Hopfield:
         J = finite_array("J", J, 2)
         bias = finite_array("bias", bias, 1)
         if J.shape[0] != J.shape[1]:
-            raise ValueError(f"J: expected a square matrix, got shape {J.shape}")
+            raise InputError("J", detail=f"expected a square matrix, got shape {J.shape}")
         if bias.shape != (J.shape[0],):
-            raise ValueError(
-                f"bias: expected shape ({J.shape[0]},) to match J of shape {J.shape}, "
-                f"got shape {bias.shape}"
+            raise InputError(
+                "bias",
+                detail=f"expected shape ({J.shape[0]},) to match J of shape {J.shape}, "
+                f"got shape {bias.shape}",
             )
         if not np.allclose(J, J.T, rtol=1e-10, atol=1e-12):
-            raise ValueError(
-                f"J: expected a symmetric matrix, got max |J - J^T| = {np.abs(J - J.T).max():.3g}"
+            raise InputError(
+                "J",
+                "a symmetric matrix",
+                f"max |J - J^T| = {np.abs(J - J.T).max():.3g}",
             )
         self.J, self.bias = J, bias
         for arr in (self.J, self.bias):
@@ -54,12 +58,13 @@ class Hopfield:
         single = arr.ndim == 1
         arr = arr[None, :] if single else arr
         if arr.ndim != 2 or arr.shape[1] != self.n_units:
-            raise ValueError(
-                f"x: expected shape (n_rows, {self.n_units}) or ({self.n_units},), "
-                f"got shape {np.shape(x)}"
+            raise InputError(
+                "x",
+                detail=f"expected shape (n_rows, {self.n_units}) or ({self.n_units},), "
+                f"got shape {np.shape(x)}",
             )
         if np.any((arr != 0) & (arr != 1)):
-            raise ValueError("x: Hopfield units are binary: expected values 0 or 1")
+            raise InputError("x", detail="Hopfield units are binary: expected values 0 or 1")
         return arr, single
 
     def energy(self, x):

@@ -38,11 +38,11 @@ def _scale(name, value, n, layer):
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
-        raise ValueError(
-            f"{name}: expected a scalar or shape ({n},) for the {layer} layer, got {arr.shape}"
+        raise InputError(
+            name, detail=f"expected a scalar or shape ({n},) for the {layer} layer, got {arr.shape}"
         )
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name}: expected standard deviations > 0, got {value!r}")
+        raise InputError(name, detail=f"expected standard deviations > 0, got {value!r}")
     return arr
 
 
@@ -79,11 +79,13 @@ class RBM:
     ):
         for name, layer in (("visible", visible), ("hidden", hidden)):
             if layer not in LAYERS:
-                raise ValueError(f"{name}: expected one of {LAYERS}, got {layer!r}")
+                raise InputError(name, detail=f"expected one of {LAYERS}, got {layer!r}")
         W = finite_array("W", W, 2)
         n_visible, n_hidden = W.shape
         if n_visible == 0 or n_hidden == 0:
-            raise ValueError(f"W: expected at least one visible and one hidden unit, got {W.shape}")
+            raise InputError(
+                "W", detail=f"expected at least one visible and one hidden unit, got {W.shape}"
+            )
         a = finite_array("visible_bias", visible_bias, 1)
         b = finite_array("hidden_bias", hidden_bias, 1)
         for name, vec, n, axis in (
@@ -91,9 +93,10 @@ class RBM:
             ("hidden_bias", b, n_hidden, 1),
         ):
             if vec.shape != (n,):
-                raise ValueError(
-                    f"{name}: expected shape ({n},) to match axis {axis} of W of shape {W.shape}, "
-                    f"got shape {vec.shape}"
+                raise InputError(
+                    name,
+                    detail=f"expected shape ({n},) to match axis {axis} of W of shape {W.shape}, "
+                    f"got shape {vec.shape}",
                 )
         self.visible, self.hidden = visible, hidden
         self.W, self.visible_bias, self.hidden_bias = W, a, b
@@ -135,28 +138,32 @@ class RBM:
         try:
             arr = np.array(x, dtype=float)
         except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a numeric array, got {type(x).__name__}") from None
+            raise InputError(
+                name, detail=f"expected a numeric array, got {type(x).__name__}"
+            ) from None
         single = arr.ndim == 1
         if single:
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != n:
-            raise ValueError(
-                f"{name}: expected shape (n_rows, {n}) or ({n},) for the {n} {layer} units of "
-                f"this RBM (W has shape {self.W.shape}), got shape {np.shape(x)}"
+            raise InputError(
+                name,
+                detail=f"expected shape (n_rows, {n}) or ({n},) for the {n} {layer} units of "
+                f"this RBM (W has shape {self.W.shape}), got shape {np.shape(x)}",
             )
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise ValueError(
-                f"{name}: expected finite values, got {int(bad.sum())} NaN/inf entries"
+            raise InputError(
+                name, detail=f"expected finite values, got {int(bad.sum())} NaN/inf entries"
             )
         if kind == "bernoulli":
             off = (arr != 0) & (arr != 1)
             if off.any():
                 row, col = np.argwhere(off)[0]
-                raise ValueError(
-                    f"{name}: the {layer} layer is Bernoulli, so values must be 0 or 1; got "
+                raise InputError(
+                    name,
+                    detail=f"the {layer} layer is Bernoulli, so values must be 0 or 1; got "
                     f"{arr[row, col]!r} at row {row}, column {col} ({int(off.sum())} such "
-                    "entries). Binarise the data first, or use a Gaussian layer."
+                    "entries). Binarise the data first, or use a Gaussian layer.",
                 )
         return arr, single
 
@@ -170,7 +177,9 @@ class RBM:
         V, single = self._rows("v", v, "visible")
         H, _ = self._rows("h", h, "hidden")
         if len(V) != len(H):
-            raise ValueError(f"v, h: expected the same number of rows, got {V.shape} and {H.shape}")
+            raise InputError(
+                "v, h", detail=f"expected the same number of rows, got {V.shape} and {H.shape}"
+            )
         return self._out(self._fn("energy")(V, H, *self._params), single)
 
     def free_energy(self, v):
@@ -278,19 +287,21 @@ class RBM:
         precision, _ = self._gaussian_joint()
         smallest = np.linalg.eigvalsh(precision)[0]
         if smallest <= 0:
-            raise ValueError(
-                "W: a Gaussian-Gaussian RBM is normalisable only when the precision matrix "
+            raise InputError(
+                "W",
+                detail="a Gaussian-Gaussian RBM is normalisable only when the precision matrix "
                 "[[diag(1/sigma^2), -W], [-W^T, diag(1/hidden_sigma^2)]] is positive definite; "
-                f"its smallest eigenvalue is {smallest:.3g}. Shrink W or the sigmas."
+                f"its smallest eigenvalue is {smallest:.3g}. Shrink W or the sigmas.",
             )
 
     def normal_parameters(self):
         """For a Gaussian-Gaussian RBM: mean (n_visible + n_hidden,) and covariance of the
         joint normal distribution of (v, h)."""
         if not self.visible == self.hidden == "gaussian":
-            raise ValueError(
-                f"normal_parameters: only a Gaussian-Gaussian RBM is normal; this one is "
-                f"{self.visible}-{self.hidden}"
+            raise InputError(
+                "normal_parameters",
+                detail=f"only a Gaussian-Gaussian RBM is normal; this one is "
+                f"{self.visible}-{self.hidden}",
             )
         precision, linear = self._gaussian_joint()
         cov = np.linalg.inv(precision)
@@ -391,12 +402,13 @@ class RBM:
     def joint_table(self, max_units=12):
         """Every joint state of a tiny Bernoulli-Bernoulli RBM: a :class:`JointTable`."""
         if not self.visible == self.hidden == "bernoulli":
-            raise ValueError("joint_table: needs Bernoulli visible and hidden layers")
+            raise InputError("joint_table", detail="needs Bernoulli visible and hidden layers")
         nv, nh = self.n_visible, self.n_hidden
         if nv + nh > max_units:
-            raise ValueError(
-                f"joint_table: {nv} + {nh} units give 2^{nv + nh} rows, over max_units = "
-                f"{max_units}; use log_partition() and log_prob() instead"
+            raise InputError(
+                "joint_table",
+                detail=f"{nv} + {nh} units give 2^{nv + nh} rows, over max_units = "
+                f"{max_units}; use log_partition() and log_prob() instead",
             )
         states = binary_states(nv + nh)
         V, H = states[:, :nv], states[:, nv:]

@@ -8,7 +8,7 @@ unit ``n - 1`` flips fastest (as ``itertools.product((0, 1), repeat=n)``).
 array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
 >>> float(log_sum_over_states(lambda S: -S.sum(axis=1), 3))    # 3 log(1 + e^-1)
 
-NumPy only (no PyTensor), so data generators and the Torch RBM can use it cheaply.
+NumPy and SciPy only (no PyTensor), so data generators can use it cheaply.
 """
 
 from dataclasses import dataclass
@@ -102,6 +102,8 @@ def binary_states(n, start=0, count=None):
     """Rows ``start`` .. ``start + count`` of all 2^n binary states, unit 0 the most significant
     bit (row k is the binary numeral of k): array (count, n) of 0.0 / 1.0."""
     count = 2**n - start if count is None else count
+    if not 0 <= start <= start + count <= 2**n:
+        raise InputError("count", f"rows within the 2^{n} states", f"start={start}, count={count}")
     index = np.arange(start, start + count, dtype=np.int64)
     return ((index[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
 
