@@ -275,6 +275,19 @@ def test_loop_batches_follow_the_seeded_permutation_and_losses_are_exact():
     assert not result.stopped_early and result.checkpoint is None
 
 
+def test_continuing_in_memory_equals_one_longer_run():
+    x = torch.linspace(0, 1, 10, dtype=torch.float64)
+    settings = {"n_train": 10, "batch_size": 3, "seed": 1, "progress": False}
+    longer = RunningMean(x)
+    reference = run_loop(longer, n_epochs=3, **settings)
+    task = RunningMean(x)
+    first = run_loop(task, n_epochs=2, **settings)
+    second = run_loop(task, n_epochs=3, start=first.state, **settings)
+    assert len(first.history) == 2 and task.epochs_seen == [1, 2, 3]
+    assert float(task.w) == float(longer.w) and task.batches == longer.batches
+    assert [h["train_loss"] for h in second.history] == [h["train_loss"] for h in reference.history]
+
+
 def test_sigterm_mid_loop_saves_a_checkpoint_and_resume_matches(tmp_path):
     x = torch.linspace(0, 1, 25, dtype=torch.float64)
     settings = {"n_train": 25, "n_epochs": 3, "batch_size": 4, "seed": 0, "progress": False}
