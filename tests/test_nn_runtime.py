@@ -275,6 +275,19 @@ def test_loop_batches_follow_the_seeded_permutation_and_losses_are_exact():
     assert not result.stopped_early and result.checkpoint is None
 
 
+def test_continuing_in_memory_equals_one_longer_run():
+    x = torch.linspace(0, 1, 10, dtype=torch.float64)
+    settings = {"n_train": 10, "batch_size": 3, "seed": 1, "progress": False}
+    longer = RunningMean(x)
+    reference = run_loop(longer, n_epochs=3, **settings)
+    task = RunningMean(x)
+    first = run_loop(task, n_epochs=2, **settings)
+    second = run_loop(task, n_epochs=3, start=first.state, **settings)
+    assert len(first.history) == 2 and task.epochs_seen == [1, 2, 3]
+    assert float(task.w) == float(longer.w) and task.batches == longer.batches
+    assert [h["train_loss"] for h in second.history] == [h["train_loss"] for h in reference.history]
+
+
 def test_sigterm_mid_loop_saves_a_checkpoint_and_resume_matches(tmp_path):
     x = torch.linspace(0, 1, 25, dtype=torch.float64)
     settings = {"n_train": 25, "n_epochs": 3, "batch_size": 4, "seed": 0, "progress": False}
@@ -297,3 +310,58 @@ def test_sigterm_mid_loop_saves_a_checkpoint_and_resume_matches(tmp_path):
         assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-12)
     with pytest.raises(InputError, match=r"loop.batch_size: checkpoint 4, this run 5"):
         run_loop(RunningMean(x), checkpoint=path, resume=True, **{**settings, "batch_size": 5})
+
+
+WORKER = """
+import json, os, signal, sys
+import torch
+from workbench.nn.runtime import distributed_context, init_distributed, load_checkpoint
+from workbench.nn.runtime.loop import run_loop
+
+init_distributed("cpu")
+rank = distributed_context().rank
+
+class Task:
+    kind, config = "agree", {}
+    def step(self, batch, share, step):
+        if rank == 1 and step == 12:  # only rank 1 is told to stop
+            os.kill(os.getpid(), signal.SIGTERM)
+        return torch.tensor(float(len(share)))
+    def end_epoch(self, epoch):
+        return {}, False
+    def state_dict(self):
+        return {}
+    def load_state_dict(self, state):
+        pass
+
+out = sys.argv[1]
+try:
+    run_loop(Task(), n_train=100, n_epochs=5, batch_size=4, seed=0, progress=False,
+             checkpoint=os.path.join(out, "ckpt.pt"))
+    stopped = None
+except KeyboardInterrupt:
+    stopped = "interrupted"
+torch.distributed.barrier()
+step = load_checkpoint(os.path.join(out, "ckpt.pt"), "agree")["state"]["loop"]["step"]
+with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+    json.dump({"stopped": stopped, "checkpoint_step": step}, f)
+torch.distributed.destroy_process_group()
+"""
+
+
+def test_ranks_agree_to_stop_at_the_same_step(tmp_path):
+    """torchrun, 2 CPU processes: SIGTERM reaches rank 1 alone during step 13; both ranks stop
+    at step 20 (the next agreement, every 10 steps) and rank 0's checkpoint holds step 20."""
+    import json
+    import subprocess
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", str(script), str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for rank in (0, 1):
+        report = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert report == {"stopped": "interrupted", "checkpoint_step": 20}

@@ -168,16 +168,18 @@ def _check_args(args):
 def cmd_train(args):
     import numpy as np
 
-    _check_args(args)
     from workbench.nn.runtime import (
         command_line,
         distributed_context,
         init_distributed,
         launch_torchrun,
+        resolve_device,
         set_process_threads,
         under_torchrun,
     )
 
+    _check_args(args)
+    resolve_device(args.device)  # a bad device fails here, not once per worker
     train, test = _load(args)
     n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
     config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic

@@ -49,6 +49,7 @@ class LoopResult(NamedTuple):
     stopped_early: bool  # the task asked to stop before n_epochs
     checkpoint: str | None  # path of the checkpoint, None without one
     resumed: bool  # the run continued from a checkpoint
+    state: dict  # the loop's own state (epoch, step, history, ...), for ``run_loop(start=...)``
 
 
 def _positive(name, value):
@@ -57,11 +58,13 @@ def _positive(name, value):
 
 
 def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resume=False,
-             checkpoint_every=1, progress=True):  # fmt: skip
+             checkpoint_every=1, progress=True, start=None):  # fmt: skip
     """Train ``task`` for ``n_epochs`` passes over ``n_train`` rows in global mini-batches of
     ``batch_size`` (the last one holds the remainder); see the module docstring. ``resume``
-    continues from ``checkpoint`` when that file exists. Raises KeyboardInterrupt after saving
-    the checkpoint when interrupted."""
+    continues from ``checkpoint`` when that file exists; ``start`` (a ``LoopResult.state``, or
+    ``state["loop"]`` of a checkpoint already loaded into the task) continues in memory, up to
+    the new ``n_epochs``. Raises KeyboardInterrupt after saving the checkpoint when
+    interrupted."""
     sizes = {"n_train": n_train, "n_epochs": n_epochs, "batch_size": batch_size,
              "checkpoint_every": checkpoint_every}  # fmt: skip
     for name, value in sizes.items():
@@ -74,6 +77,8 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
     path = None if checkpoint is None else Path(checkpoint)
     loop = {"epoch": 0, "step": 0, "history": [], "epoch_sums": [0.0, 0], "stopped": False,
             "finished": False}  # fmt: skip
+    if start is not None:
+        loop = {**start, "history": list(start["history"]), "epoch_sums": list(start["epoch_sums"])}
     resumed = bool(resume and path is not None and path.exists())
     if resumed:
         ckpt = load_checkpoint(path, task.kind)
@@ -139,4 +144,5 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
     stopped_early = loop["stopped"] and loop["epoch"] < n_epochs
     loop["finished"] = True
     save()
-    return LoopResult(loop["history"], stopped_early, None if path is None else str(path), resumed)
+    where = None if path is None else str(path)
+    return LoopResult(loop["history"], stopped_early, where, resumed, loop)
