@@ -155,10 +155,10 @@ print(f"CNN: test accuracy {cnn_accuracy:.4f} after {cnn.n_iter_} epochs ({cnn_s
 assert cnn_accuracy > 0.8
 
 # %%
-fig = plots.plot_learning_curves(cnn.history_)
+plots.plot_learning_curves(cnn.history_)
 
 # %%
-fig = plots.plot_confusion(y_test, predicted, fashion.classes)
+plots.plot_confusion(y_test, predicted, fashion.classes)
 
 # %% [markdown]
 # Most mistakes are among the upper-body garments: shirts, T-shirts, pullovers and coats share
@@ -172,14 +172,14 @@ fig = plots.plot_confusion(y_test, predicted, fashion.classes)
 # blob-like detectors of light against dark.
 
 # %%
-fig = plots.plot_filters(cnn.network_)
+plots.plot_filters(cnn.network_)
 
 # %% [markdown]
 # Feature maps of one test image: each filter's response over the image after the ReLU, and
 # the coarse-grained maps after each pooling.
 
 # %%
-fig = plots.plot_feature_maps(cnn, X_test[0])
+plots.plot_feature_maps(cnn, X_test[0])
 
 # %% [markdown]
 # ## Discriminative against generative features

@@ -19,6 +19,7 @@ __all__ = [
     "atomic_path",
     "emit",
     "figure_png",
+    "new_figure",
     "netcdf_safe",
     "save_figure",
     "to_json",
@@ -88,6 +89,14 @@ def to_json(payload):
 def write_json(path, payload):
     """Write ``payload`` as indented JSON, atomically; returns the path."""
     return write_text(path, to_json(payload))
+
+
+def new_figure(width, height):
+    """A matplotlib ``Figure`` of ``width`` x ``height`` inches, outside pyplot: building it
+    neither switches the backend nor touches the caller's open figures."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def figure_png(fig, dpi=110):

@@ -4,19 +4,15 @@ projection coloured by label, image reconstructions, and choosing q. Each return
 
 import numpy as np
 
+from workbench.output import new_figure
+
 __all__ = ["plot_choose_q", "plot_latent", "plot_reconstructions", "plot_spectrum"]
-
-
-def _figure(width, height):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 def plot_spectrum(model, max_shown=100):
     """Eigenvalues of the sample covariance (log scale) with the fitted PPCA noise variance."""
     eig = model.eigenvalues_[:max_shown]
-    fig = _figure(6.5, 3.8)
+    fig = new_figure(6.5, 3.8)
     ax = fig.subplots()
     ax.semilogy(np.arange(1, eig.size + 1), np.maximum(eig, 1e-12), "o-", ms=3, lw=1,
                 label="sample covariance eigenvalues")  # fmt: skip
@@ -37,7 +33,7 @@ def plot_latent(model, X, y=None, classes=None, max_points=5000, seed=None):
     if len(X) > max_points:
         rows = np.random.default_rng(seed).choice(len(X), max_points, replace=False)
     H = model.transform(X[rows])
-    fig = _figure(5.5, 5)
+    fig = new_figure(5.5, 5)
     ax = fig.subplots()
     second = H[:, 1] if H.shape[1] > 1 else np.zeros(len(H))
     if y is None:
@@ -57,7 +53,7 @@ def plot_latent(model, X, y=None, classes=None, max_points=5000, seed=None):
 def plot_reconstructions(originals, reconstructions, image_shape, n_shown=8):
     """Top row: images; bottom row: their reconstructions W E[h | x] + b."""
     n_shown = min(n_shown, len(originals))
-    fig = _figure(1.3 * n_shown, 2.8)
+    fig = new_figure(1.3 * n_shown, 2.8)
     axes = fig.subplots(2, n_shown, squeeze=False)
     for j in range(n_shown):
         for row, images in enumerate((originals, reconstructions)):
@@ -72,7 +68,7 @@ def plot_reconstructions(originals, reconstructions, image_shape, n_shown=8):
 
 def plot_choose_q(selection):
     """Held-out log-likelihood against q, with the ARD effective dimension marked."""
-    fig = _figure(6.5, 3.8)
+    fig = new_figure(6.5, 3.8)
     ax = fig.subplots()
     qs, ll = selection["q"], selection["held_out_log_likelihood"]
     ax.errorbar(qs, ll, yerr=selection.get("held_out_se"), fmt="o-", capsize=2,

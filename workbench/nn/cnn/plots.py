@@ -6,6 +6,8 @@ Each function returns a matplotlib Figure (save it with ``fig.savefig`` or put i
 
 import numpy as np
 
+from workbench.output import new_figure
+
 __all__ = [
     "confusion_matrix",
     "plot_confusion",
@@ -15,13 +17,10 @@ __all__ = [
 ]
 
 
-def _figure(*args, **kwargs):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)
+def _figure(nrows=1, ncols=1, *, figsize, squeeze=True):
+    """(fig, axes) outside pyplot, as ``plt.subplots`` would give them."""
+    fig = new_figure(*figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def confusion_matrix(y_true, y_pred, n_classes):
@@ -42,7 +41,6 @@ def plot_learning_curves(history):
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_loss.legend()
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
-    fig.tight_layout()
     return fig
 
 
@@ -69,7 +67,6 @@ def plot_confusion(y_true, y_pred, classes):
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set(xlabel="predicted", ylabel="true", title=f"confusion matrix (accuracy {accuracy:.4f})")
     fig.colorbar(image, ax=ax, label="share of the true class")
-    fig.tight_layout()
     return fig
 
 
@@ -108,5 +105,4 @@ def plot_feature_maps(classifier, image):
             axes[r, c].imshow(channel, cmap="viridis")
         label = "conv + ReLU" if name == "ReLU" else "max-pool"
         axes[r, 0].set_title(f"{label} {act.shape[1]}x{act.shape[2]}", fontsize=7, loc="left")
-    fig.tight_layout()
     return fig

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from workbench.output import new_figure
+
 __all__ = ["plot_filters", "plot_image_rows", "plot_images", "plot_learning_curves"]
 
 CURVES = (
@@ -17,12 +19,6 @@ CURVES = (
     ("chain_rhat", "R-hat of the chains' free energy"),
     ("chain_ess", "ESS of the chains' free energy"),
 )
-
-
-def _figure(width, height):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _side(n_features, image_shape):
@@ -37,7 +33,7 @@ def plot_images(images, image_shape=None, *, ncols=8, title=None, cmap="gray", s
     images = np.asarray(images, dtype=float)
     shape = _side(images.shape[1], image_shape)
     nrows = max(1, -(-len(images) // ncols))
-    fig = _figure(1.1 * min(ncols, len(images)), 1.1 * nrows + (0.3 if title else 0))
+    fig = new_figure(1.1 * min(ncols, len(images)), 1.1 * nrows + (0.3 if title else 0))
     axes = fig.subplots(nrows, min(ncols, len(images)), squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
@@ -66,7 +62,7 @@ def plot_image_rows(rows, image_shape=None, *, n_images=8):
     n = min(n_images, min(len(v) for v in rows.values()))
     first = np.asarray(rows[labels[0]])
     shape = _side(first.shape[1], image_shape)
-    fig = _figure(1.1 * n + 1.2, 1.15 * len(labels))
+    fig = new_figure(1.1 * n + 1.2, 1.15 * len(labels))
     axes = fig.subplots(len(labels), n, squeeze=False)
     for r, label in enumerate(labels):
         for c in range(n):
@@ -91,7 +87,7 @@ def plot_learning_curves(histories, *, optimum=None):
     ]
     ncols = min(3, max(1, len(present)))
     nrows = max(1, -(-len(present) // ncols))
-    fig = _figure(4.2 * ncols, 3.0 * nrows)
+    fig = new_figure(4.2 * ncols, 3.0 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[len(present) :]:
         ax.set_axis_off()
