@@ -23,7 +23,6 @@ def funnel_model(dim=3, centred=True):
 
 
 def section_diagnostics(report, seed, **_):
-    import logging
 
     import pymc as pm
 
@@ -49,7 +48,6 @@ def section_diagnostics(report, seed, **_):
     report.pre(healthy.table())
     report.figure(healthy.plot("rank").get_viz("figure"), "Rank plot: chains agree.")
 
-    logging.getLogger("pymc").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = pm.sample(
