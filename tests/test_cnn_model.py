@@ -123,6 +123,16 @@ def test_same_seed_same_result_and_other_seed_differs(digits):
     assert not np.allclose(probs[0], probs[2])
 
 
+def test_random_state_none_draws_a_fresh_seed_that_repeats_the_run(digits):
+    train, test = digits
+    kwargs = {"n_epochs": 1, "progress": False}
+    X, y = train.X[:300], train.y[:300]
+    fresh = [CNNClassifier(random_state=None, **kwargs).fit(X, y) for _ in range(2)]
+    assert fresh[0].seed_ != fresh[1].seed_
+    again = CNNClassifier(random_state=fresh[0].seed_, **kwargs).fit(X, y)
+    assert np.array_equal(again.predict_proba(test.X), fresh[0].predict_proba(test.X))
+
+
 def test_input_layouts_are_equivalent(digits):
     train, test = digits
     kwargs = {"n_epochs": 1, "random_state": 1, "progress": False}

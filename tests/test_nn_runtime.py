@@ -15,12 +15,14 @@ from workbench.nn.runtime import (
     Interrupts,
     check_config,
     command_line,
+    default_threads,
     derive_seed,
     load_checkpoint,
     numpy_rng,
     resolve_device,
     resolve_seed,
     save_checkpoint,
+    set_process_threads,
     torch_generator,
     torch_seeded,
     torch_threads,
@@ -63,6 +65,19 @@ def test_torch_threads_restores_the_count():
         with torch_threads(0):
             pass
     assert torch.get_num_threads() == before
+
+
+def test_process_threads_split_the_cores_among_local_processes(monkeypatch):
+    cores = os.cpu_count() or 1
+    assert default_threads(1) == cores and default_threads(2) == max(1, cores // 2)
+    assert default_threads(10 * cores) == 1
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+        assert set_process_threads() == max(1, cores // 2) == torch.get_num_threads()
+        assert set_process_threads(1) == 1 == torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
 
 
 # --- seeds ---------------------------------------------------------------------------------
