@@ -585,7 +585,7 @@ class RBM(TransformerMixin, BaseEstimator):
             "b": np.asarray(_value(rbm.hidden_bias), dtype=np.float32),
         }
         est._state = {k: torch.from_numpy(v.copy()).to(device) for k, v in tensors.items()}
-        est._state.update(base_bias=est._state["a"].clone(), epoch=0, batch=0, step=0, perm=None)
+        est._state.update(base_bias=est._state["a"].clone(), epoch=0, step=0)
         est.seed_ = resolve_seed(est.random_state, "random_state")
         est.history_ = []
         return est
