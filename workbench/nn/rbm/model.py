@@ -591,15 +591,10 @@ class RBM(TransformerMixin, BaseEstimator):
         return est
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, path):
-        """Write parameters, optimiser state, persistent chains, RNG state, history and
-        hyper-parameters to ``path`` atomically (the runtime's checkpoint format, kind "rbm")."""
-        check_is_fitted(self, "_state")
-        return fitting.save(self, path)
-
     @classmethod
     def load(cls, path, *, device=None):
-        """An estimator restored from :meth:`save` (ready for ``fit(X, resume=True)``).
+        """An estimator restored from the checkpoint that :meth:`fit` writes to ``checkpoint``
+        (the runtime's format, kind "rbm"; ready for ``fit(X, resume=True)``).
 
         ``device`` overrides the saved device. A missing, corrupt or incompatible file raises
         an InputError (argument ``checkpoint``) that says which.
