@@ -91,7 +91,7 @@ def test_non_binary_file_and_feature_mismatch(trained, tmp_path, capsys):
     assert main(["rbm", "train", "--data", str(path), "--out", str(tmp_path)]) == 2
     assert "--binarize" in capsys.readouterr().err
     assert main(["rbm", "train", "--data", str(path), "--visible", "gaussian", "--epochs", "1",
-                 "--out", str(tmp_path)]) == 0  # fmt: skip
+                 "--threads", "1", "--out", str(tmp_path)]) == 0  # fmt: skip
     capsys.readouterr()
     out, _ = trained
     assert main(["rbm", "eval", str(out / "rbm.pt"), "--data", "digits", "--out",

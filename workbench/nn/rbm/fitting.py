@@ -129,7 +129,8 @@ def _restore(est, state, dev):
     est.n_features_in_, est.seed_ = int(state["n_features_in"]), int(state["seed"])
     W = state["rbm"]["W"]
     if tuple(W.shape) != (est.n_features_in_, est.n_hidden):
-        raise ValueError(f"weights of shape {tuple(W.shape)} do not match n_hidden")
+        raise InputError("checkpoint", detail=f"weights of shape {tuple(W.shape)} do not "
+                         f"match n_hidden={est.n_hidden}")  # fmt: skip
     est._state = {k: v.to(dev) if torch.is_tensor(v) else v for k, v in state["rbm"].items()}
     est._generator = torch.Generator(device=dev)
     try:

@@ -532,21 +532,16 @@ class RBM(TransformerMixin, BaseEstimator):
             "b": np.asarray(_value(rbm.hidden_bias), dtype=np.float32),
         }
         est._state = {k: torch.from_numpy(v.copy()).to(device) for k, v in tensors.items()}
-        est._state.update(base_bias=est._state["a"].clone(), epoch=0, batch=0, step=0, perm=None)
+        est._state.update(base_bias=est._state["a"].clone(), epoch=0, step=0)
         est.seed_ = resolve_seed(est.random_state, "random_state")
         est.history_ = []
         return est
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, path):
-        """Write parameters, optimiser state, persistent chains, RNG state, history and
-        hyper-parameters to ``path`` atomically (the runtime's checkpoint format, kind "rbm")."""
-        check_is_fitted(self, "_state")
-        return fitting.save(self, path)
-
     @classmethod
     def load(cls, path, *, device=None):
-        """An estimator restored from :meth:`save` (ready for ``fit(X, resume=True)``).
+        """An estimator restored from the checkpoint that :meth:`fit` writes to ``checkpoint``
+        (the runtime's format, kind "rbm"; ready for ``fit(X, resume=True)``).
 
         ``device`` overrides the saved device. A missing, corrupt or incompatible file raises
         an InputError (argument ``checkpoint``) that says which.

@@ -299,7 +299,7 @@ def init_state(X, settings, generator):
         rows = torch.randint(0, X.shape[0], (settings.n_temperatures, n_chains), device=dev,
                              generator=generator)  # fmt: skip
         state["chains"] = X[rows].clone()  # (temperatures, chains, n_visible)
-    state.update(epoch=0, batch=0, step=0, perm=None, swap_counts=torch.zeros(2, device=dev))
+    state.update(epoch=0, step=0, swap_counts=torch.zeros(2, device=dev))  # epochs, updates done
     return state
 
 
