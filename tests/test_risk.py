@@ -1,5 +1,6 @@
 """Risk study against the exact Bayes risk of the Beta-Binomial, found by enumerating k."""
 
+import json
 import warnings
 
 import matplotlib
@@ -78,11 +79,19 @@ def test_non_converged_replicates_are_counted_and_can_be_left_out(study):
         study.converged_only, study.converged = False, original
 
 
-def test_same_seed_same_truths():
-    filters, backend = list(warnings.filters), matplotlib.get_backend()
+def test_same_seed_same_truths(tmp_path):
     first = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
-    assert warnings.filters == filters and matplotlib.get_backend() == backend  # no global change
+    files = first.save(tmp_path / "first")
+    # libraries add warning filters when first imported; after that a study changes none
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")  # a front filter that a global "ignore" would displace
+        filters, backend = list(warnings.filters), matplotlib.get_backend()
+        second = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
+        second.save(tmp_path / "second")  # the figure is drawn outside pyplot
+        assert warnings.filters == filters and matplotlib.get_backend() == backend
     assert first.converged is None and len(first.warnings) == 3
-    second = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
     np.testing.assert_array_equal(first.truth["p"], second.truth["p"])
     np.testing.assert_array_equal(first.estimates["ml"]["p"], second.estimates["ml"]["p"])
+    assert open(files["figure"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads(open(files["json"]).read())
+    assert saved["risk"] == first.summary() and saved["not_converged"] is None
