@@ -117,3 +117,40 @@ def test_ppca_nuts_writes_the_posterior(capsys, tmp_path):
     assert out["rhat_max"] < 1.01
     tree = xr.open_datatree(out["files"]["posterior"], engine="h5netcdf")
     assert tree["posterior"]["W"].shape == (4, 300, 4, 2)
+
+
+def test_figures_hold_the_closed_form_numbers():
+    """Each figure's data against numbers computed here: eigenvalues of the biased sample
+    covariance, the noise variance as the mean of the discarded ones, E[h | x] by the formula
+    W^T C^-1 (x - b), the held-out curve, and the images as given."""
+    from workbench.linear.plots import (
+        plot_choose_q,
+        plot_latent,
+        plot_reconstructions,
+        plot_spectrum,
+    )
+
+    data = linear_factor_data(600, 6, 2, seed=4)
+    train, test = data.X[:400], data.X[400:]
+    model = PPCA(2).fit(train)
+    eig = np.sort(np.linalg.eigvalsh(np.cov(train, rowvar=False, bias=True)))[::-1]
+    ax = plot_spectrum(model).axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), eig, rtol=1e-10)
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [eig[2:].mean()] * 2, rtol=1e-10)
+
+    W, C = model.components_.T, model.get_covariance()
+    H = (test - train.mean(0)) @ np.linalg.solve(C, W)
+    scatter = plot_latent(model, test).axes[0].collections[0]
+    np.testing.assert_allclose(scatter.get_offsets(), H, rtol=1e-8, atol=1e-12)
+
+    selection = choose_q(train, test, range(1, 5), ard_max=5, seed=0)
+    line = plot_choose_q(selection).axes[0].lines[0]
+    exact = [held_out_ppca(train, test, q) for q in range(1, 5)]
+    np.testing.assert_array_equal(np.asarray(line.get_xdata(), dtype=float), [1, 2, 3, 4])
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), exact, rtol=1e-10)
+
+    images = np.random.default_rng(0).random((3, 4))
+    axes = plot_reconstructions(images, images[::-1], (2, 2)).axes
+    shown = [ax.images[0].get_array() for ax in axes]  # row-major: originals, then recons.
+    np.testing.assert_array_equal(shown[0], images[0].reshape(2, 2))
+    np.testing.assert_array_equal(shown[3], images[2].reshape(2, 2))

@@ -36,6 +36,7 @@ from workbench.linear import PPCA, FactorAnalysis, canonical_loadings
 from workbench.linear.bayesian import ppca_model, rhat_max
 from workbench.linear.plots import plot_choose_q
 from workbench.linear.selection import choose_q
+from workbench.sizes import run_size
 
 warnings.filterwarnings("ignore", category=UserWarning)
 SEED = 3
@@ -104,7 +105,8 @@ print("EM W:\n", em.components_.T.round(3))
 small = linear_factor_data(150, 4, 2, seed=11)
 from workbench.bayes.sampling import NutsRunner  # noqa: E402
 
-RUN = {"draws": 400, "tune": 400, "chains": 4, "seed": SEED, "progressbar": False}
+DRAWS = run_size(400, quick=200)  # WORKBENCH_QUICK=1 (the test suite) runs fewer
+RUN = {"draws": DRAWS, "tune": DRAWS, "chains": 4, "seed": SEED, "progressbar": False}
 free = NutsRunner(ppca_model(small.X, 2, constrain=False))(**RUN)
 print("unconstrained W: max R-hat of W       ", round(rhat_max(free, ["W"]), 3))
 print("                 max R-hat of W W^T, s", round(rhat_max(free, ["WWt", "sigma"]), 3))

@@ -38,6 +38,7 @@ from workbench.nn.rbm.plots import (
     plot_images,
     plot_learning_curves,
 )
+from workbench.sizes import run_size
 
 SEED = 0
 torch.set_num_threads(1)  # small models: one thread is as fast and immune to a busy machine
@@ -52,7 +53,8 @@ plot_images(bars.X, (3, 3), ncols=14)
 # reports the exact mean log-likelihood. Same data, seed, learning rate and number of updates.
 
 # %%
-common = dict(learning_rate=0.1, n_epochs=4000, batch_size=14, momentum=0.5, n_chains=100,
+N_EPOCHS = run_size(4000, quick=1000)  # WORKBENCH_QUICK=1 (the test suite) trains less
+common = dict(learning_rate=0.1, n_epochs=N_EPOCHS, batch_size=14, momentum=0.5, n_chains=100,
               lr_schedule="cosine", weight_decay=0.0, monitor_every=100, random_state=SEED,
               verbose=False)  # fmt: skip
 runs = {
