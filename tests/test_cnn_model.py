@@ -265,6 +265,7 @@ def test_mnist5k_default_settings_reach_097():
 
 
 @pytest.mark.slow
+@pytest.mark.requires_fashion_mnist
 def test_fashion_mnist_default_settings_reach_090_within_15_epochs():
     kw = {"dtype": np.float32}
     train = load_dataset("fashion-mnist", split="train", **kw)
