@@ -14,6 +14,7 @@ import numpy as np
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from pymc.tuning.scipy_interface import scipy_optimize_funcs_from_loss
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 __all__ = ["EDGE", "ModeFinder", "Mode", "likelihood_terms"]
 
@@ -112,7 +113,10 @@ class ModeFinder:
                 f"{self.label}: the log-density is not finite at the starting point; "
                 "check the data against the model's support (model.debug() helps)"
             )
-        with warnings.catch_warnings():
+        # One BLAS thread: L-BFGS-B's vectors are tiny, and threads only add spin-up cost
+        # (8.6 s against 0.6 s for the TV deconvolution on 2 busy cores) and make the path
+        # depend on the machine's thread count.
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", RuntimeWarning)
             result = self._minimise(x0)
             hit_limit = result.status == 1  # L-BFGS-B: iteration or evaluation limit
