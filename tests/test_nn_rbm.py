@@ -236,6 +236,26 @@ def test_bad_input(params, data, message):
         RBM(2, verbose=False, **params).fit(data)
 
 
+def test_fit_on_probabilities():
+    """probabilities=True relaxes the binary check to [0, 1] (binary data train exactly as
+    without it), still names X / X_val outside [0, 1], and is refused for Gaussian units."""
+    X = load_dataset("bars-stripes-3").X
+    settings = {"n_epochs": 2, "batch_size": 5, "random_state": 3, "verbose": False}
+    plain = RBM(4, **settings).fit(X)
+    relaxed = RBM(4, **settings).fit(X, probabilities=True)
+    np.testing.assert_array_equal(plain.weights_, relaxed.weights_)
+    P = np.random.default_rng(0).random((14, 9))
+    record = RBM(4, **settings).fit(P, probabilities=True).history_[-1]
+    assert record["log_likelihood_exact"] is None and record["pseudo_log_likelihood"] is None
+    assert 0 < record["reconstruction_error"] < 1
+    with pytest.raises(InputError, match="X: expected probabilities in"):
+        RBM(4, **settings).fit(P + 0.5, probabilities=True)
+    with pytest.raises(InputError, match="X_val: expected probabilities in"):
+        RBM(4, **settings).fit(P, X_val=P - 0.5, probabilities=True)
+    with pytest.raises(InputError, match="probabilities: expected True or False"):
+        RBM(4, visible="gaussian", **settings).fit(P, probabilities=True)
+
+
 def test_resume_needs_a_checkpoint_path():
     with pytest.raises(InputError, match="resume: continues from `checkpoint`, which is None"):
         RBM(2, n_epochs=1, batch_size=2, verbose=False).fit(np.eye(3), resume=True)

@@ -2,6 +2,7 @@
 SIGTERM handling, and the torchrun relaunch command line."""
 
 import os
+import re
 import signal
 import sys
 import zlib
@@ -273,6 +274,38 @@ def test_loop_batches_follow_the_seeded_permutation_and_losses_are_exact():
     np.testing.assert_allclose([h["train_loss"] for h in result.history], losses, rtol=1e-12)
     assert [h["w"] for h in result.history][-1] == pytest.approx(w, rel=1e-12)
     assert not result.stopped_early and result.checkpoint is None
+
+
+def logged_epochs(err):
+    """Epochs of the loop's log lines ("epoch 5 train_loss ..."; the bar reads "epoch 5/100")."""
+    return [int(e) for e in re.findall(r"(?:^|[\r\n])epoch (\d+) ", err)]
+
+
+class StopsAt(RunningMean):
+    def __init__(self, x, stop_at):
+        super().__init__(x)
+        self.stop_at = stop_at
+
+    def end_epoch(self, epoch):
+        return {}, epoch == self.stop_at
+
+
+def test_log_lines_first_every_twentieth_and_last(capsys):
+    """About 20 log lines per run (epoch 1, every n_epochs // 20, the last); all epochs in the
+    history; log_every=1 logs each; a task that stops early logs the epoch it stopped at."""
+    x = torch.linspace(0, 1, 4, dtype=torch.float64)
+    settings = {"n_train": 4, "batch_size": 4, "seed": 0}
+    result = run_loop(RunningMean(x), n_epochs=100, **settings)
+    assert logged_epochs(capsys.readouterr().err) == [1, *range(5, 101, 5)]
+    assert len(result.history) == 100
+    run_loop(RunningMean(x), n_epochs=3, log_every=1, **settings)
+    assert logged_epochs(capsys.readouterr().err) == [1, 2, 3]
+    run_loop(StopsAt(x, stop_at=47), n_epochs=100, **settings)
+    assert logged_epochs(capsys.readouterr().err) == [1, *range(5, 46, 5), 47]
+    run_loop(RunningMean(x), n_epochs=5, progress=False, **settings)
+    assert logged_epochs(capsys.readouterr().err) == []
+    with pytest.raises(InputError, match="log_every: expected an integer >= 1"):
+        run_loop(RunningMean(x), n_epochs=5, log_every=0, **settings)
 
 
 def test_continuing_in_memory_equals_one_longer_run():

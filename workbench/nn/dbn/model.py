@@ -113,8 +113,8 @@ class DBN(BaseEstimator):
             if depth == 0:
                 rbm.fit(inputs)
                 inputs = rbm.transform(inputs)
-            else:
-                _fit_on_probabilities(rbm, inputs)
+            else:  # on the previous layer's p(h | v), the standard mean-field choice
+                rbm.fit(inputs, probabilities=True)
                 inputs = _up(rbm, inputs)
             self.rbms_.append(rbm)
         self.n_features_in_ = self.rbms_[0].n_features_in_
@@ -205,13 +205,6 @@ class DBN(BaseEstimator):
     def score(self, X, y):
         """Accuracy of :meth:`predict`."""
         return float(np.mean(self.predict(X) == np.asarray(y)))
-
-
-def _fit_on_probabilities(rbm, P):
-    """Fit a Bernoulli RBM on probabilities in [0, 1]: the previous layer's p(h | v), a standard
-    mean-field choice. The RBM's public ``fit`` accepts only binary data (the {0, 1} check is
-    for user data), so this is the one call into the RBM's private members."""
-    rbm._fit_checked(rbm._check_X(P, reset=True, probabilities=True), None, False)
 
 
 def _up(rbm, P):

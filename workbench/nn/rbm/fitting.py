@@ -8,13 +8,14 @@ alone monitors (``history_`` stays empty elsewhere). A checkpoint holds everythi
 update needs, so a resumed run continues exactly as the uninterrupted one.
 """
 
+import math
 from collections import deque
 from pathlib import Path
 
 import torch
 
 from workbench.errors import InputError
-from workbench.nn.rbm import training
+from workbench.nn.rbm import sampling, training
 from workbench.nn.runtime import (
     derive_seed,
     distributed_context,
@@ -24,7 +25,7 @@ from workbench.nn.runtime import (
 )
 from workbench.nn.runtime.loop import run_loop
 
-__all__ = ["KIND", "begin", "load", "monitor", "run"]
+__all__ = ["KIND", "begin", "chain_diagnostics", "load", "monitor", "run"]
 
 KIND = "rbm"  # the checkpoint kind
 # settings a resumed run may change (all others must match the checkpoint)
@@ -47,16 +48,17 @@ def begin(estimator, X, device):
     estimator._window = deque(maxlen=estimator.diagnostics_window)
 
 
-def run(estimator, X, X_val, resume, device):
+def run(estimator, X, X_val, resume, device, *, binary=True):
     """Train ``estimator`` up to ``n_epochs`` epochs through the runtime's loop; with
     ``resume``, continue from ``estimator.checkpoint`` when that file exists (restored here
-    first: the loop's config needs the run's seed)."""
+    first: the loop's config needs the run's seed). ``binary``: False when the rows are
+    probabilities (see :func:`monitor`)."""
     path = estimator.checkpoint
     if resume and path is not None and Path(path).exists():
         _restore(estimator, load_checkpoint(path, KIND)["state"], device)
     else:
         begin(estimator, X, device)
-    task = _Task(estimator, X, X_val)
+    task = _Task(estimator, X, X_val, binary)
     result = run_loop(task, n_train=X.shape[0], n_epochs=estimator.n_epochs,
                       batch_size=estimator.batch_size, seed=estimator.seed_,
                       checkpoint=estimator.checkpoint, resume=resume,
@@ -70,8 +72,9 @@ class _Task:
 
     kind = KIND
 
-    def __init__(self, estimator, X, X_val):
+    def __init__(self, estimator, X, X_val, binary):
         self.est, self.X, self.X_val, self.X_monitor = estimator, X, X_val, None
+        self.binary = binary
         self.settings = training.Settings.of(estimator)
         self.n_batches = -(-X.shape[0] // estimator.batch_size)
         params = estimator.get_params()
@@ -88,7 +91,7 @@ class _Task:
         rows = self.X[batch.to(self.X.device)]  # (B, n_visible)
         training.update(est._state, rows, settings, lr, momentum, est._generator)
         if settings.method == "pcd":  # the cold chains' free energies, kept on the device
-            est._window.append(est._free_energy(est._state["chains"][0]))
+            est._window.append(sampling.free_energy(est, est._state["chains"][0]))
         return None
 
     def end_epoch(self, epoch):
@@ -102,7 +105,7 @@ class _Task:
                     self.X.shape[0], generator=torch_generator(est.seed_, "monitor-rows")
                 )
                 self.X_monitor = self.X[order[: est.monitor_size].to(self.X.device)]
-            fields.update(monitor(est, self.X_monitor, self.X_val, epoch))
+            fields.update(monitor(est, self.X_monitor, self.X_val, epoch, binary=self.binary))
         return fields, False
 
     def state_dict(self):
@@ -170,28 +173,29 @@ def load(cls, path, device=None):
 
 
 @torch.no_grad()
-def monitor(estimator, X_train, X_val, epoch):
+def monitor(estimator, X_train, X_val, epoch, *, binary=True):
     """The metrics of one ``history_`` record on the monitor rows ``X_train`` (and held-out rows
     ``X_val`` or None): reconstruction error, pseudo-log-likelihood, free-energy gap, exact
     log-likelihood when the smaller layer can be enumerated, chain R-hat/ESS, swap rate
-    (parallel tempering: accepted / proposed swaps since the last record)."""
+    (parallel tempering: accepted / proposed swaps since the last record). Rows that are
+    probabilities (``binary=False``) get the reconstruction error and chain metrics only."""
     est = estimator
     seed = derive_seed(est.seed_, "monitor", epoch)  # the pseudo-likelihood's flips
     record = {
         "reconstruction_error": est.reconstruction_error(X_train),
         "pseudo_log_likelihood": (
             float(est.pseudo_log_likelihood(X_train, random_state=seed).mean())
-            if est.visible == "bernoulli"
+            if est.visible == "bernoulli" and binary
             else None
         ),
         "free_energy_gap": None,
         "log_likelihood_exact": None,
         "log_likelihood_exact_val": None,
     }
-    if X_val is not None:
+    if X_val is not None and binary:
         f_val = est.free_energy(X_val[: est.monitor_size]).mean()
         record["free_energy_gap"] = float(f_val - est.free_energy(X_train).mean())
-    if est._smaller_layer() <= est.exact_max_units:
+    if binary and est._smaller_layer() <= est.exact_max_units:
         rows = X_train if X_val is None else torch.cat([X_train, X_val])
         log_p = est.score_samples(rows, method="exact")
         record["log_likelihood_exact"] = float(log_p[: len(X_train)].mean())
@@ -203,3 +207,28 @@ def monitor(estimator, X_train, X_val, epoch):
         record["swap_rate"] = accepted / proposed if proposed else None
         est._state["swap_counts"] = torch.zeros_like(est._state["swap_counts"])
     return record
+
+
+def chain_diagnostics(estimator):
+    """R-hat, bulk ESS and convergence of the persistent chains' free energies over the last
+    ``diagnostics_window`` updates (see :meth:`workbench.nn.rbm.RBM.chain_diagnostics`)."""
+    from workbench.diagnostics import MIN_DRAWS, diagnose
+
+    window = getattr(estimator, "_window", ())
+    if estimator.method != "pcd" or len(window) < MIN_DRAWS:
+        return {"chain_rhat": None, "chain_ess": None, "chain_converged": None,
+                "chain_draws": len(window)}  # fmt: skip
+    energies = torch.stack(list(window), dim=1).double().cpu().numpy()  # (chains, draws)
+    report = diagnose({"free_energy": energies}, allow_single_chain=True)
+    free_energy = report.variables["free_energy"]
+    return {
+        "chain_rhat": _finite_or_none(free_energy.r_hat),
+        "chain_ess": _finite_or_none(free_energy.ess_bulk),
+        "chain_converged": report.converged,
+        "chain_draws": energies.shape[1],
+    }
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -19,11 +19,10 @@ Usage::
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
 
 Training (the kernels, data-parallel runs under torchrun) lives in
-:mod:`workbench.nn.rbm.training`, the epochs, monitors and checkpoints in
-:mod:`workbench.nn.rbm.fitting`; devices, threads, seeds, interrupts and the checkpoint format
+:mod:`workbench.nn.rbm.training` (with the input checks), the epochs, monitors and
+checkpoints in :mod:`workbench.nn.rbm.fitting`, Gibbs sampling and the mean-field passes in
+:mod:`workbench.nn.rbm.sampling`; devices, threads, seeds, interrupts and the checkpoint format
 come from :mod:`workbench.nn.runtime`."""
-
-import math
 
 import numpy as np
 import torch
@@ -31,9 +30,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError
-from workbench.nn.rbm import fitting, training
+from workbench.nn.rbm import fitting, sampling, training
 from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
-from workbench.nn.runtime import numpy_rng, resolve_device, resolve_seed, torch_generator
+from workbench.nn.runtime import resolve_seed
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
@@ -45,11 +44,6 @@ def _blas_threads_like_torch():
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(torch.get_num_threads(), user_api="blas")
-
-
-def _to_python(value):
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 class RBM(TransformerMixin, BaseEstimator):
@@ -180,68 +174,12 @@ class RBM(TransformerMixin, BaseEstimator):
         """The device, after checking every hyper-parameter (InputError naming it)."""
         return training.check_params(self)
 
-    def _check_X(self, X, *, reset, name="X", probabilities=False):
-        """Float32 tensor on the device; binary for Bernoulli units (values in [0, 1] with
-        ``probabilities``, for the layers of a DBN); the fitted feature count."""
-        if isinstance(X, torch.Tensor):
-            X = X.detach().cpu().numpy()
-        try:
-            X = np.asarray(X, dtype=np.float32)
-        except (TypeError, ValueError) as err:
-            raise InputError(name, "a numeric array", f"{type(X).__name__}: {err}") from None
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise InputError(name, "a 2-D array (samples, features)", X.shape)
-        bad = ~np.isfinite(X)
-        if bad.any():
-            where = np.argwhere(bad)[0].tolist()
-            raise InputError(name, detail=f"{int(bad.sum())} NaN/inf entries (first at {where})")
-        if probabilities and not ((X >= 0) & (X <= 1)).all():
-            raise InputError(name, "probabilities in [0, 1]", f"[{X.min():.3g}, {X.max():.3g}]")
-        if self.visible == "bernoulli" and not probabilities and not np.isin(X, (0, 1)).all():
-            odd = X[~np.isin(X, (0.0, 1.0))][0]
-            raise InputError(
-                name,
-                detail=f"Bernoulli visible units need binary data in {{0, 1}}, got values in "
-                f"[{X.min():.3g}, {X.max():.3g}] (e.g. {odd:.3g}); binarise first, e.g. "
-                "X = (X > 0.5) (load_dataset(..., binarize=True), CLI --binarize), "
-                "or use visible='gaussian' for real-valued data",
-            )
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise InputError(name, f"{self.n_features_in_} features (as fitted)", X.shape[1])
-        return torch.from_numpy(X).to(resolve_device(self.device))
-
-    # ------------------------------------------------------------------ the model
     @property
     def _params(self):
         return self._state["W"], self._state["a"], self._state["b"]
 
-    def _hidden_probs(self, v, beta=1.0):
-        W, _, b = self._params
-        return training.hidden_probs(v, W, b, beta)
-
-    def _visible_mean(self, h):
-        W, a, _ = self._params
-        return training.visible_mean(h, W, a, self.visible, self.sigma)
-
-    def _sample_visible(self, h, generator):
-        W, a, _ = self._params
-        return training.sample_visible(h, W, a, self.visible, self.sigma, generator)
-
-    _bernoulli = staticmethod(training.bernoulli)
-
-    def _free_energy(self, v, params=None):
-        """F(v) per row, (N, n_visible) -> (N,), in the dtype of the parameters."""
-        W, a, b = params or self._params
-        v = v.to(W.dtype)
-        value = -(v @ a) - torch.nn.functional.softplus(v @ W + b).sum(-1)
-        if self.visible == "gaussian":
-            value = value + (v**2).sum(-1) / (2.0 * self.sigma**2)
-        return value
-
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, X_val=None, resume=False):
+    def fit(self, X, y=None, *, X_val=None, resume=False, probabilities=False):
         """Train for ``n_epochs`` epochs on the runtime's training loop.
 
         Parameters
@@ -254,29 +192,37 @@ class RBM(TransformerMixin, BaseEstimator):
             Continue from the file ``checkpoint`` when it exists (parameters, momentum,
             persistent chains, RNG, position in the epoch) up to ``n_epochs``; the other
             training settings and the data size must match it. Without the file: from scratch.
+        probabilities : bool, default=False
+            Bernoulli visible units: take ``X`` (and ``X_val``) as probabilities in [0, 1]
+            rather than binary data, as scikit-learn's BernoulliRBM does (the mean-field
+            input of a DBN's upper layers); the data phase uses them as they are, and
+            ``history_`` records only the metrics defined for them (reconstruction error,
+            chain diagnostics).
 
         ``history_`` gets one dict per monitored epoch: epoch, learning_rate, seconds (training
-        time so far, monitors excluded),
-        reconstruction_error, pseudo_log_likelihood, free_energy_gap (held-out minus training
-        mean free energy), log_likelihood_exact and log_likelihood_exact_val (None when not
-        enumerable), chain_rhat, chain_ess (PCD), swap_rate (parallel tempering).
+        time so far, monitors excluded), reconstruction_error, pseudo_log_likelihood,
+        free_energy_gap (held-out minus training mean free energy), log_likelihood_exact and
+        log_likelihood_exact_val (None when not enumerable), chain_rhat, chain_ess (PCD),
+        swap_rate (parallel tempering).
         """
-        self._check_params()
+        device = self._check_params()
         if resume and self.checkpoint is None:
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
-        X = self._check_X(X, reset=not (resume and hasattr(self, "n_features_in_")))
-        X_val = None if X_val is None else self._check_X(X_val, reset=False, name="X_val")
-        return self._fit_checked(X, X_val, resume)
-
-    def _fit_checked(self, X, X_val, resume):
-        device = self._check_params()
+        if not isinstance(probabilities, bool) or (probabilities and self.visible != "bernoulli"):
+            raise InputError("probabilities", "True or False (False for visible='gaussian')",
+                             f"{probabilities!r} with visible={self.visible!r}")  # fmt: skip
+        reset = not (resume and hasattr(self, "n_features_in_"))
+        X = training.check_X(self, X, reset=reset, probabilities=probabilities)
+        if X_val is not None:
+            X_val = training.check_X(self, X_val, reset=False, name="X_val",
+                                     probabilities=probabilities)  # fmt: skip
         if self.batch_size > X.shape[0]:
             raise InputError(
                 "batch_size",
                 detail=f"{self.batch_size} is larger than the data ({X.shape[0]} rows); "
                 f"use at most {X.shape[0]}",
             )
-        fitting.run(self, X, X_val, resume, device)
+        fitting.run(self, X, X_val, resume, device, binary=not probabilities)
         return self
 
     def partial_fit(self, X, y=None):
@@ -284,7 +230,7 @@ class RBM(TransformerMixin, BaseEstimator):
         the first call initialises the model from ``X``."""
         device = self._check_params()
         first = not hasattr(self, "_state")
-        X = self._check_X(X, reset=first)
+        X = training.check_X(self, X, reset=first)
         if first:
             fitting.begin(self, X, device)
         settings = training.Settings.of(self)
@@ -301,29 +247,12 @@ class RBM(TransformerMixin, BaseEstimator):
         ``diagnostics_window`` updates by :func:`workbench.diagnostics.diagnose` (the one rule):
         {"chain_rhat", "chain_ess" (bulk), "chain_converged", "chain_draws"}; None for CD or
         fewer than ``workbench.diagnostics.MIN_DRAWS`` recorded updates."""
-        from workbench.diagnostics import MIN_DRAWS, diagnose
-
-        window = getattr(self, "_window", ())
-        if self.method != "pcd" or len(window) < MIN_DRAWS:
-            return {"chain_rhat": None, "chain_ess": None, "chain_converged": None,
-                    "chain_draws": len(window)}  # fmt: skip
-        energies = torch.stack(list(window), dim=1).double().cpu().numpy()  # (chains, draws)
-        report = diagnose({"free_energy": energies}, allow_single_chain=True)
-        free_energy = report.variables["free_energy"]
-        return {
-            "chain_rhat": _to_python(free_energy.r_hat),
-            "chain_ess": _to_python(free_energy.ess_bulk),
-            "chain_converged": report.converged,
-            "chain_draws": energies.shape[1],
-        }
+        return fitting.chain_diagnostics(self)
 
     def _smaller_layer(self):
         if self.visible == "gaussian":
             return self.n_hidden
         return min(self.n_hidden, self.n_features_in_)
-
-    def _double_params(self):
-        return tuple(p.double() for p in self._params)
 
     def _log_likelihood(self, X, log_z):
         """log p(v) per row of the checked tensor ``X`` through :mod:`workbench.energy`, with
@@ -359,24 +288,25 @@ class RBM(TransformerMixin, BaseEstimator):
                                         seed=random_state, base_bias=base)  # fmt: skip
 
     # ------------------------------------------------------------------ inference
+    # (the bodies live in workbench.nn.rbm.sampling)
     @torch.no_grad()
     def transform(self, X):
         """Hidden probabilities p(h_j = 1 | v): (n_samples, n_visible) -> (n_samples, n_hidden)."""
         check_is_fitted(self, "_state")
-        return self._hidden_probs(self._check_X(X, reset=False)).cpu().numpy()
+        return sampling.hidden_probs(self, training.check_X(self, X, reset=False)).cpu().numpy()
 
     @torch.no_grad()
     def free_energy(self, X):
         """F(v) per row, in float64: (n_samples, n_visible) -> (n_samples,)."""
         check_is_fitted(self, "_state")
-        X = self._check_X(X, reset=False)
+        X = training.check_X(self, X, reset=False)
         return self.to_energy().free_energy(X.double().cpu().numpy())
 
     def score_samples(self, X, *, method="auto", **ais_options):
         """Log-likelihood log p(v) per row (n_samples,): exact when a layer is small enough,
         AIS otherwise (see :meth:`log_partition`)."""
         log_z = self.log_partition(method, **ais_options)
-        return self._log_likelihood(self._check_X(X, reset=False), log_z)
+        return self._log_likelihood(training.check_X(self, X, reset=False), log_z)
 
     def score(self, X, y=None):
         """Mean log-likelihood per row."""
@@ -387,17 +317,8 @@ class RBM(TransformerMixin, BaseEstimator):
         """Mean squared error per pixel of the mean-field reconstruction v -> p(h|v) -> E[v|h]."""
         check_is_fitted(self, "_state")
         if not isinstance(X, torch.Tensor) or X.dtype != torch.float32:
-            X = self._check_X(X, reset=False)
-        return float(((X - self._visible_mean(self._hidden_probs(X))) ** 2).mean())
-
-    def _pseudo_log_likelihood(self, X, generator):
-        flip = torch.randint(0, X.shape[1], (X.shape[0],), generator=generator, device=X.device)
-        flipped = X.clone()
-        rows = torch.arange(X.shape[0], device=X.device)
-        flipped[rows, flip] = 1.0 - flipped[rows, flip]
-        params = self._double_params()
-        gap = self._free_energy(flipped, params) - self._free_energy(X, params)
-        return X.shape[1] * torch.nn.functional.logsigmoid(gap)
+            X = training.check_X(self, X, reset=False)
+        return float(((X - sampling.reconstruct(self, X)) ** 2).mean())
 
     @torch.no_grad()
     def pseudo_log_likelihood(self, X, random_state=0):
@@ -406,21 +327,16 @@ class RBM(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "_state")
         if self.visible != "bernoulli":
             raise ValueError("pseudo_log_likelihood: defined here for visible='bernoulli' only")
-        X = self._check_X(X, reset=False)
+        X = training.check_X(self, X, reset=False)
         generator = torch.Generator(device=X.device).manual_seed(int(random_state))
-        return self._pseudo_log_likelihood(X, generator).cpu().numpy()
+        return sampling.pseudo_log_likelihood(self, X, generator).cpu().numpy()
 
     @torch.no_grad()
     def reconstruct(self, X):
         """Mean-field reconstruction E[v | p(h | v)]: (n_samples, n_visible)."""
         check_is_fitted(self, "_state")
-        return self._visible_mean(self._hidden_probs(self._check_X(X, reset=False))).cpu().numpy()
+        return sampling.reconstruct(self, training.check_X(self, X, reset=False)).cpu().numpy()
 
-    def _sampling_generator(self, random_state):
-        seed = resolve_seed(random_state, "random_state")  # None: fresh entropy
-        return torch_generator(seed, "gibbs", device=self._state["W"].device)
-
-    @torch.no_grad()
     def gibbs(self, V, n_steps, *, clamp=None, burn_in=0, random_state=None):
         """Run ``n_steps`` Gibbs sweeps v -> h -> v from the rows of ``V``.
 
@@ -429,41 +345,14 @@ class RBM(TransformerMixin, BaseEstimator):
         kept): ndarray of shape ``V.shape``.
         """
         check_is_fitted(self, "_state")
-        if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-            raise ValueError(f"n_steps: expected an integer >= 1, got {n_steps!r}")
-        if not 0 <= burn_in < n_steps:
-            raise ValueError(f"burn_in: expected 0 <= burn_in < n_steps={n_steps}, got {burn_in}")
-        V = self._check_X(V, reset=False, name="V")
-        mask = None
-        if clamp is not None:
-            clamp = np.asarray(clamp, dtype=bool)
-            if clamp.shape != tuple(V.shape):
-                raise ValueError(f"clamp: expected shape {tuple(V.shape)}, got {clamp.shape}")
-            mask = torch.from_numpy(clamp).to(V.device)
-        generator = self._sampling_generator(random_state)
-        v, total = V.clone(), torch.zeros_like(V)
-        for step in range(n_steps):
-            h = self._bernoulli(self._hidden_probs(v), generator)
-            mean = self._visible_mean(h)
-            v = self._sample_visible(h, generator)
-            if mask is not None:
-                v, mean = torch.where(mask, V, v), torch.where(mask, V, mean)
-            if step >= burn_in:
-                total += mean
-        return (total / (n_steps - burn_in)).cpu().numpy()
+        return sampling.gibbs(self, V, n_steps, clamp=clamp, burn_in=burn_in,
+                              random_state=random_state)  # fmt: skip
 
     def sample(self, n_samples=16, *, n_steps=1000, random_state=None):
         """Visible means after ``n_steps`` Gibbs sweeps from random starts:
         (n_samples, n_visible). Bernoulli starts are uniform bits, Gaussian ones N(0, sigma^2)."""
         check_is_fitted(self, "_state")
-        generator = self._sampling_generator(random_state)
-        shape, dev = (int(n_samples), self.n_features_in_), self._state["W"].device
-        if self.visible == "bernoulli":
-            start = (torch.rand(shape, generator=generator, device=dev) < 0.5).float()
-        else:
-            start = self.sigma * torch.randn(shape, generator=generator, device=dev)
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=dev))
-        return self.gibbs(start.cpu().numpy(), n_steps, burn_in=n_steps - 1, random_state=seed)
+        return sampling.sample(self, n_samples, n_steps=n_steps, random_state=random_state)
 
     def denoise(self, X, *, n_steps=10, random_state=None):
         """Average of E[v | h] over ``n_steps`` Gibbs sweeps started at the noisy rows ``X``."""
@@ -472,16 +361,9 @@ class RBM(TransformerMixin, BaseEstimator):
     def inpaint(self, X, observed, *, n_steps=200, burn_in=50, random_state=None):
         """Fill the entries where ``observed`` is False by Gibbs sampling with the observed ones
         clamped; returns the posterior mean of every entry (observed ones unchanged)."""
-        observed = np.asarray(observed, dtype=bool)
-        X = np.asarray(X, dtype=np.float32)
-        if observed.shape != X.shape:
-            raise ValueError(f"observed: expected shape {X.shape}, got {observed.shape}")
-        random_state = resolve_seed(random_state, "random_state")  # one seed for both steps
-        rng = numpy_rng(random_state, "inpaint")
-        guess = rng.random(X.shape) < 0.5 if self.visible == "bernoulli" else np.zeros(X.shape)
-        start = np.where(observed, X, guess)  # missing entries start at random bits (or 0)
-        return self.gibbs(start.astype(np.float32), n_steps, clamp=observed, burn_in=burn_in,
-                          random_state=random_state)  # fmt: skip
+        check_is_fitted(self, "_state")
+        return sampling.inpaint(self, X, observed, n_steps=n_steps, burn_in=burn_in,
+                                random_state=random_state)  # fmt: skip
 
     # ------------------------------------------------------------------ parameters out
     def _array(self, name):

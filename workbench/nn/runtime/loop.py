@@ -16,9 +16,16 @@ A family supplies a *task*, an object with
 The loop owns the rest: the batch order of epoch ``e`` (``numpy_rng(seed, "batch-order", e)``,
 a pure function, so a run resumed mid-epoch draws the same batches), the global batch shared
 among ranks (``tensor_split(batch, world)[rank]``, so N processes see what one process sees),
-the training loss averaged over all ranks, the history, a tqdm bar and one line per epoch on
-stderr (rank 0), checkpoints (:mod:`~workbench.nn.runtime.checkpoint`, rank 0) every
-``checkpoint_every`` epochs, at the end and on SIGINT/SIGTERM (agreed by every rank), and resume.
+the training loss averaged over all ranks, the history, a tqdm bar and log lines (below) on
+stderr (rank 0, with ``progress``), checkpoints (:mod:`~workbench.nn.runtime.checkpoint`,
+rank 0) every ``checkpoint_every`` epochs, at the end and on SIGINT/SIGTERM (agreed by every
+rank), and resume.
+
+Log lines: the history record of epoch 1, of every ``log_every``-th epoch and of the last one
+(the ``n_epochs``-th, or the one the task stopped at), so a run prints about 20 lines whatever
+its length: ``log_every=None`` means ``max(1, n_epochs // 20)`` (the RBM's 4000 full-batch
+epochs on bars-stripes print 21 lines, not 4000); 1 prints every epoch. The history keeps
+every epoch.
 
 Example::
 
@@ -43,6 +50,8 @@ from workbench.nn.runtime.seeds import numpy_rng
 
 __all__ = ["LoopResult", "run_loop"]
 
+LOG_LINES = 20  # epochs logged per run by default (plus the first and the last)
+
 
 class LoopResult(NamedTuple):
     history: list  # one dict per epoch
@@ -58,17 +67,20 @@ def _positive(name, value):
 
 
 def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resume=False,
-             checkpoint_every=1, progress=True, start=None):  # fmt: skip
+             checkpoint_every=1, progress=True, log_every=None, start=None):  # fmt: skip
     """Train ``task`` for ``n_epochs`` passes over ``n_train`` rows in global mini-batches of
     ``batch_size`` (the last one holds the remainder); see the module docstring. ``resume``
     continues from ``checkpoint`` when that file exists; ``start`` (a ``LoopResult.state``, or
     ``state["loop"]`` of a checkpoint already loaded into the task) continues in memory, up to
-    the new ``n_epochs``. Raises KeyboardInterrupt after saving the checkpoint when
-    interrupted."""
+    the new ``n_epochs``. ``log_every``: epochs between log lines (None: about 20 per run).
+    Raises KeyboardInterrupt after saving the checkpoint when interrupted."""
     sizes = {"n_train": n_train, "n_epochs": n_epochs, "batch_size": batch_size,
              "checkpoint_every": checkpoint_every}  # fmt: skip
+    if log_every is not None:
+        sizes["log_every"] = log_every
     for name, value in sizes.items():
         _positive(name, value)
+    log_every = log_every or max(1, n_epochs // LOG_LINES)
     from tqdm import tqdm
 
     rank, world, _ = distributed_context()
@@ -134,7 +146,9 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
             record.update(fields)
             loop["history"].append(record)
             loop["epoch"], loop["epoch_sums"], loop["stopped"] = epoch + 1, [0.0, 0], bool(stop)
-            if progress and rank == 0:
+            last = loop["stopped"] or loop["epoch"] == n_epochs
+            due = loop["epoch"] == 1 or loop["epoch"] % log_every == 0 or last
+            if progress and rank == 0 and due:
                 tqdm.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in record.items()), file=sys.stderr)  # fmt: skip
             if loop["epoch"] % checkpoint_every == 0 and loop["epoch"] < n_epochs:
