@@ -166,7 +166,7 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
             else None
         ),
     }
-    if rbm._smaller_layer() <= rbm.exact_max_units:
+    if rbm.exact_likelihood_:
         final["log_likelihood_exact"] = float(np.mean(rbm.score_samples(X, method="exact")))
     if ais:
         log_z = rbm.log_partition("ais", n_runs=ais_runs, n_betas=ais_betas, random_state=seed)

@@ -195,7 +195,7 @@ def monitor(estimator, X_train, X_val, epoch, *, binary=True):
     if X_val is not None and binary:
         f_val = est.free_energy(X_val[: est.monitor_size]).mean()
         record["free_energy_gap"] = float(f_val - est.free_energy(X_train).mean())
-    if binary and est._smaller_layer() <= est.exact_max_units:
+    if binary and est.exact_likelihood_:
         rows = X_train if X_val is None else torch.cat([X_train, X_val])
         log_p = est.score_samples(rows, method="exact")
         record["log_likelihood_exact"] = float(log_p[: len(X_train)].mean())

@@ -249,10 +249,16 @@ class RBM(TransformerMixin, BaseEstimator):
         fewer than ``workbench.diagnostics.MIN_DRAWS`` recorded updates."""
         return fitting.chain_diagnostics(self)
 
-    def _smaller_layer(self):
-        if self.visible == "gaussian":
-            return self.n_hidden
-        return min(self.n_hidden, self.n_features_in_)
+    @property
+    def exact_likelihood_(self):
+        """True when the smaller layer (the hidden one for Gaussian visible units) has at most
+        ``exact_max_units`` units: then ``log_partition("auto")`` and the monitors enumerate it
+        exactly instead of running AIS."""
+        check_is_fitted(self, "_state")
+        smaller = (
+            self.n_hidden if self.visible == "gaussian" else min(self.n_hidden, self.n_features_in_)
+        )
+        return smaller <= self.exact_max_units
 
     def _log_likelihood(self, X, log_z):
         """log p(v) per row of the checked tensor ``X`` through :mod:`workbench.energy`, with
@@ -278,7 +284,7 @@ class RBM(TransformerMixin, BaseEstimator):
         if method not in methods:
             raise InputError("method", f"one of {', '.join(methods)}", repr(method))
         if method == "auto":
-            method = "exact" if self._smaller_layer() <= self.exact_max_units else "ais"
+            method = "exact" if self.exact_likelihood_ else "ais"
         energy = self.to_energy()
         with _blas_threads_like_torch():
             if method == "exact":
