@@ -218,8 +218,25 @@ def test_figures_and_saved_report(tmp_path):
         }
     )
     report = diagnose(tree)
-    for kind in ("trace", "rank", "autocorr", "ess", "energy"):
-        assert report.plot(kind, backend="none") is not None
+    drawn = {kind: report.plot(kind, backend="none").viz for kind in
+             ("trace", "rank", "autocorr", "ess", "energy")}  # fmt: skip
+    # The trace holds every chain's draws of every entry, unchanged.
+    draws = tree.posterior["x"].values
+    lines = drawn["trace"]["trace"]["x"]
+    assert lines.sizes["x_entry"] == 4  # max_components
+    for chain in range(4):
+        for entry in lines["x_entry"].values:
+            line = lines.sel(chain=chain, x_entry=entry).item()
+            np.testing.assert_array_equal(np.asarray(line["y"]), draws[chain, :, int(entry)])
+    # The energy plot's E-BFMI points are Stan's E-BFMI per chain (NumPy, by definition).
+    energy = tree.sample_stats["energy"].values
+    bfmi = (np.diff(energy, axis=1) ** 2).sum(1) / (
+        (energy - energy.mean(1, keepdims=True)) ** 2
+    ).sum(1)
+    points = drawn["energy"]["bfmi_points"]["bfmi"].item()
+    np.testing.assert_allclose(np.asarray(points["x"]), bfmi, rtol=1e-10)
+    for kind, visual in (("rank", "ecdf_lines"), ("autocorr", "lines"), ("ess", "ess_bulk")):
+        assert visual in drawn[kind].children, (kind, list(drawn[kind].children))
     with pytest.raises(ValueError, match="kind"):
         report.plot("pairs")
     with pytest.raises(ValueError, match="record no energy"):

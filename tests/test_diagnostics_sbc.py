@@ -9,6 +9,7 @@ import pytest
 
 import models
 from workbench.diagnostics import diagnose, sbc, sbc_model
+from workbench.diagnostics.sbc import simultaneous_band
 from workbench.samplers import metropolis
 
 N_OBS, PRIOR_SD, NOISE = 5, 1.0, 1.0
@@ -71,7 +72,18 @@ def test_broken_sampler_looks_converged():
 
 
 def test_sbc_plot_and_validation(results):
-    assert results["metropolis"].plot(backend="none") is not None
+    result = results["metropolis"]
+    viz = result.plot(backend="none").viz
+    assert "ecdf_lines" in viz.children
+    # The shaded band is the verdict's simultaneous band, as ECDF minus uniform.
+    band = viz["simultaneous_band"]["mu"].item()
+    points, lower, upper = simultaneous_band(
+        result.tree["prior_sbc"].sizes["draw"], result.entry_prob
+    )
+    # drawn as steps: every band point appears, and every drawn edge value is the band's
+    np.testing.assert_allclose(np.unique(band["x"]), points)
+    for key, edge in (("y_bottom", lower - points), ("y_top", upper - points)):
+        assert np.isin(np.round(band[key], 12), np.round(edge, 12)).all(), key
     with pytest.raises(ValueError, match="replicates"):
         sbc(simulate, make_infer("metropolis"), replicates=2)
     with pytest.raises(ValueError, match="infer: draws of 'mu'"):
