@@ -33,17 +33,9 @@ from workbench.errors import InputError
 from workbench.nn.rbm import fitting, sampling, training
 from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
 from workbench.nn.runtime import resolve_seed
+from workbench.nn.runtime.threads import blas_threads_like_torch
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
-
-
-def _blas_threads_like_torch():
-    """Within the block NumPy's BLAS uses as many threads as torch, so that ``--threads``
-    (torch.set_num_threads) governs the evaluation by workbench.energy as it governs training:
-    measured 7x slower AIS with OpenBLAS's default 2 threads on 2 oversubscribed CPUs."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(torch.get_num_threads(), user_api="blas")
 
 
 class RBM(TransformerMixin, BaseEstimator):
@@ -286,7 +278,7 @@ class RBM(TransformerMixin, BaseEstimator):
         if method == "auto":
             method = "exact" if self.exact_likelihood_ else "ais"
         energy = self.to_energy()
-        with _blas_threads_like_torch():
+        with blas_threads_like_torch():
             if method == "exact":
                 return energy.log_partition("exact")
             base = self._state["base_bias"].double().cpu().numpy()

@@ -41,7 +41,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from workbench.errors import InputError
+from workbench.errors import InputError, check_count
 from workbench.nn.runtime import distributed_context, resolve_device
 
 __all__ = [
@@ -105,9 +105,7 @@ def check_params(estimator):
     first bad one); returns the resolved device."""
 
     def integer(name, low):
-        value = getattr(estimator, name)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InputError(name, f"an integer >= {low}", repr(value))
+        check_count(name, getattr(estimator, name), low)
 
     def number(name, low, *, strict=True, high=None):
         value = getattr(estimator, name)

@@ -30,12 +30,18 @@ from workbench.nn.runtime.seeds import (
     torch_generator,
     torch_seeded,
 )
-from workbench.nn.runtime.threads import default_threads, set_process_threads, torch_threads
+from workbench.nn.runtime.threads import (
+    blas_threads_like_torch,
+    default_threads,
+    set_process_threads,
+    torch_threads,
+)
 
 __all__ = [
     "Distributed",
     "Interrupts",
     "all_reduce",
+    "blas_threads_like_torch",
     "check_config",
     "collective_device",
     "command_line",

@@ -5,6 +5,10 @@
 - **A CLI process** sets it once, at start-up, with :func:`set_process_threads`: ``--threads N``
   when given, else :func:`default_threads`, the machine's cores shared evenly among the
   processes of this node (``cpu_count // LOCAL_WORLD_SIZE``; all cores for one process).
+- **NumPy's BLAS follows torch** where a Torch model hands work to NumPy (the RBM's evaluation
+  by :mod:`workbench.energy`): :func:`blas_threads_like_torch` limits it, for the block, to
+  torch's thread count, so ``--threads`` governs both (AIS was 7x slower with OpenBLAS's default
+  2 threads on 2 oversubscribed CPUs).
 - **torchrun workers** get ``OMP_NUM_THREADS`` from :func:`workbench.nn.runtime.launch_torchrun`
   (the same number) so that OpenMP does not oversubscribe before the CLI applies the policy.
 
@@ -21,7 +25,7 @@ import torch
 
 from workbench.errors import InputError
 
-__all__ = ["default_threads", "set_process_threads", "torch_threads"]
+__all__ = ["blas_threads_like_torch", "default_threads", "set_process_threads", "torch_threads"]
 
 
 def default_threads(local_world=None):
@@ -55,3 +59,10 @@ def torch_threads(n):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def blas_threads_like_torch():
+    """Context manager: within the block NumPy's BLAS uses torch's current thread count."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(torch.get_num_threads(), user_api="blas")
