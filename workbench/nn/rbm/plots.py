@@ -105,8 +105,10 @@ def plot_learning_curves(histories, *, optimum=None):
                             label=f"{name} held-out".strip())  # fmt: skip
         if key == "log_likelihood_exact" and optimum is not None:
             ax.axhline(optimum, color="black", lw=0.8, ls=":", label="optimum")
-        if key == "chain_rhat":
-            ax.axhline(1.01, color="black", lw=0.8, ls=":")
+        if key == "chain_rhat":  # the convergence rule's R-hat bound
+            from workbench.diagnostics.convergence import Thresholds
+
+            ax.axhline(Thresholds().r_hat, color="black", lw=0.8, ls=":")
         ax.set_xlabel("epoch")
         ax.set_title(label, fontsize=10)
         if ax.get_legend_handles_labels()[0]:
