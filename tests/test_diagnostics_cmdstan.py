@@ -158,12 +158,16 @@ def test_cli_paths_glob_and_bad_files(tmp_path, capsys):
     short = tmp_path / "short.csv"
     short.write_text("".join(CHAINS[0].read_text().splitlines(True)[:60]))
     (tmp_path / "junk.csv").write_text("a,b\n1,2,3\n")
+    (tmp_path / "header_only.csv").write_text("# num_warmup = 10\nlp__,theta\n")
+    _write_chain(tmp_path / "warmup_only.csv", np.zeros((0, 5)), warmup=4, save_warmup=1, chain=0)
     for args in (
         [str(CHAINS[0])],  # one chain
         [str(CHAINS[0]), str(short)],  # chains of different lengths
         [str(CHAINS[0]), str(tmp_path / "junk.csv")],
         [str(tmp_path / "none_*.csv")],
         [str(CHAINS[0]), str(DATA / "README.md")],
+        [str(tmp_path / "header_only.csv")] * 2,  # no draws at all
+        [str(tmp_path / "warmup_only.csv")] * 2,  # warm-up saved, nothing after it
     ):
         assert main(["diagnose", *args]) == 2, args
         err = capsys.readouterr().err

@@ -53,17 +53,21 @@ def read_cmdstan_csv(path):
                         rows.append(line)
         if header is None:
             raise ValueError("no header line")
+        if not rows:
+            raise ValueError("a header but no draws")
         draws = np.loadtxt(io.StringIO("".join(rows)), delimiter=",", ndmin=2)
     except (OSError, ValueError, UnicodeDecodeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(f"path: cannot read {path} as CmdStan CSV output: {reason}") from None
-    if draws.size and draws.shape[1] != len(header):
+    if draws.shape[1] != len(header):
         raise ValueError(
             f"path: {path}: {draws.shape[1]} values per row but {len(header)} column names"
         )
     if config.get("save_warmup") in ("1", "true"):
         thin = int(config.get("thin", 1))
         draws = draws[math.ceil(int(config.get("num_warmup", 1000)) / thin) :]
+    if not len(draws):
+        raise ValueError(f"path: {path} holds warm-up draws only (save_warmup=1, no sampling rows)")
     return header, draws
 
 
