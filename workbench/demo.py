@@ -92,9 +92,10 @@ def section_laplace(report, seed, **_):
 def section_deconvolution(report, seed, **_):
     report.heading("Deconvolution: where MAP and CM part ways")
     report.paragraph(
-        "A blurred, noisy step signal. The blur matrix is numerically singular, so the likelihood "
-        "alone does not determine the signal: the ML fit amplifies noise wildly and the flat-prior "
-        "mean does not exist. With a Gaussian prior the posterior is Gaussian and MAP = CM (the "
+        "A blurred, noisy step signal. The blur matrix is badly conditioned, so the likelihood "
+        "alone hardly determines the signal: the ML fit amplifies noise wildly and the flat-prior "
+        "mean, though it exists, is numerically unreliable. With a Gaussian prior the posterior is "
+        "Gaussian and MAP = CM (the "
         "Tikhonov solution); with a total-variation prior the MAP is piecewise flat while the CM "
         "is smooth."
     )
