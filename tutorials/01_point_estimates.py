@@ -256,7 +256,7 @@ for m in rules:
 # seconds per replicate, so it runs few of them. Compare its paired excess and MCSE with the
 # exact excesses above. With 40 replicates (the tests run fewer) the Monte Carlo error of a
 # paired excess is of order 0.001 to 0.003: the ML's excess of about 0.006 can be resolved,
-# the MAP's 0.001 cannot (it would take thousands of replicates). The last lines say which
+# the MAP's 0.001 cannot (it would take a few hundred: exercise 3). The last lines say which
 # excess this run resolves.
 #
 # The replicates run in two worker processes started with "spawn": each worker re-imports
@@ -285,4 +285,17 @@ study.plot()
 # %% [markdown]
 # With 10 tosses the ML is the worst: it ignores what the prior knows. The CM beats the MAP
 # (= CM-ML) by a margin the exact sums show at once and a simulation of full estimators
-# needs thousands of replicates to see.
+# needs a few hundred replicates to see.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/01_point_estimates.py`.
+#
+# 1. With a uniform prior (a = b = 1), which of the four estimators coincide? Predict the
+#    ranking of their exact Bayes risks for n = 10, then compute it with the sum over k.
+# 2. For which Beta(a, b) priors is the MAP the same estimator as the CM-ML, (k + 1)/(n + 2)?
+#    Prove it from the formulas, then check numerically on a grid of (a, b).
+# 3. The paired standard deviation of (MAP − CM) squared errors per replicate sets the
+#    number of replicates needed to resolve the MAP's excess of about 0.001 at 2 Monte Carlo
+#    standard errors. Estimate that number from the formula simulation.

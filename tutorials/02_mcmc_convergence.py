@@ -280,3 +280,16 @@ broken_chains = metropolis.sample(
 )
 print("broken sampler converged by R-hat/ESS:", diagnose(broken_chains).converged)
 assert calibrated.calibrated and not broken.calibrated
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/02_mcmc_convergence.py`.
+#
+# 1. Repeat the acceptance-rate scan on a standard normal in 5 dimensions. Predict where the
+#    best acceptance rate lands relative to 0.44, 0.35 and 0.234, then measure it.
+# 2. The broken sampler targets p(mu | y)^(1/2). For the SBC model (mu ~ N(0, 1), five
+#    observations with variance 1) compute by hand the sd of the true posterior and of the
+#    broken sampler's target, and check both with long Metropolis runs.
+# 3. Neal's funnel with v ~ N(0, 3²): what is the prior sd of log |x_1|? (Hint: x_1 =
+#    z exp(v/2) with z standard normal.) Check by simulation.

@@ -233,3 +233,15 @@ print(f"mean log-lik: FA {fa.score(hetero.X):.4f}  PPCA {pp.score(hetero.X):.4f}
 rotated = FactorAnalysis(2, rotation="varimax", random_state=SEED).fit(hetero.X)
 print("varimax loadings:\n", rotated.components_.T.round(2))
 assert abs(rotated.score(hetero.X) - fa.score(hetero.X)) < 1e-9
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/03_ppca_factor_analysis.py`.
+#
+# 1. Derive E[h | x] and Cov[h | x] for PPCA from the joint Gaussian of (h, x), and check the
+#    formulas M⁻¹Wᵀ(x − b) and s²M⁻¹ against a direct numerical conditioning.
+# 2. Build a 4 x 2 loading matrix with no zero row whose leading 2 x 2 block is singular
+#    (the first two rows proportional). Show that the lower-triangular form is not unique.
+# 3. Run the hand-written EM with the E[h]-only M-step from the closed-form solution. Does it
+#    stay there? Predict from the update formula first.

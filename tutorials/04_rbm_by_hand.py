@@ -174,3 +174,14 @@ for method, values in crude.items():
     se = np.std(values, ddof=1) / np.sqrt(len(values))
     print(f"{method:<12} mean of 16 crude runs {np.mean(values):.3f} +- {se:.3f}")
 assert np.mean(crude["ais"]) < exact < np.mean(crude["reverse_ais"])
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/04_rbm_by_hand.py`.
+#
+# 1. Check the free energy F(v) = −a·v − Σ_j softplus(b_j + (vW)_j) on a random RBM with 3
+#    visible and 2 hidden units by summing exp(−E(v, h)) over h by hand.
+# 2. Check `exact_gradient` against central finite differences of the mean log-likelihood.
+# 3. Predict how the average error of forward AIS on the `medium` RBM changes when the number
+#    of temperatures goes from 3 to 11 to 51; then measure it over 8 repetitions each.

@@ -174,3 +174,14 @@ assert rows["ml"][is_pattern].sum() >= rows["map"][is_pattern].sum() - 1e-6
 # * The **posterior predictive** averages distributions instead of weights. It is the
 #   prediction that minimises the expected log loss under the model, and differs from the
 #   plug-in CM because p(v | W) is not linear in W.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/05_rbm_in_pymc.py`.
+#
+# 1. Write the change in the log prior caused by flipping hidden unit j, with Normal(0, sd²)
+#    priors on all parameters, as a formula in a and W_{:j}. Check it against
+#    `compile_logp()` of the unidentified model.
+# 2. Which prior on the visible bias would make the flip an exact symmetry of the posterior?
+#    Check your answer numerically.
