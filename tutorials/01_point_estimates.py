@@ -254,7 +254,7 @@ for m in rules:
 # The workbench's `risk_study` does the same with any catalogue model, running the full
 # estimators (NUTS for the CM, optimisation for the MAP and ML) on each replicate. That costs
 # seconds per replicate, so it runs few of them. Compare its paired excess and MCSE with the
-# exact excesses above. With 40 replicates (the tests run fewer) the Monte Carlo error of a
+# exact excesses above. With 40 replicates (quick mode runs fewer) the Monte Carlo error of a
 # paired excess is of order 0.001 to 0.003: the ML's excess of about 0.006 can be resolved,
 # the MAP's 0.001 cannot (it would take a few hundred: exercise 3). The last lines say which
 # excess this run resolves.

@@ -177,8 +177,14 @@ frozen_idx = (frozen @ (2 ** np.arange(L * L - 1, -1, -1))).astype(int)
 chain_p = np.bincount(frozen_idx, minlength=len(states)) / N_PARTICLES
 print("frozen model: mean energy, particles", round(e_states[frozen_idx].mean(), 3),
       " exact", round(np.sum(exact_p * e_states), 3))  # fmt: skip
-print("total variation between the particles and the exact distribution:",
-      round(0.5 * np.abs(chain_p - exact_p).sum(), 3))  # fmt: skip
+# With a few thousand draws over 512 states the total variation is mostly sampling noise: the
+# yardstick is the same number of independent exact draws.
+iid = np.bincount(rng.choice(len(states), N_PARTICLES, p=exact_p), minlength=len(states))
+tv_chain = 0.5 * np.abs(chain_p - exact_p).sum()
+tv_iid = 0.5 * np.abs(iid / N_PARTICLES - exact_p).sum()
+print(f"total variation from the exact distribution: particles {tv_chain:.3f}, "
+      f"{N_PARTICLES} exact draws {tv_iid:.3f}")  # fmt: skip
+assert tv_chain < 1.5 * tv_iid
 se = e_states[frozen_idx].std() / np.sqrt(N_PARTICLES)
 assert abs(e_states[frozen_idx].mean() - np.sum(exact_p * e_states)) < 5 * se
 
