@@ -145,8 +145,8 @@ for _ in range(300):
     trace.append(bound(first, hot))
 print(f"bound after exact ML of the top layer:      {trace[-1]:.4f}")
 pcd_bound = bound(first, params(stack.rbms_[1]))
-print(f"bound with the stack's own PCD top layer:   {pcd_bound:.4f} "
-      f"({'above' if pcd_bound > log_lik else 'below'} the first RBM's log-likelihood)")  # fmt: skip
+side = "above" if pcd_bound > log_lik else "below"
+print(f"bound with the stack's own PCD top layer:   {pcd_bound:.4f} ({side} the log-likelihood)")
 assert trace[-1] >= trace[0] - 1e-9
 
 # %% [markdown]
