@@ -285,7 +285,9 @@ study.plot()
 # %% [markdown]
 # With 10 tosses the ML is the worst: it ignores what the prior knows. The CM beats the MAP
 # (= CM-ML) by a margin the exact sums show at once and a simulation of full estimators
-# needs a few hundred replicates to see.
+# needs a few hundred replicates to see. The study's MAP and CM-ML rows differ although the
+# two are one estimator: the MAP is found by optimisation, the CM-ML is a mean of flat-prior
+# NUTS draws, and the difference is that Monte Carlo error.
 
 # %% [markdown]
 # ## Exercises
