@@ -161,9 +161,11 @@ tv.plot()
 #   (S + 3 (mu - ybar)²)^-1: a Cauchy density centred at ybar with scale sqrt(S / 3). A Cauchy
 #   has no mean either.
 #
-# So neither component has a CM-ML. The draws reveal this through their tail index (Pareto k
-# near 1), and the workbench withholds both numbers. Below, the quantiles of the flat-prior
-# draws of mu are checked against the Cauchy's.
+# So neither component has a CM-ML. The flat-prior chains show it: they disagree with each
+# other (R-hat above the bound), or their tail index (Pareto k) comes out near 1, and the
+# workbench withholds both numbers and prints which check failed. Below, the Cauchy marginal
+# of mu is checked by numerical integration, and the quantiles of the flat-prior draws are
+# printed beside the Cauchy's.
 
 # %%
 from scipy import stats  # noqa: E402
