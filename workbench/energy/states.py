@@ -40,8 +40,8 @@ def log_mean_exp(log_weights):
     """``(log mean(w), se)`` of importance weights given as logs, (n,) -> (float, float).
 
     The mean is taken stably (log-sum-exp); ``se`` is the delta-method standard error of the log
-    of the mean, std(w) / (mean(w) sqrt(n)) with ddof=1 (NaN for a single weight: no spread to read). AIS runs and
-    importance samples report their estimates through this one function.
+    of the mean, std(w) / (mean(w) sqrt(n)) with ddof=1 (NaN for a single weight: no spread to
+    read). AIS runs and importance samples report their estimates through this one function.
     """
     log_w = np.asarray(log_weights, dtype=float)
     if log_w.ndim != 1 or log_w.size == 0 or not np.all(np.isfinite(log_w)):
