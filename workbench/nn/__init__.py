@@ -19,6 +19,7 @@ from workbench.nn.dbn.model import DBN
 from workbench.nn.rbm.model import RBM
 from workbench.nn.runtime.checkpoint import load_checkpoint
 from workbench.nn.runtime.classifier import TrainConfig, learning_rate_at, train_classifier
+from workbench.nn.sbn.model import SigmoidBeliefNet
 
 __all__ = [
     "CNNClassifier",
@@ -26,6 +27,7 @@ __all__ = [
     "ConvLayer",
     "DBN",
     "RBM",
+    "SigmoidBeliefNet",
     "TrainConfig",
     "build_network",
     "conv_output_size",
