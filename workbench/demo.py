@@ -20,6 +20,7 @@ from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
 from workbench.nn.cnn.demo import section_cnn
 from workbench.nn.rbm.demo import section_rbm_training
+from workbench.nn.sbn.demo import section_sbn
 from workbench.output import write_text
 from workbench.report import HtmlReport
 from workbench.sizes import run_size
@@ -153,6 +154,7 @@ SECTIONS = [
     section_energy,
     section_rbm_training,
     section_cnn,
+    section_sbn,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
 QUICK_SKIPS = (
