@@ -40,6 +40,7 @@ __all__ = [
     "log_recognition",
     "recognition_gradients",
     "sigmoid_layer_gradient",
+    "sizes_of",
     "up",
     "update",
 ]
