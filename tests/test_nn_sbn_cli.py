@@ -63,6 +63,7 @@ def test_sample_eval_and_resume(trained, tmp_path):
                         str(out / "sbn.pt"), "--epochs", "103",
                         "--out", str(tmp_path)])  # fmt: skip
     assert [r["epoch"] for r in resumed["history"]][-4:] == [100, 101, 102, 103]
+    assert resumed["settings"]["layers"] == [6, 3] and resumed["settings"]["epochs"] == 103
 
 
 @pytest.mark.parametrize(
