@@ -1,0 +1,13 @@
+"""Sparse coding: lasso codes on Torch (:mod:`.coding`) and dictionary learning
+(:mod:`.dictionary`) on the runtime's training loop."""
+
+from workbench.sparse.coding import (
+    METHODS,
+    SparseCodes,
+    alpha_max,
+    duality_gap,
+    lasso_objective,
+    sparse_code,
+)
+
+__all__ = ["METHODS", "SparseCodes", "alpha_max", "duality_gap", "lasso_objective", "sparse_code"]
