@@ -9,5 +9,14 @@ from workbench.sparse.coding import (
     lasso_objective,
     sparse_code,
 )
+from workbench.sparse.dictionary import DictionaryLearning
 
-__all__ = ["METHODS", "SparseCodes", "alpha_max", "duality_gap", "lasso_objective", "sparse_code"]
+__all__ = [
+    "METHODS",
+    "DictionaryLearning",
+    "SparseCodes",
+    "alpha_max",
+    "duality_gap",
+    "lasso_objective",
+    "sparse_code",
+]
