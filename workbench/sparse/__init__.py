@@ -1,22 +1,19 @@
-"""Sparse coding: lasso codes on Torch (:mod:`.coding`) and dictionary learning
-(:mod:`.dictionary`) on the runtime's training loop."""
+"""Sparse coding: lasso codes of many signals on Torch (:mod:`.coding`: FISTA, ISTA, coordinate
+descent) and dictionary learning on the runtime's training loop (:mod:`.dictionary`). The
+Bayesian reading, the code as the MAP under a Laplace prior, is the catalogue's
+``sparse-coding`` model."""
 
-from workbench.sparse.coding import (
-    METHODS,
-    SparseCodes,
-    alpha_max,
-    duality_gap,
-    lasso_objective,
-    sparse_code,
-)
-from workbench.sparse.dictionary import DictionaryLearning
+from workbench.lazy import lazy_exports
 
-__all__ = [
-    "METHODS",
-    "DictionaryLearning",
-    "SparseCodes",
-    "alpha_max",
-    "duality_gap",
-    "lasso_objective",
-    "sparse_code",
-]
+_HOMES = {
+    "METHODS": "coding",
+    "SparseCodes": "coding",
+    "alpha_max": "coding",
+    "duality_gap": "coding",
+    "lasso_objective": "coding",
+    "sparse_code": "coding",
+    "DictionaryLearning": "dictionary",
+}
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
