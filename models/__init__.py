@@ -69,9 +69,8 @@ def _blurred_steps(rng, n=40, width=2.0, noise=0.05):
 
 def _coded_signal(rng, n=8, n_atoms=12, noise=0.2):
     """Two atoms of the default dictionary (weights 1.5 and -1) plus noise."""
-    return np.array([1.5, -1.0]) @ builders.dct_dictionary(n_atoms, n)[[2, 7]] + noise * rng.normal(
-        size=n
-    )
+    atoms = builders.dct_dictionary(n_atoms, n)[[2, 7]]
+    return np.array([1.5, -1.0]) @ atoms + noise * rng.normal(size=n)
 
 
 def _regression_table(rng, n=50, beta=(1.5, -0.8), intercept=0.5, sigma=1.0):
