@@ -3,8 +3,9 @@
 1. Codes per second at equal objective. The dictionary is 256 unit-norm atoms (rows of the data
    plus a little noise) for 8x8 digits and for 28x28 mnist5k images. scikit-learn's
    ``SparseCoder`` runs ``lasso_cd`` (default tolerance) and ``lasso_lars``; FISTA runs at
-   relative duality gaps 1e-3, 1e-4, ... and the fastest whose mean objective is at most the
-   competitor's is reported against it. The optimum comes from FISTA at gap 1e-9.
+   relative duality gaps 1e-2 ... 1e-6 and the fastest whose mean objective is at most the
+   competitor's is reported against it. "best" is the lowest mean objective of all runs
+   (LARS solves the lasso exactly, up to rounding).
 2. Iterations to a given duality gap, ISTA against FISTA (gap checked every iteration):
    the slope of log(iterations) against log(1 / gap), about 1 for O(1/k) and 1/2 for O(1/k^2).
 3. Dictionary learning at equal final objective: ``MiniBatchDictionaryLearning`` for a few
@@ -51,34 +52,39 @@ def coding(name, rows, device):
 
     X = load_dataset(name).X[:rows]
     D, alpha = dictionary(X, 256, 0), ALPHA[name]
-    best = sparse_code(X, D, alpha, max_iter=100_000, tol=1e-9, device=device).objective.mean()
-    print(f"\n## {name}: {len(X)} rows x {X.shape[1]} features, 256 atoms, alpha {alpha}, "
-          f"optimum {best:.6f} per row")  # fmt: skip
-    ours = []
-    for tol in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result, seconds = timed(lambda t=tol: sparse_code(X, D, alpha, max_iter=100_000,
-                                                              tol=t, device=device))  # fmt: skip
-        ours.append((tol, float(result.objective.mean()), seconds, float(result.n_iter.mean())))
-    print("| solver | mean objective - optimum | seconds | codes/s |")
-    print("| --- | --- | --- | --- |")
-    for tol, value, seconds, iters in ours:
-        print(f"| FISTA gap {tol:g} ({iters:.0f} it.) | {value - best:.2e} | {seconds:.3f} | "
-              f"{len(X) / seconds:,.0f} |")  # fmt: skip
-    for algorithm in ("lasso_cd", "lasso_lars"):
+    theirs = {}
+    for algorithm in ("lasso_lars", "lasso_cd"):
         coder = SparseCoder(D, transform_algorithm=algorithm, transform_alpha=alpha)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             H, seconds = timed(lambda c=coder: c.transform(X))
-        value = objective(X, D, H, alpha)
-        match = [o for o in ours if o[1] <= value]
+        theirs[algorithm] = (objective(X, D, H, alpha), seconds)
+    ours = []
+    for tol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result, seconds = timed(lambda t=tol: sparse_code(X, D, alpha, max_iter=20_000,
+                                                              tol=t, device=device))  # fmt: skip
+        ours.append((tol, float(result.objective.mean()), seconds, float(result.n_iter.mean())))
+    best = min([v for v, _ in theirs.values()] + [o[1] for o in ours])
+    print(f"\n## {name}: {len(X)} rows x {X.shape[1]} features, 256 atoms, alpha {alpha}, "
+          f"best objective {best:.6f} per row")  # fmt: skip
+    print("| solver | mean objective - best | seconds | codes/s |")
+    print("| --- | --- | --- | --- |")
+    for tol, value, seconds, iters in ours:
+        print(f"| FISTA gap {tol:g} ({iters:.0f} it.) | {value - best:.2e} | {seconds:.3f} | "
+              f"{len(X) / seconds:,.0f} |")  # fmt: skip
+    for algorithm, (value, seconds) in theirs.items():
         speed = len(X) / seconds
         print(f"| sklearn {algorithm} | {value - best:.2e} | {seconds:.3f} | {speed:,.0f} |")
+    for algorithm, (value, seconds) in theirs.items():
+        match = [o for o in ours if o[1] <= value]
         if match:
             tol, _, ours_seconds, _ = min(match, key=lambda o: o[2])
-            print(f"|   FISTA at equal objective (gap {tol:g}): {seconds / ours_seconds:.1f}x "
-                  f"the codes/s of {algorithm} | | | |")  # fmt: skip
+            print(f"FISTA at {algorithm}'s objective or better (gap {tol:g}): "
+                  f"{seconds / ours_seconds:.1f}x its codes/s")  # fmt: skip
+        else:
+            print(f"FISTA at gap 1e-6 stays above {algorithm}'s objective")
     return X, D, alpha
 
 
