@@ -3,7 +3,7 @@
 1. Codes per second at equal objective. The dictionary is 256 unit-norm atoms (rows of the data
    plus a little noise) for 8x8 digits and for 28x28 mnist5k images. scikit-learn's
    ``SparseCoder`` runs ``lasso_cd`` (default tolerance) and ``lasso_lars``; FISTA runs at
-   relative duality gaps 1e-2 ... 1e-6 and the fastest whose mean objective is at most the
+   relative duality gaps 1e-2 ... 1e-5 and the fastest whose mean objective is at most the
    competitor's is reported against it. "best" is the lowest mean objective of all runs
    (LARS solves the lasso exactly, up to rounding).
 2. Iterations to a given duality gap, ISTA against FISTA (gap checked every iteration):
@@ -60,7 +60,7 @@ def coding(name, rows, device):
             H, seconds = timed(lambda c=coder: c.transform(X))
         theirs[algorithm] = (objective(X, D, H, alpha), seconds)
     ours = []
-    for tol in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6):
+    for tol in (1e-2, 1e-3, 1e-4, 1e-5):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result, seconds = timed(lambda t=tol: sparse_code(X, D, alpha, max_iter=20_000,
@@ -84,12 +84,12 @@ def coding(name, rows, device):
             print(f"FISTA at {algorithm}'s objective or better (gap {tol:g}): "
                   f"{seconds / ours_seconds:.1f}x its codes/s")  # fmt: skip
         else:
-            print(f"FISTA at gap 1e-6 stays above {algorithm}'s objective")
+            print(f"FISTA at gap 1e-5 stays above {algorithm}'s objective")
     return X, D, alpha
 
 
 def rates(X, D, alpha, device):
-    gaps = (1e-2, 1e-3, 1e-4, 1e-5)
+    gaps = (1e-2, 1e-3, 1e-4)
     print("\n| relative gap | ISTA iterations (mean) | FISTA iterations (mean) |")
     print("| --- | --- | --- |")
     counts = {m: [] for m in ("ista", "fista")}
@@ -142,7 +142,7 @@ def learning(rows, epochs, device):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=2000, help="rows per data set")
+    parser.add_argument("--rows", type=int, default=300, help="rows per data set")
     parser.add_argument("--epochs", type=int, default=3, help="MiniBatchDictionaryLearning epochs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
@@ -152,7 +152,7 @@ def main():
 
     with threadpool_limits(args.threads):  # scikit-learn's BLAS gets the same number
         X, D, alpha = coding("digits", args.rows, args.device)
-        rates(X[:200], D, alpha, args.device)
+        rates(X[:50], D, alpha, args.device)
         coding("mnist5k", args.rows, args.device)
         learning(args.rows, args.epochs, args.device)
 

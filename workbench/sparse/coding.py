@@ -29,7 +29,15 @@ import torch.nn.functional as F
 from workbench.errors import InputError, check_count
 from workbench.nn.runtime import resolve_device
 
-__all__ = ["METHODS", "SparseCodes", "alpha_max", "duality_gap", "lasso_objective", "sparse_code"]
+__all__ = [
+    "METHODS",
+    "SparseCodes",
+    "alpha_max",
+    "duality_gap",
+    "lasso_objective",
+    "solve_batch",
+    "sparse_code",
+]
 
 METHODS = ("fista", "ista", "cd")
 
@@ -162,7 +170,7 @@ def sparse_code(X, dictionary, alpha, *, method="fista", max_iter=1000, tol=1e-6
     Xt = torch.as_tensor(X, dtype=tdtype, device=dev)
     Dt = torch.as_tensor(D, dtype=tdtype, device=dev)
     H0 = None if init is None else torch.as_tensor(init, dtype=tdtype, device=dev)
-    codes, n_iter, gap, primal = _solve(Xt, Dt, float(alpha), method, max_iter, tol, H0,
+    codes, n_iter, gap, primal = solve_batch(Xt, Dt, float(alpha), method, max_iter, tol, H0,
                                         check_every)  # fmt: skip
     sq = (Xt * Xt).sum(1)
     converged = gap <= tol * 0.5 * sq
@@ -184,8 +192,10 @@ def _convergence_warning():
     return ConvergenceWarning
 
 
-def _solve(X, D, alpha, method, max_iter, tol, H0, check_every):
-    """The batched solver: returns tensors (codes, n_iter, gap, primal) for every row."""
+def solve_batch(X, D, alpha, method, max_iter, tol, H0, check_every):
+    """The solver behind :func:`sparse_code` on tensors already checked and placed (``X``
+    (n, n_features), ``D`` (n_atoms, n_features), ``H0`` (n, n_atoms) or None), without the
+    warning: returns tensors ``(codes, n_iter, gap, primal)``, one entry per row."""
     n, K = X.shape[0], D.shape[0]
     G = D @ D.T  # (K, K)
     Bx = X @ D.T  # (n, K)

@@ -16,7 +16,8 @@ Each mini-batch (Mairal et al. 2010, the scheme of scikit-learn's MiniBatchDicti
    ``d_k / ||d_k||``. An atom no code used lately (``A_kk`` tiny) is dead: it is re-drawn
    from a row of the batch.
 
-The loop (:func:`workbench.nn.runtime.run_loop`) draws the batches, logs, checkpoints
+Training runs in one process (under torchrun every rank would repeat the whole batch). The
+loop (:func:`workbench.nn.runtime.run_loop`) draws the batches, logs, checkpoints
 (kind ``"dictionary"``) and resumes; ``history_`` holds per epoch the mean objective of the
 batches as they were coded (``train_loss``) and, on up to ``monitor_size`` fixed rows, the
 objective after the epoch (``objective``), the fraction of nonzero codes and the mean squared
@@ -34,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from workbench.errors import InputError, check_count
 from workbench.nn.runtime import load_checkpoint, resolve_device, resolve_seed, torch_generator
 from workbench.nn.runtime.loop import run_loop
-from workbench.sparse.coding import _solve, sparse_code
+from workbench.sparse.coding import solve_batch, sparse_code
 
 __all__ = ["KIND", "DictionaryLearning"]
 
@@ -219,6 +220,12 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         return est
 
 
+def _code(est, X, D):
+    """FISTA codes of the rows ``X`` under ``D`` at the estimator's ``alpha``, ``max_iter`` and
+    ``tol``: tensors (codes, n_iter, gap, objective)."""
+    return solve_batch(X, D, float(est.alpha), "fista", est.max_iter, est.tol, None, 10)
+
+
 def _normalise(D):
     return D / D.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
@@ -251,7 +258,7 @@ class _Task:
         est, state = self.est, self.est._state
         X = self.X[batch.to(self.X.device)]  # (B, n_features)
         D, A, B = state["D"], state["A"], state["B"]
-        H, _, _, primal = _solve(X, D, float(est.alpha), "fista", est.max_iter, est.tol, None, 10)
+        H, _, _, primal = _code(est, X, D)
         beta = _forget(state["updates"], len(batch))
         A.mul_(beta).add_(H.T @ H)
         B.mul_(beta).add_(H.T @ X)
@@ -273,7 +280,7 @@ class _Task:
     def end_epoch(self, epoch):
         est, X = self.est, self.X_monitor
         D = est._state["D"]
-        H, _, _, primal = _solve(X, D, float(est.alpha), "fista", est.max_iter, est.tol, None, 10)
+        H, _, _, primal = _code(est, X, D)
         fields = {
             "objective": float(primal.mean()),
             "nonzero": float((H != 0).float().mean()),
