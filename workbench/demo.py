@@ -24,6 +24,7 @@ from workbench.nn.sbn.demo import section_sbn
 from workbench.output import write_text
 from workbench.report import HtmlReport
 from workbench.sizes import run_size
+from workbench.sparse.demo import section_sparse_coding
 
 __all__ = ["QUICK_SKIPS", "SECTIONS", "run_demo"]
 
@@ -155,6 +156,7 @@ SECTIONS = [
     section_rbm_training,
     section_cnn,
     section_sbn,
+    section_sparse_coding,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
 QUICK_SKIPS = (
@@ -163,6 +165,7 @@ QUICK_SKIPS = (
     section_deconvolution,
     section_normal,
     section_risk,
+    section_sparse_coding,  # tutorial 09 runs the same model and a digits dictionary
 )
 
 
