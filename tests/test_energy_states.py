@@ -73,3 +73,19 @@ def test_check_count():
     for bad in (0, 2.0, True, "3", None):
         with pytest.raises(InputError, match=f"n: expected an integer >= 1, got {bad!r}"):
             check_count("n", bad, 1)
+
+
+def test_log_mean_exp_matches_direct_mean_and_delta_method():
+    from workbench.energy.states import log_mean_exp
+
+    rng = np.random.default_rng(3)
+    log_w = rng.normal(size=500)
+    w = np.exp(log_w)
+    value, se = log_mean_exp(log_w)
+    assert value == pytest.approx(np.log(w.mean()), rel=1e-12)
+    assert se == pytest.approx(w.std(ddof=1) / (w.mean() * np.sqrt(w.size)), rel=1e-12)
+    shifted, se_shifted = log_mean_exp(log_w + 800.0)  # exp overflows; the log-sum-exp does not
+    assert shifted == pytest.approx(value + 800.0, rel=1e-12)
+    assert se_shifted == pytest.approx(se, rel=1e-9)
+    with pytest.raises(InputError, match="log_weights"):
+        log_mean_exp([])

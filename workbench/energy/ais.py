@@ -15,7 +15,7 @@ moves the chain by one block-Gibbs sweep that leaves p_k invariant.
 import numpy as np
 
 from workbench.energy.gibbs import draw, hidden_field, log_marginal_unit, log_ratio, sweep
-from workbench.energy.states import MAX_STATES, LogPartition, binary_states
+from workbench.energy.states import MAX_STATES, LogPartition, binary_states, log_mean_exp
 from workbench.errors import InputError, check_count
 
 __all__ = ["annealed_log_partition", "base_log_partition"]
@@ -113,8 +113,6 @@ def annealed_log_partition(
         field = hidden_field(rbm, V)  # (n_runs, n_hidden), shared by both
         log_w += log_ratio(rbm, V, field, beta, beta_prev, a0)
         V, _ = sweep(rbm, V, beta, a0, rng, field)
-    log_mean = float(np.logaddexp.reduce(log_w) - np.log(n_runs))
-    scaled = np.exp(log_w - log_w.max())
-    se = float(scaled.std(ddof=1) / (scaled.mean() * np.sqrt(n_runs)))
+    log_mean, se = log_mean_exp(log_w)
     value = log_z0 - log_mean if reverse else log_z0 + log_mean
     return LogPartition(value, se, "reverse_ais" if reverse else "ais", n_runs, n_betas, log_w)

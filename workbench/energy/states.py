@@ -25,6 +25,7 @@ __all__ = [
     "binary_states",
     "check_enumerable",
     "finite_array",
+    "log_mean_exp",
     "log_sum_over_states",
     "state_chunks",
 ]
@@ -33,6 +34,25 @@ __all__ = [
 MAX_STATES = 2**25
 # Rows of one enumeration chunk times units: 2^22 doubles = 32 MiB.
 CHUNK_ELEMENTS = 2**22
+
+
+def log_mean_exp(log_weights):
+    """``(log mean(w), se)`` of importance weights given as logs, (n,) -> (float, float).
+
+    The mean is taken stably (log-sum-exp); ``se`` is the delta-method standard error of the log
+    of the mean, std(w) / (mean(w) sqrt(n)) with ddof=1 (NaN for a single weight: no spread to
+    read). AIS runs and importance samples report their estimates through this one function.
+    """
+    log_w = np.asarray(log_weights, dtype=float)
+    if log_w.ndim != 1 or log_w.size == 0 or not np.all(np.isfinite(log_w)):
+        raise InputError("log_weights", "a non-empty 1-D array of finite numbers",
+                         f"shape {log_w.shape}" if log_w.size else "an empty array")  # fmt: skip
+    n = log_w.size
+    value = float(logsumexp(log_w) - np.log(n))
+    if n == 1:
+        return value, float("nan")
+    scaled = np.exp(log_w - log_w.max())
+    return value, float(scaled.std(ddof=1) / (scaled.mean() * np.sqrt(n)))
 
 
 @dataclass(frozen=True)
