@@ -2,6 +2,7 @@
 the contractive penalty against autograd's Jacobian, the denoising field against the closed-form
 score of a Gaussian mixture, deep nets against PCA; checkpoints, resume, bad input."""
 
+import json
 import os
 import signal
 import threading
@@ -48,7 +49,7 @@ def test_linear_autoencoder_reaches_the_pca_optimum_and_spans_its_subspace(digit
     eigenvalues, vectors = np.linalg.eigh(np.cov(X.T, bias=True))
     eigenvalues, vectors = eigenvalues[::-1], vectors[:, ::-1]
     optimum = eigenvalues[k:].sum()  # PCA's mean summed squared error on its own data
-    ae = Autoencoder(k, kind="linear", n_epochs=20, batch_size=64, learning_rate=5e-2,
+    ae = Autoencoder(k, kind="linear", n_epochs=30, batch_size=64, learning_rate=5e-2,
                      random_state=0).fit(X)  # fmt: skip
     error = ae.reconstruction_error(X)
     assert optimum <= error * (1 + 1e-4)  # nothing beats the optimum
@@ -117,3 +118,85 @@ def test_denoising_reconstruction_points_along_the_score():
     score = mixture_score(near, SPREAD**2 + sigma**2)
     cosine = (field * score).sum(1) / np.linalg.norm(field, axis=1) / np.linalg.norm(score, axis=1)
     assert cosine.mean() > 0.9
+
+
+# --- deep autoencoders: RBM pre-training -------------------------------------------------
+
+
+def test_rbm_pretraining_beats_random_initialisation_at_equal_fine_tuning(digits):
+    """Hinton & Salakhutdinov's claim on a small scale: the unrolled RBM stack starts
+    fine-tuning near a good solution, a random start of the same net does not (held-out
+    error, same epochs, same optimiser)."""
+    X, X_test = digits
+    settings = {"kind": "deep", "hidden_layers": (128, 32), "n_epochs": 5, "batch_size": 32,
+                "pretrain_epochs": 10, "random_state": 0}  # fmt: skip
+    errors = {pretrain: Autoencoder(4, pretrain=pretrain, **settings).fit(X)
+              .reconstruction_error(X_test) for pretrain in ("rbm", "none")}  # fmt: skip
+    assert errors["rbm"] < 0.9 * errors["none"]  # measured: 3.77 against 4.74
+
+
+# --- checkpoints, input errors, command line ---------------------------------------------
+
+
+def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(digits, tmp_path):
+    X, X_test = digits
+    settings = {"kind": "denoising", "n_epochs": 6, "batch_size": 16, "random_state": 2}
+    full = Autoencoder(8, **settings).fit(X)
+    path = tmp_path / "ae.pt"
+    interrupted = Autoencoder(8, checkpoint=path, **settings)
+
+    def press_ctrl_c():  # after the first epoch's checkpoint appears
+        deadline = time.time() + 60
+        while not path.exists() and time.time() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(X)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["kind"] == "autoencoder"
+    assert 0 < ckpt["state"]["loop"]["step"] < 6 * 90 and not ckpt["state"]["loop"]["finished"]
+    resumed = Autoencoder(8, checkpoint=path, resume=True, **settings).fit(X)
+    assert len(resumed.history_) == 6
+    np.testing.assert_array_equal(resumed.transform(X_test), full.transform(X_test))
+    with pytest.raises(ValueError, match="noise"):  # a different run: refused
+        Autoencoder(8, checkpoint=path, resume=True, noise=0.5, **settings).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "argument"),
+    [
+        ({"kind": "convolutional"}, "kind"),
+        ({"kind": "deep"}, "hidden_layers"),
+        ({"kind": "contractive", "hidden_layers": (8,)}, "hidden_layers"),
+        ({"kind": "denoising", "noise": 1.0}, "noise"),
+        ({"n_components": 0}, "n_components"),
+        ({"pretrain": "rbm", "kind": "linear"}, "pretrain"),
+        ({"batch_size": 10_000}, "batch_size"),
+    ],
+)
+def test_bad_settings_name_their_argument(digits, params, argument):
+    with pytest.raises(InputError) as err:
+        Autoencoder(**params).fit(digits[0][:500])
+    assert err.value.argument == argument
+
+
+def test_cli_json_matches_the_estimator_and_pca(capsys, tmp_path):
+    from workbench.cli import main
+
+    argv = ["ae", "train", "--data", "digits", "--kind", "sigmoid", "--code", "6",
+            "--epochs", "3", "--lr", "0.01", "--threads", "1", "--device", "cpu",
+            "--out", str(tmp_path), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    train, test = (load_dataset("digits", split=s).X for s in ("train", "test"))
+    ae = Autoencoder(6, n_epochs=3, learning_rate=0.01, random_state=0).fit(train)
+    assert out["test_reconstruction_error"] == pytest.approx(ae.reconstruction_error(test), 1e-6)
+    assert out["pca_test_reconstruction_error"] == pytest.approx(pca_error(train, test, 6), 1e-6)
+    assert [h["epoch"] for h in out["history"]] == [1, 2, 3]
+    assert torch.load(out["checkpoint"], weights_only=True)["kind"] == "autoencoder"
+    for name in ("reconstructions", "code_scatter", "filters"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["ae", "train", "--data", "digits", "--code", "0", "--out", str(tmp_path)]) == 2
+    assert "--code" in capsys.readouterr().err

@@ -3,9 +3,10 @@
 One runtime (:mod:`~workbench.nn.runtime`: devices, threads, interrupts, seeds, checkpoints,
 torchrun, the training loop) is shared by one folder per model family: :mod:`~workbench.nn.rbm`
 (RBMs), :mod:`~workbench.nn.dbn` (deep belief nets), :mod:`~workbench.nn.cnn` (convolutional
-classifiers). ``nn`` never imports PyMC.
+classifiers), :mod:`~workbench.nn.autoencoder` (autoencoders). ``nn`` never imports PyMC.
 """
 
+from workbench.nn.autoencoder.estimator import Autoencoder
 from workbench.nn.cnn.architecture import (
     CNNConfig,
     ConvLayer,
@@ -21,6 +22,7 @@ from workbench.nn.runtime.checkpoint import load_checkpoint
 from workbench.nn.runtime.classifier import TrainConfig, learning_rate_at, train_classifier
 
 __all__ = [
+    "Autoencoder",
     "CNNClassifier",
     "CNNConfig",
     "ConvLayer",

@@ -197,11 +197,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             contraction=float(self.contraction) if self.kind == "contractive" else 0.0,
             seed=seed,
         )
+        checkpoint = None if self.checkpoint is None else str(self.checkpoint)
         cfg = TrainConfig(n_epochs=self.n_epochs, batch_size=self.batch_size,
                           learning_rate=float(self.learning_rate), warmup_steps=0,
                           weight_decay=float(self.weight_decay), patience=None, seed=seed,
                           progress=self.verbose, resume=self.resume,
-                          checkpoint=None if self.checkpoint is None else str(self.checkpoint))  # fmt: skip
+                          checkpoint=checkpoint)  # fmt: skip
 
         def monitor(model):
             if X_val is None:
@@ -221,13 +222,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _pretrain(self, net, X, pixels):
         """Greedy RBM stack on X (one RBM per encoder layer), unrolled into ``net``."""
-        from workbench.nn.dbn import DBN
+        from workbench.nn.dbn.model import DBN
 
         params = {"method": "cd", "batch_size": min(self.batch_size, len(X)),
                   **(self.rbm_params or {})}  # fmt: skip
+        seed = derive_seed(self.seed_, "pretrain")
         dbn = DBN(net.sizes[1:], visible="bernoulli" if pixels else "gaussian",
                   rbm_params=params, n_epochs=self.pretrain_epochs, device=str(self.device_),
-                  random_state=derive_seed(self.seed_, "pretrain"), verbose=self.verbose)  # fmt: skip
+                  random_state=seed, verbose=self.verbose)  # fmt: skip
         self.pretrainer_ = dbn.fit(X, probabilities=pixels)
         net.unroll(dbn.rbms_)
 

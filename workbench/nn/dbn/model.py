@@ -114,7 +114,7 @@ class DBN(BaseEstimator):
             )
             if depth == 0:
                 rbm.fit(inputs, probabilities=probabilities)
-                inputs = rbm.transform(inputs)
+                inputs = _up(rbm, inputs) if probabilities else rbm.transform(inputs)
             else:  # on the previous layer's p(h | v), the standard mean-field choice
                 rbm.fit(inputs, probabilities=True)
                 inputs = _up(rbm, inputs)
