@@ -123,6 +123,24 @@ def test_denoising_reconstruction_points_along_the_score():
 # --- deep autoencoders: RBM pre-training -------------------------------------------------
 
 
+def test_unrolled_rbm_stack_is_the_dbn_up_pass_and_its_mean_field_down_pass(digits):
+    from scipy.special import expit
+
+    from workbench.nn.dbn.model import DBN
+
+    X = (digits[0] > 0.5).astype(np.float64)
+    dbn = DBN((16, 4), n_epochs=1, random_state=0, verbose=False).fit(X)
+    net = AutoencoderNet((64, 16, 4)).double()
+    net.unroll(dbn.rbms_)
+    with torch.no_grad():
+        codes = net.encode(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(codes, dbn.transform(X), rtol=0, atol=1e-5)
+        down = codes
+        for rbm in reversed(dbn.rbms_):  # p(v = 1 | h) of each RBM, top down
+            down = expit(down @ rbm.weights_.T + rbm.visible_bias_)
+        np.testing.assert_allclose(net.decode(torch.from_numpy(codes)).numpy(), down, atol=1e-5)
+
+
 def test_rbm_pretraining_beats_random_initialisation_at_equal_fine_tuning(digits):
     """Hinton & Salakhutdinov's claim on a small scale: the unrolled RBM stack starts
     fine-tuning near a good solution, a random start of the same net does not (held-out

@@ -103,7 +103,7 @@ epochs = run_size(40, quick=4)
 rows = []
 for kind, code in (("sigmoid", 8), ("sigmoid", 32), ("sigmoid", 128), ("sparse", 128),
                    ("denoising", 128)):  # fmt: skip
-    ae = Autoencoder(code, kind=kind, sparsity=0.01, noise=0.3, n_epochs=epochs,
+    ae = Autoencoder(code, kind=kind, sparsity=0.1, noise=0.3, n_epochs=epochs,
                      learning_rate=1e-2, random_state=SEED).fit(X)  # fmt: skip
     codes = ae.transform(X_test)
     rows.append((kind, code, ae.reconstruction_error(X_test), np.mean(codes < 0.05)))

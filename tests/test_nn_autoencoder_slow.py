@@ -1,0 +1,39 @@
+"""Deep autoencoders at full size (slow): the 784-1000-500-250-30 net, pre-trained as an RBM
+stack and fine-tuned, against 30-D PCA (computed here by scikit-learn) and against the same
+net from random weights, on held-out images. Measured figures: docs/benchmarks.md."""
+
+import numpy as np
+import pytest
+
+from workbench.data import load_dataset
+from workbench.nn.autoencoder import Autoencoder
+from workbench.nn.autoencoder.cli import pca_error
+from workbench.nn.runtime import torch_threads
+
+SETTINGS = {"kind": "deep", "hidden_layers": (1000, 500, 250), "pretrain_epochs": 10,
+            "n_epochs": 30, "batch_size": 100, "learning_rate": 3e-3,
+            "random_state": 0}  # fmt: skip
+TRAIN_ROWS = {"mnist5k": None, "fashion-mnist": 10_000}  # the first 10,000 of 60,000
+
+
+def deep_against_pca(name):
+    """Held-out reconstruction errors: PCA (30), deep with and without pre-training."""
+    X = load_dataset(name, split="train", dtype=np.float32).X[: TRAIN_ROWS[name]]
+    X_test = load_dataset(name, split="test", dtype=np.float32).X
+    errors = {"pca": pca_error(X, X_test, 30)}
+    with torch_threads(1):
+        for pretrain in ("rbm", "none"):
+            ae = Autoencoder(30, pretrain=pretrain, **SETTINGS).fit(X)
+            errors[pretrain] = ae.reconstruction_error(X_test)
+    print(name, {k: round(v, 3) for k, v in errors.items()})
+    return errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name", ["mnist5k", pytest.param("fashion-mnist", marks=pytest.mark.requires_fashion_mnist)]
+)
+def test_deep_autoencoder_halves_pca_error_and_pretraining_helps(name):
+    errors = deep_against_pca(name)
+    assert errors["rbm"] <= errors["pca"] / 2
+    assert errors["rbm"] < errors["none"]
