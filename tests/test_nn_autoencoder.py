@@ -5,6 +5,8 @@ score of a Gaussian mixture, deep nets against PCA; checkpoints, resume, bad inp
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -218,3 +220,23 @@ def test_cli_json_matches_the_estimator_and_pca(capsys, tmp_path):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["ae", "train", "--data", "digits", "--code", "0", "--out", str(tmp_path)]) == 2
     assert "--code" in capsys.readouterr().err
+
+
+def test_cli_nproc_2_matches_one_process(tmp_path):
+    """Two torchrun ranks (gloo) share each global batch and its corruption noise: the same
+    training run as one process, to float rounding."""
+    argv = ["ae", "train", "--data", "digits", "--kind", "denoising", "--code", "8",
+            "--epochs", "1", "--batch-size", "32", "--lr", "0.01", "--threads", "1",
+            "--device", "cpu", "--nproc", "2", "--out", str(tmp_path), "--json"]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", *argv], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = json.loads(proc.stdout)  # rank 0 alone printed
+    assert two["settings"]["world_size"] == 2
+    train, test = (load_dataset("digits", split=s).X for s in ("train", "test"))
+    one = Autoencoder(8, kind="denoising", n_epochs=1, batch_size=32, learning_rate=0.01,
+                      random_state=0).fit(train)  # fmt: skip
+    assert two["test_reconstruction_error"] == pytest.approx(one.reconstruction_error(test), 1e-6)
+    weights = torch.load(two["checkpoint"], weights_only=True)["state"]["model"]
+    for name, value in one.network_.state_dict().items():
+        torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=1e-6)

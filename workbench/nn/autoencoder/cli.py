@@ -100,7 +100,8 @@ def _train_process(args, device):
         verbose=not args.json or sys.stderr.isatty(),
     )  # fmt: skip
     ae.fit(train.X, X_val=None if test is None else test.X)
-    if distributed_context()[0] != 0:
+    rank, world, _ = distributed_context()
+    if rank != 0:
         return None
     shown = test if test is not None else train
     figures = {
@@ -116,7 +117,8 @@ def _train_process(args, device):
         "data": args.data,
         "settings": {"kind": args.kind, "code": args.code, "layers": list(hidden),
                      "pretrain": args.pretrain, "epochs": args.epochs, "lr": args.lr,
-                     "batch_size": args.batch_size, "seed": args.seed, "device": str(device)},
+                     "batch_size": args.batch_size, "seed": args.seed, "device": str(device),
+                     "world_size": world},
         "train_reconstruction_error": ae.reconstruction_error(train.X),
         "test_reconstruction_error": None if test is None else ae.reconstruction_error(test.X),
         "pca_train_reconstruction_error": pca_error(train.X, train.X, args.code),
