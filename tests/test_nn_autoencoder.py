@@ -222,6 +222,7 @@ def test_cli_json_matches_the_estimator_and_pca(capsys, tmp_path):
     assert "--code" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two torchrun workers start up: keeps the default tier within its budget
 def test_cli_nproc_2_matches_one_process(tmp_path):
     """Two torchrun ranks (gloo) share each global batch and its corruption noise: the same
     training run as one process, to float rounding."""

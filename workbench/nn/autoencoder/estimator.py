@@ -144,7 +144,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if self.kind == "contractive" and hidden:
             raise InputError("hidden_layers", "() for kind 'contractive' (one sigmoid layer)",
                              repr(hidden))  # fmt: skip
-        if self.pretrain == "rbm" and self.kind not in ("deep", "sigmoid"):
+        if self.pretrain == "rbm" and self.kind not in ("deep", "sigmoid", "denoising"):
             raise InputError("pretrain", f"'none' for kind {self.kind!r}", "'rbm'")
         for name in ("noise", "sparsity", "contraction", "learning_rate", "weight_decay"):
             value = getattr(self, name)
