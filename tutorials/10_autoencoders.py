@@ -199,7 +199,7 @@ for name, model in (("sigmoid", plain), ("contractive", cae)):
 #
 # On the 8x8 digits a small version shows the effect of the starting point: the same net, the
 # same optimiser and the same number of fine-tuning epochs, from the unrolled RBMs and from
-# random weights. (The full-size comparison on mnist5k and Fashion-MNIST is in
+# random weights. (The full-size comparison on mnist5k is in
 # `docs/benchmarks.md`; the command `workbench ae train --data mnist5k --kind deep --layers
 # 1000,500,250,30 --pretrain rbm` runs it.)
 
