@@ -201,7 +201,7 @@ for name, model in (("sigmoid", plain), ("contractive", cae)):
 # same optimiser and the same number of fine-tuning epochs, from the unrolled RBMs and from
 # random weights. (The full-size comparison on mnist5k is in
 # `docs/benchmarks.md`; the command `workbench ae train --data mnist5k --kind deep --layers
-# 1000,500,250,30 --pretrain rbm` runs it.)
+# 1000,500,250,30 --pretrain rbm --epochs 30 --batch-size 100` runs it.)
 
 # %%
 fine_tune, pretrain_epochs = run_size((10, 10), quick=(3, 3))
