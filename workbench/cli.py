@@ -31,6 +31,8 @@ COMMAND_MODULES = (
     "workbench.nn.cnn.cli",
     "workbench.nn.rbm.cli",
     "workbench.nn.autoencoder.cli",
+    "workbench.nn.sbn.cli",
+    "workbench.sparse.cli",
 )
 
 

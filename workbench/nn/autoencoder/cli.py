@@ -33,7 +33,7 @@ def _layers(text):
 
 
 def register(sub):
-    from workbench.nn.autoencoder.estimator import KINDS
+    from workbench.nn.autoencoder import KINDS
 
     parser = sub.add_parser("ae", help="train autoencoders (Torch)")
     ae_sub = parser.add_subparsers(dest="ae_command", required=True, metavar="ACTION")

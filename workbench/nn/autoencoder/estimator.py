@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError, check_count
+from workbench.nn.autoencoder import KINDS, PRETRAIN
 from workbench.nn.autoencoder.network import CORRUPTIONS, LOSSES, AutoencoderLoss, AutoencoderNet
 from workbench.nn.runtime import (
     derive_seed,
@@ -44,10 +45,7 @@ from workbench.nn.runtime import (
 )
 from workbench.nn.runtime.classifier import TrainConfig, train_classifier
 
-__all__ = ["KINDS", "PRETRAIN", "Autoencoder"]
-
-KINDS = ("linear", "sigmoid", "sparse", "denoising", "contractive", "deep")
-PRETRAIN = ("none", "rbm")
+__all__ = ["Autoencoder"]
 
 
 class Autoencoder(TransformerMixin, BaseEstimator):
