@@ -18,6 +18,7 @@ from workbench.bayes import Estimator
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
+from workbench.nn.autoencoder.demo import section_autoencoder
 from workbench.nn.cnn.demo import section_cnn
 from workbench.nn.rbm.demo import section_rbm_training
 from workbench.nn.sbn.demo import section_sbn
@@ -156,6 +157,7 @@ SECTIONS = [
     section_energy,
     section_rbm_training,
     section_cnn,
+    section_autoencoder,
     section_sbn,
     section_sparse_coding,
 ]
