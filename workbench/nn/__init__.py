@@ -15,6 +15,7 @@ from workbench.nn.cnn.architecture import (
     layer_table,
 )
 from workbench.nn.cnn.estimator import CNNClassifier
+from workbench.nn.dbm.model import DBM
 from workbench.nn.dbn.model import DBN
 from workbench.nn.rbm.model import RBM
 from workbench.nn.runtime.checkpoint import load_checkpoint
@@ -24,6 +25,7 @@ __all__ = [
     "CNNClassifier",
     "CNNConfig",
     "ConvLayer",
+    "DBM",
     "DBN",
     "RBM",
     "TrainConfig",
