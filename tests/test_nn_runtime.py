@@ -398,3 +398,27 @@ def test_ranks_agree_to_stop_at_the_same_step(tmp_path):
     for rank in (0, 1):
         report = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert report == {"stopped": "interrupted", "checkpoint_step": 20}
+
+
+def test_finish_run_writes_figures_and_metrics_then_prints_the_json(tmp_path, capsys):
+    import argparse
+    import json
+
+    from workbench.nn.runtime.command import add_run_options, finish_run, run_ranks
+    from workbench.output import new_figure
+
+    parser = argparse.ArgumentParser()
+    add_run_options(parser, out="unused")
+    args = parser.parse_args(["--json", "--out", str(tmp_path / "run")])
+    assert (args.seed, args.device, args.threads) == (0, "auto", None)
+    fig = new_figure(2, 2)
+    fig.add_subplot().plot([0, 1])
+    payload = finish_run(args, args.out, {"final": {"x": 1.5}}, {"curve": fig}, str)
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert printed == written == payload
+    assert (tmp_path / "run" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert payload["files"] == {"curve": str(tmp_path / "run" / "curve.png")}
+    args.nproc = 0
+    with pytest.raises(InputError, match="nproc"):
+        run_ranks(args, ("x",), lambda a, d: None)

@@ -11,12 +11,11 @@ with N workers (:func:`workbench.nn.runtime.launch_torchrun`), as ``torchrun --n
 policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per process.
 """
 
-import json
 import re
 import sys
 from pathlib import Path
 
-from workbench.output import emit
+from workbench.nn.runtime.command import add_run_options, finish_run
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -74,14 +73,14 @@ def register(sub):
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue training from a checkpoint up to --epochs")  # fmt: skip
-    _common(p)
+    add_run_options(p, out="workbench-rbm")
     p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--resume"})
 
     p = rbm_sub.add_parser("sample", help="generate samples by long Gibbs runs")
     p.add_argument("checkpoint")
     p.add_argument("--n", type=int, default=64, help="number of samples")
     p.add_argument("--steps", type=int, default=1000, help="Gibbs sweeps per sample")
-    _common(p)
+    add_run_options(p, out="workbench-rbm")
     p.set_defaults(flag_names={**FLAG_NAMES, "n_samples": "--n", "n_steps": "--steps",
                                "checkpoint": "checkpoint"})  # fmt: skip
 
@@ -93,19 +92,10 @@ def register(sub):
     p.add_argument("--ais-betas", type=int, default=2000,
                    help="AIS inverse temperatures from 0 to 1, both included")  # fmt: skip
     p.set_defaults(flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas"})
-    _common(p)
+    add_run_options(p, out="workbench-rbm")
     p.set_defaults(flag_names={**FLAG_NAMES, "n_runs": "--ais-runs", "n_betas": "--ais-betas",
                                "checkpoint": "checkpoint"})  # fmt: skip
     return {"rbm": run}
-
-
-def _common(p):
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
-    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (1 is fastest on a busy shared machine)")  # fmt: skip
-    p.add_argument("--out", default="workbench-rbm", help="folder for checkpoint and figures")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def run(args):
@@ -115,42 +105,13 @@ def run(args):
     return {"train": _train, "sample": _sample, "eval": _eval}[args.rbm_command](args)
 
 
-def _load(name, visible, split, binarize=False):
-    from workbench.data import load_dataset
-    from workbench.data.datasets import Dataset
-
-    try:
-        data = load_dataset(name, split=split)
-    except ValueError as err:
-        if "no train/test split" not in str(err):
-            raise
-        data = load_dataset(name)
-    user_file = Path(name).suffix.lower() in (".npy", ".csv", ".tsv", ".txt")
-    if visible == "bernoulli" and (binarize or not user_file):
-        import numpy as np
-
-        data = Dataset(*data)._replace(X=(data.X > 0.5).astype(np.float32))
-    return data
-
-
 def _split(name, visible, binarize=False):
-    """Training rows and held-out rows (None when the data set has no split)."""
-    train = _load(name, visible, "train", binarize)
-    try:
-        test = _load(name, visible, "test", binarize)
-    except ValueError:
-        return train, None
-    if test.X.shape == train.X.shape and (test.X == train.X).all():
-        return train, None
-    return train, test
+    """Training rows and held-out rows (None when the data set has no split); Bernoulli units
+    see named image sets binarised at 0.5, and user files when ``binarize``."""
+    from workbench.nn.runtime.command import load_split
 
-
-def _save_figure(fig, path):
-    from workbench.output import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
-    return str(path)
+    user_file = Path(name).suffix.lower() in (".npy", ".csv", ".tsv", ".txt")
+    return load_split(name, binarize=visible == "bernoulli" and (binarize or not user_file))
 
 
 def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
@@ -178,30 +139,9 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
 
 
 def _train(args):
-    from workbench.errors import InputError
-    from workbench.nn.runtime import (
-        command_line,
-        init_distributed,
-        launch_torchrun,
-        under_torchrun,
-    )
+    from workbench.nn.runtime.command import run_ranks
 
-    if isinstance(args.nproc, bool) or args.nproc < 1:
-        raise InputError("nproc", "an integer >= 1", args.nproc)
-    if args.nproc > 1 and not under_torchrun():  # the same command line, every flag, N workers
-        code = launch_torchrun(args.nproc, command_line("rbm", "train"), args.threads)
-        if code:
-            raise SystemExit(code)
-        return None
-    if not under_torchrun():
-        return _train_process(args, args.device)
-    import torch
-
-    device = str(init_distributed(args.device))
-    try:
-        return _train_process(args, device)
-    finally:
-        torch.distributed.destroy_process_group()
+    return run_ranks(args, ("rbm", "train"), _train_process)
 
 
 def _train_process(args, device):
@@ -256,14 +196,11 @@ def _train_process(args, device):
     evaluated = test if test is not None else train
     final = _final_metrics(rbm, evaluated.X, args.ais, seed=args.seed)
     final["evaluated_on"] = "test" if test is not None else "train"
-    files = {
-        "learning_curves": _save_figure(plot_learning_curves(rbm.history_),
-                                        out / "learning_curves.png"),
-        "filters": _save_figure(plot_filters(rbm.weights_, train.image_shape),
-                                out / "filters.png"),
-        "samples": _save_figure(plot_images(rbm.sample(32, n_steps=1000, random_state=args.seed),
-                                            train.image_shape, title="samples"),
-                                out / "samples.png"),
+    figures = {
+        "learning_curves": plot_learning_curves(rbm.history_),
+        "filters": plot_filters(rbm.weights_, train.image_shape),
+        "samples": plot_images(rbm.sample(32, n_steps=1000, random_state=args.seed),
+                               train.image_shape, title="samples"),
     }  # fmt: skip
     payload = {
         "data": args.data,
@@ -273,10 +210,8 @@ def _train_process(args, device):
         "final": final,
         "history": rbm.history_,
         "checkpoint": str(checkpoint),
-        "files": files,
     }  # fmt: skip
-    _write_json(out / "metrics.json", payload)
-    emit(args, payload, _table(payload))
+    finish_run(args, out, payload, figures, _table)
 
 
 def _table(payload):
@@ -299,12 +234,6 @@ def _table(payload):
     return "\n".join(lines)
 
 
-def _write_json(path, payload):
-    from workbench.output import write_text
-
-    write_text(path, json.dumps(payload, indent=2))
-
-
 def _sample(args):
     import numpy as np
 
@@ -317,14 +246,13 @@ def _sample(args):
     out = Path(args.out)
     with atomic_path(out / "samples.npy") as tmp:
         np.save(tmp, samples)
-    shape = _image_shape(rbm.n_features_in_)
-    files = {
-        "samples": str(out / "samples.npy"),
-        "figure": _save_figure(plot_images(samples, shape, title=f"{args.steps} Gibbs sweeps"),
-                               out / "samples.png"),
-    }  # fmt: skip
-    payload = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps, "files": files}
-    emit(args, payload, "\n".join(f"{k}: {v}" for k, v in files.items()))
+    figure = plot_images(samples, _image_shape(rbm.n_features_in_),
+                         title=f"{args.steps} Gibbs sweeps")  # fmt: skip
+    payload = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps,
+               "files": {"samples": str(out / "samples.npy")}}  # fmt: skip
+    finish_run(args, out, payload, {"samples_figure": figure},
+               lambda done: "\n".join(f"{k}: {v}" for k, v in done["files"].items()),
+               metrics="sample.json")  # fmt: skip
 
 
 def _image_shape(n):
@@ -355,32 +283,26 @@ def _eval(args):
         )
     final = _final_metrics(rbm, data.X, args.ais, args.ais_runs, args.ais_betas, args.seed)
     final["evaluated_on"] = "test" if test is not None else "train"
-    out, shape = Path(args.out), data.image_shape
+    shape = data.image_shape
     rng = np.random.default_rng(args.seed)
     X = data.X[rng.permutation(len(data.X))[:8]]
     noisy = np.abs(X - (rng.random(X.shape) < 0.1)) if rbm.visible == "bernoulli" else (
         X + 0.5 * rng.standard_normal(X.shape))  # fmt: skip
     observed = np.ones_like(X, dtype=bool)
     observed[:, X.shape[1] // 2 :] = False  # the lower half of each image is missing
-    files = {
-        "filters": _save_figure(plot_filters(rbm.weights_, shape), out / "filters.png"),
-        "samples": _save_figure(plot_images(rbm.sample(32, random_state=args.seed), shape,
-                                            title="samples"), out / "samples.png"),
-        "reconstructions": _save_figure(plot_image_rows(
-            {"data": X, "reconstruction": rbm.reconstruct(X)}, shape),
-            out / "reconstructions.png"),
-        "denoising": _save_figure(plot_image_rows(
+    figures = {
+        "filters": plot_filters(rbm.weights_, shape),
+        "samples": plot_images(rbm.sample(32, random_state=args.seed), shape, title="samples"),
+        "reconstructions": plot_image_rows({"data": X, "reconstruction": rbm.reconstruct(X)},
+                                           shape),
+        "denoising": plot_image_rows(
             {"data": X, "noisy": noisy,
              "denoised": rbm.denoise(noisy.astype(np.float32), random_state=args.seed)}, shape),
-            out / "denoising.png"),
-        "inpainting": _save_figure(plot_image_rows(
+        "inpainting": plot_image_rows(
             {"data": X, "observed": np.where(observed, X, 0.5),
              "filled in": rbm.inpaint(X, observed, random_state=args.seed)}, shape),
-            out / "inpainting.png"),
     }  # fmt: skip
     if rbm.history_:
-        files["learning_curves"] = _save_figure(plot_learning_curves(rbm.history_),
-                                                out / "learning_curves.png")  # fmt: skip
-    payload = {"data": args.data, "checkpoint": args.checkpoint, "final": final, "files": files}
-    _write_json(out / "eval.json", payload)
-    emit(args, payload, _table(payload))
+        figures["learning_curves"] = plot_learning_curves(rbm.history_)
+    payload = {"data": args.data, "checkpoint": args.checkpoint, "final": final}
+    finish_run(args, args.out, payload, figures, _table, metrics="eval.json")

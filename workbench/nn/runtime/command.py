@@ -1,0 +1,105 @@
+"""What every training command of the CLI shares: its common options, its data, its ranks and
+how it ends (figures, ``metrics.json``, the JSON or table on stdout).
+
+A family's ``cli.py`` (``workbench rbm``, ``workbench ae``, ...) builds its own options and
+calls these, so the commands agree on defaults and on what they leave in ``--out``::
+
+    add_run_options(p, out="workbench-rbm")          # --seed --device --threads --out --json
+    train, test = load_split(args.data, binarize=True)
+    run_ranks(args, ("rbm", "train"), train_process)  # --nproc N: N torchrun ranks
+    finish_run(args, args.out, payload, {"filters": fig}, table)
+
+Library imports (Torch, the data sets, matplotlib) happen inside the functions, so that
+``workbench --help`` stays cheap.
+"""
+
+from pathlib import Path
+
+from workbench.errors import InputError
+from workbench.output import emit
+
+__all__ = ["add_run_options", "finish_run", "load_split", "run_ranks"]
+
+DEFAULT_SEED = 0
+FIGURE_DPI = 90
+
+
+def add_run_options(p, *, out):
+    """Add ``--seed`` (default 0), ``--device`` (default auto), ``--threads``, ``--out``
+    (default ``out``) and ``--json`` to the argparse parser ``p``."""
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED,
+        help="random seed; same seed, same result (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument(
+        "--threads", type=int, default=None,
+        help="torch CPU threads per process (default: the cores per process)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", default=out,
+        help="folder for the checkpoint, figures and metrics.json (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def load_split(name, *, binarize=False, data_dir=None):
+    """``(train, test)``: the data set ``name`` (a built-in name or a user file, see
+    :func:`workbench.data.load_dataset`) as :class:`~workbench.data.datasets.Dataset` tuples,
+    ``test`` None where the data set has no held-out split. ``binarize`` thresholds at 0.5."""
+    from workbench.data.datasets import has_split, load_dataset
+
+    if not has_split(name):
+        return load_dataset(name, binarize=binarize, data_dir=data_dir), None
+    return tuple(
+        load_dataset(name, split=part, binarize=binarize, data_dir=data_dir)
+        for part in ("train", "test")
+    )
+
+
+def run_ranks(args, words, process):
+    """Run ``process(args, device)`` once, or with ``args.nproc`` > 1 in that many torchrun
+    ranks: the command line as typed (``words``, e.g. ``("rbm", "train")``, name the
+    sub-command) is re-run under ``torchrun --standalone``, and each rank sets up the process
+    group, runs ``process`` and tears the group down. Returns what ``process`` returns (None in
+    the launching process)."""
+    from workbench.nn.runtime import (
+        command_line,
+        init_distributed,
+        launch_torchrun,
+        under_torchrun,
+    )
+
+    nproc = getattr(args, "nproc", 1)
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise InputError("nproc", "an integer >= 1", repr(nproc))
+    if nproc > 1 and not under_torchrun():
+        code = launch_torchrun(nproc, command_line(*words), args.threads)
+        if code:
+            raise SystemExit(code)
+        return None
+    if not under_torchrun():
+        return process(args, args.device)
+    import torch
+
+    device = str(init_distributed(args.device))
+    try:
+        return process(args, device)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def finish_run(args, out, payload, figures, text, *, metrics="metrics.json"):
+    """End a run: save each ``Figure`` of ``figures`` (name -> Figure) atomically as
+    ``out/name.png`` and list it in ``payload["files"]``, write ``payload`` to ``out/metrics``
+    as JSON, then print it (``--json``) or ``text(payload)``. Returns ``payload``."""
+    from workbench.output import save_figure, write_json
+
+    out = Path(out)
+    files = dict(payload.get("files", {}))
+    for name, fig in figures.items():
+        files[name] = str(save_figure(fig, out / f"{name}.png", dpi=FIGURE_DPI))
+    payload = {**payload, "files": files}
+    write_json(out / metrics, payload)
+    emit(args, payload, text(payload))
+    return payload
