@@ -19,6 +19,7 @@ from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
 from workbench.nn.cnn.demo import section_cnn
+from workbench.nn.dbm.demo import section_model_comparison
 from workbench.nn.rbm.demo import section_rbm_training
 from workbench.output import write_text
 from workbench.report import HtmlReport
@@ -153,6 +154,7 @@ SECTIONS = [
     section_energy,
     section_rbm_training,
     section_cnn,
+    section_model_comparison,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
 QUICK_SKIPS = (
@@ -161,6 +163,7 @@ QUICK_SKIPS = (
     section_deconvolution,
     section_normal,
     section_risk,
+    section_model_comparison,  # its quick run: tests/test_nn_dbm_compare.py, tutorial 12
 )
 
 
