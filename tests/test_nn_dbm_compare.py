@@ -81,3 +81,14 @@ def test_comparison_full_budget():
     for r in rows:
         assert r["nll"] >= r["entropy"]
     print(format_table(rows))
+
+
+@pytest.mark.slow
+def test_heldout_mnist5k_has_standard_errors():
+    from workbench.nn.dbm.compare import compare_heldout
+
+    rows = compare_heldout(n_epochs=2, n_betas=1000)
+    assert [r["model"] for r in rows] == ["rbm", "dbn", "dbm"]
+    for r in rows:
+        assert -300 < r["log_likelihood"] < -60 and 0 < r["stderr"] < 5, r
+    assert max(r["parameters"] for r in rows) < 1.02 * min(r["parameters"] for r in rows)
