@@ -129,3 +129,15 @@ def test_models_lists_the_catalogue(capsys):
         "b": 2.0,
         "parametrisation": "p",
     }
+
+
+def test_building_the_parser_imports_no_capability_library():
+    """`workbench --help` stays cheap: sub-command modules and the packages they sit in import
+    NumPy, Torch, scikit-learn, ArviZ and PyMC only when a command runs."""
+    heavy = ("numpy", "torch", "sklearn", "arviz_stats", "pymc", "pytensor", "matplotlib")
+    code = (
+        "import sys, workbench.cli as cli; cli.build_parser(); "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

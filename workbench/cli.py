@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "workbench.nn.cnn.cli",
     "workbench.nn.dbm.cli",
     "workbench.nn.rbm.cli",
+    "workbench.nn.sbn.cli",
 )
 
 

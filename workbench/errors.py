@@ -6,7 +6,7 @@ to its flag (``--epochs``, ``--data``) without reading the message text; see
 :func:`workbench.cli.main`.
 """
 
-import numpy as np
+from numbers import Integral
 
 __all__ = ["InputError", "check_count"]
 
@@ -32,6 +32,6 @@ class InputError(ValueError):
 def check_count(name, value, low):
     """``value`` as an int >= ``low`` (a bool is not a count); an :class:`InputError` naming
     ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise InputError(name, f"an integer >= {low}", repr(value))
     return int(value)

@@ -13,8 +13,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 __all__ = [
     "atomic_path",
     "emit",
@@ -72,6 +70,8 @@ def write_bytes(path, data):
 
 def _plain(value):
     """JSON form of the NumPy and path values a payload may hold."""
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -118,6 +118,8 @@ def save_figure(fig, path, dpi=110):
 def _plain_attr(value):
     """An attribute NetCDF can store: numbers, strings and flat sequences of them stay; booleans
     and anything else become their text."""
+    import numpy as np
+
     if isinstance(value, list | tuple | np.ndarray):
         try:
             items = np.asarray(value)
@@ -149,6 +151,8 @@ def netcdf_safe(tree):
 
 def _as_text(values):
     """Object array -> str array of the same shape; None and NaN -> ""."""
+    import numpy as np
+
     text = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
             for v in values.ravel()]  # fmt: skip
     return np.array(text, dtype=str).reshape(values.shape)

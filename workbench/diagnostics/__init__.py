@@ -9,21 +9,21 @@
 :func:`sbc` runs simulation-based calibration of a sampler.
 """
 
-from workbench.diagnostics.convergence import TAIL_PROB, Problem, Thresholds
-from workbench.diagnostics.convert import MIN_DRAWS, load_draws, to_datatree
-from workbench.diagnostics.report import DiagnosticsReport, diagnose
-from workbench.diagnostics.sbc import SBCResult, sbc, sbc_model
+from workbench.lazy import lazy_exports
 
-__all__ = [
-    "MIN_DRAWS",
-    "DiagnosticsReport",
-    "Problem",
-    "SBCResult",
-    "TAIL_PROB",
-    "Thresholds",
-    "diagnose",
-    "load_draws",
-    "sbc",
-    "sbc_model",
-    "to_datatree",
-]
+_HOMES = {
+    "TAIL_PROB": "convergence",
+    "Problem": "convergence",
+    "Thresholds": "convergence",
+    "MIN_DRAWS": "convert",
+    "load_draws": "convert",
+    "to_datatree": "convert",
+    "DiagnosticsReport": "report",
+    "diagnose": "report",
+    "SBCResult": "sbc",
+    "sbc": "sbc",
+    "sbc_model": "sbc",
+}
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

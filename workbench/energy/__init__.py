@@ -14,20 +14,7 @@ import PyTensor, and nothing here imports PyMC until the bridge (``rbm_log_likel
 ``rbm_model``, in :mod:`workbench.energy.bayesian`) is asked for.
 """
 
-import importlib
-
-__all__ = [
-    "MAX_STATES",
-    "RBM",
-    "Hopfield",
-    "JointTable",
-    "LogPartition",
-    "binary_states",
-    "compile_mode",
-    "rbm_log_likelihood",
-    "rbm_model",
-    "set_compile_mode",
-]
+from workbench.lazy import lazy_exports
 
 _HOMES = {
     "MAX_STATES": "states",
@@ -42,12 +29,5 @@ _HOMES = {
     "rbm_model": "bayesian",
 }
 
-
-def __getattr__(name):
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"workbench.energy.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'workbench.energy' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

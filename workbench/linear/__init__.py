@@ -4,15 +4,17 @@
 >>> PPCA(2).fit(X).score(X)
 """
 
-from workbench.linear.estimators import METHODS, PPCA, FactorAnalysis
-from workbench.linear.gaussian import Moments, canonical_loadings, moments, varimax
+from workbench.lazy import lazy_exports
 
-__all__ = [
-    "METHODS",
-    "PPCA",
-    "FactorAnalysis",
-    "Moments",
-    "canonical_loadings",
-    "moments",
-    "varimax",
-]
+_HOMES = {
+    "METHODS": "estimators",
+    "PPCA": "estimators",
+    "FactorAnalysis": "estimators",
+    "Moments": "gaussian",
+    "canonical_loadings": "gaussian",
+    "moments": "gaussian",
+    "varimax": "gaussian",
+}
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

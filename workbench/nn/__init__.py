@@ -6,34 +6,25 @@ torchrun, the training loop) is shared by one folder per model family: :mod:`~wo
 classifiers). ``nn`` never imports PyMC.
 """
 
-from workbench.nn.cnn.architecture import (
-    CNNConfig,
-    ConvLayer,
-    build_network,
-    conv_output_size,
-    format_summary,
-    layer_table,
-)
-from workbench.nn.cnn.estimator import CNNClassifier
-from workbench.nn.dbm.model import DBM
-from workbench.nn.dbn.model import DBN
-from workbench.nn.rbm.model import RBM
-from workbench.nn.runtime.checkpoint import load_checkpoint
-from workbench.nn.runtime.classifier import TrainConfig, learning_rate_at, train_classifier
+from workbench.lazy import lazy_exports
 
-__all__ = [
-    "CNNClassifier",
-    "CNNConfig",
-    "ConvLayer",
-    "DBM",
-    "DBN",
-    "RBM",
-    "TrainConfig",
-    "build_network",
-    "conv_output_size",
-    "format_summary",
-    "layer_table",
-    "learning_rate_at",
-    "load_checkpoint",
-    "train_classifier",
-]
+_HOMES = {
+    "CNNConfig": "cnn.architecture",
+    "ConvLayer": "cnn.architecture",
+    "build_network": "cnn.architecture",
+    "conv_output_size": "cnn.architecture",
+    "format_summary": "cnn.architecture",
+    "layer_table": "cnn.architecture",
+    "CNNClassifier": "cnn.estimator",
+    "DBN": "dbn.model",
+    "RBM": "rbm.model",
+    "load_checkpoint": "runtime.checkpoint",
+    "TrainConfig": "runtime.classifier",
+    "learning_rate_at": "runtime.classifier",
+    "train_classifier": "runtime.classifier",
+    "SigmoidBeliefNet": "sbn.model",
+    "DBM": "dbm.model",
+}
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

@@ -10,56 +10,34 @@
 - :mod:`.training`: the training loop.
 """
 
-from workbench.nn.runtime.checkpoint import check_config, load_checkpoint, save_checkpoint
-from workbench.nn.runtime.device import resolve_device
-from workbench.nn.runtime.distributed import (
-    Distributed,
-    all_reduce,
-    collective_device,
-    distributed_context,
-    init_distributed,
-    under_torchrun,
-)
-from workbench.nn.runtime.interrupts import Interrupts
-from workbench.nn.runtime.launch import command_line, launch_torchrun, torchrun_command
-from workbench.nn.runtime.seeds import (
-    derive_seed,
-    numpy_rng,
-    resolve_seed,
-    seed_sequence,
-    torch_generator,
-    torch_seeded,
-)
-from workbench.nn.runtime.threads import (
-    blas_threads_like_torch,
-    default_threads,
-    set_process_threads,
-    torch_threads,
-)
+from workbench.lazy import lazy_exports
 
-__all__ = [
-    "Distributed",
-    "Interrupts",
-    "all_reduce",
-    "blas_threads_like_torch",
-    "check_config",
-    "collective_device",
-    "command_line",
-    "default_threads",
-    "derive_seed",
-    "distributed_context",
-    "init_distributed",
-    "launch_torchrun",
-    "load_checkpoint",
-    "numpy_rng",
-    "resolve_device",
-    "resolve_seed",
-    "save_checkpoint",
-    "seed_sequence",
-    "set_process_threads",
-    "torch_generator",
-    "torch_seeded",
-    "torch_threads",
-    "torchrun_command",
-    "under_torchrun",
-]
+_HOMES = {
+    "check_config": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "resolve_device": "device",
+    "Distributed": "distributed",
+    "all_reduce": "distributed",
+    "collective_device": "distributed",
+    "distributed_context": "distributed",
+    "init_distributed": "distributed",
+    "under_torchrun": "distributed",
+    "Interrupts": "interrupts",
+    "command_line": "launch",
+    "launch_torchrun": "launch",
+    "torchrun_command": "launch",
+    "derive_seed": "seeds",
+    "numpy_rng": "seeds",
+    "resolve_seed": "seeds",
+    "seed_sequence": "seeds",
+    "torch_generator": "seeds",
+    "torch_seeded": "seeds",
+    "blas_threads_like_torch": "threads",
+    "default_threads": "threads",
+    "set_process_threads": "threads",
+    "torch_threads": "threads",
+}
+
+__all__ = sorted(_HOMES)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)
