@@ -207,7 +207,13 @@ def compare_heldout(name="mnist5k", *, hidden=(96, 12), n_epochs=10, n_betas=100
     test = load_dataset(name, split="test", binarize=True).X
     nv, (n1, n2) = train.shape[1], hidden
     ais = {"n_runs": n_runs, "n_betas": n_betas, "random_state": seed}
-    settings = {"batch_size": 50, "learning_rate": 0.05, "n_chains": 100, "weight_decay": 0.0}
+    settings = {
+        "batch_size": 50,
+        "learning_rate": 0.05,
+        "n_chains": 100,
+        "weight_decay": 0.0,
+        "momentum": 0.5,
+    }
     rows = []
 
     def row(kind, parameters, method, log_likelihood, stderr, seconds):
