@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
 from workbench.cli import main
 from workbench.data import load_dataset
@@ -62,6 +63,7 @@ def test_sample_eval_and_resume(trained, tmp_path):
                         str(out / "sbn.pt"), "--epochs", "103",
                         "--out", str(tmp_path)])  # fmt: skip
     assert [r["epoch"] for r in resumed["history"]][-4:] == [100, 101, 102, 103]
+    assert resumed["settings"]["layers"] == [6, 3] and resumed["settings"]["epochs"] == 103
 
 
 @pytest.mark.parametrize(
@@ -75,3 +77,19 @@ def test_sample_eval_and_resume(trained, tmp_path):
 def test_bad_input_names_the_flag(argv, flag, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path), "--threads", "1"]) == 2
     assert flag in capsys.readouterr().err
+
+
+def test_final_metrics_without_enumeration_keep_the_importance_estimate():
+    """2^24 codes cannot be enumerated; with G = 0 the pixels are independent of the code, so
+    log p(v) is the closed form of independent Bernoulli pixels, and with the prior equal to
+    the proposal (both 1/2 per unit) every weight p(v, h) / q(h | v) equals p(v)."""
+    from workbench.nn.sbn.cli import _final_metrics
+
+    c = np.linspace(-1, 1, 9)
+    net = SigmoidBeliefNet.from_weights([np.zeros((24, 9))], [np.zeros(24), c])
+    X = load_dataset("bars-stripes-3").X
+    final = _final_metrics(net, X, 50, seed=0)
+    assert final["log_likelihood_exact"] is None
+    closed_form = np.mean(X @ np.log(expit(c)) + (1 - X) @ np.log(expit(-c)))
+    imp = final["log_likelihood_importance"]
+    assert imp["estimate"] == pytest.approx(closed_form, abs=1e-5) and imp["stderr"] < 1e-6

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "workbench.nn.dbm.cli",
     "workbench.nn.rbm.cli",
     "workbench.nn.sbn.cli",
+    "workbench.sparse.cli",
 )
 
 

@@ -178,6 +178,8 @@ def _train_process(args, device):
             write_bytes(checkpoint, Path(args.resume).read_bytes())
         net.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint), verbose=verbose)
         net.fit(train.X, resume=True)
+        settings.update(method=net.method, n_importance=net.n_importance,  # the checkpoint's
+                        lr=net.learning_rate, batch_size=net.batch_size)  # fmt: skip
     else:
         net = SigmoidBeliefNet(
             settings["layers"],

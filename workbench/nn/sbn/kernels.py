@@ -34,13 +34,13 @@ __all__ = [
     "down",
     "exact_log_likelihood",
     "exact_states",
-    "generative_gradients",
     "importance_log_weights",
     "init_state",
     "log_joint",
     "log_recognition",
     "recognition_gradients",
     "sigmoid_layer_gradient",
+    "sizes_of",
     "up",
     "update",
 ]
@@ -94,12 +94,18 @@ def _log_bernoulli(x, logits):
     return (x * logits - F.softplus(logits)).sum(-1)
 
 
+def _up(state, v, generator):
+    """(samples [v, h_1, ..., h_L], their recognition logits [z_1, ..., z_L])."""
+    layers, logits = [v], []
+    for W, b in zip(state["rec_W"], state["rec_b"], strict=True):
+        logits.append(b + layers[-1] @ W)
+        layers.append(_bernoulli(logits[-1], generator))
+    return layers, logits
+
+
 def up(state, v, generator):
     """Samples of the recognition net from the rows ``v`` (N, n_0): [v, h_1, ..., h_L]."""
-    layers = [v]
-    for W, b in zip(state["rec_W"], state["rec_b"], strict=True):
-        layers.append(_bernoulli(b + layers[-1] @ W, generator))
-    return layers
+    return _up(state, v, generator)[0]
 
 
 def down(state, n, generator):
@@ -130,21 +136,12 @@ def log_recognition(state, layers):
 def sigmoid_layer_gradient(x, y, W, b, weights):
     """Gradient of sum_n weights_n log p(y_n | x_n) for p(y = 1 | x) = sigmoid(b + x W):
     (x^T ((y - sigmoid(b + x W)) * weights), column sums) for x (N, a), y (N, c), weights (N,)."""
-    error = (y - torch.sigmoid(b + x @ W)) * weights[:, None]
+    return _delta(x, y, b + x @ W, weights)
+
+
+def _delta(x, y, logits, weights):
+    error = (y - torch.sigmoid(logits)) * weights[:, None]
     return x.T @ error, error.sum(0)
-
-
-def generative_gradients(state, layers, weights):
-    """Wake-phase gradients of sum_n weights_n log p(v_n, h_n) for the samples ``layers`` of the
-    recognition net: (dW list, db list), shaped as ``gen_W`` and ``gen_b``."""
-    dW, db = [], []
-    for i, W in enumerate(state["gen_W"]):
-        gW, gb = sigmoid_layer_gradient(layers[i + 1], layers[i], W, state["gen_b"][i], weights)
-        dW.append(gW)
-        db.append(gb)
-    top = state["gen_b"][-1]
-    db.append(((layers[-1] - torch.sigmoid(top)) * weights[:, None]).sum(0))
-    return dW, db
 
 
 def recognition_gradients(state, layers, weights):
@@ -179,16 +176,26 @@ def update(state, v, settings, lr, generator):
     B = v.shape[0]
     K = settings.n_importance if settings.method == "reweighted" else 1
     rows = v.repeat_interleave(K, dim=0) if K > 1 else v  # (B K, n_0)
-    layers = up(state, rows, generator)
-    log_w = (log_joint(state, layers) - log_recognition(state, layers)).view(B, K)
+    layers, rec_logits = _up(state, rows, generator)  # logits computed once, used twice
+    gen_logits = [
+        b + layers[i + 1] @ W
+        for i, (W, b) in enumerate(zip(state["gen_W"], state["gen_b"], strict=False))
+    ]
+    gen_logits.append(state["gen_b"][-1])
+    log_w = sum(_log_bernoulli(layers[i], z) for i, z in enumerate(gen_logits)) - sum(
+        _log_bernoulli(layers[i + 1], z) for i, z in enumerate(rec_logits)
+    )
+    log_w = log_w.view(B, K)
     weights = torch.softmax(log_w, dim=1).reshape(-1) / B  # (B K,); 1 / B for K = 1
-    gen = generative_gradients(state, layers, weights)
+    gen = [_delta(layers[i + 1], layers[i], z, weights) for i, z in enumerate(gen_logits[:-1])]
+    top = ((layers[-1] - torch.sigmoid(gen_logits[-1])) * weights[:, None]).sum(0)
+    gen = ([g[0] for g in gen], [g[1] for g in gen] + [top])
     dreams = down(state, B, generator)
     sleep = recognition_gradients(state, dreams, torch.full((B,), 1.0 / B, device=v.device))
     if settings.method == "reweighted":
-        wake = recognition_gradients(state, layers, weights)
-        sleep = tuple([(a + b) / 2 for a, b in zip(s, w, strict=True)]
-                      for s, w in zip(sleep, wake, strict=True))  # fmt: skip
+        wake = [_delta(layers[i], layers[i + 1], z, weights) for i, z in enumerate(rec_logits)]
+        sleep = ([(a + w[0]) / 2 for a, w in zip(sleep[0], wake, strict=True)],
+                 [(a + w[1]) / 2 for a, w in zip(sleep[1], wake, strict=True)])  # fmt: skip
     _apply(state["gen_W"], gen[0], lr)
     _apply(state["gen_b"], gen[1], lr)
     _apply(state["rec_W"], sleep[0], lr)
