@@ -79,6 +79,8 @@ class _Task:
         self.n_batches = -(-X.shape[0] // estimator.batch_size)
         params = estimator.get_params()
         self.config = {k: _plain(v) for k, v in params.items() if k not in RUNTIME}
+        if self.config["doubling"] is None:  # as in checkpoints written before the setting
+            del self.config["doubling"]
         self.config["n_features_in"] = estimator.n_features_in_
 
     def step(self, batch, share, step):
