@@ -140,7 +140,7 @@ for n_betas in run_size((100, 1000, 5000), (50, 200, 800)):
 # ## The same data, the same yardstick
 #
 # Finally a comparison the exact sums make possible. An RBM, a two-layer DBN and a DBM (and a
-# sigmoid belief net, when that family is installed) are trained on the 14 bars-and-stripes
+# sigmoid belief net) are trained on the 14 bars-and-stripes
 # patterns with about 200 parameters each, and scored by the exact expected negative
 # log-likelihood under the true (uniform) distribution. The entropy ln 14 is a floor no model
 # can cross; the gap above it is each model's KL divergence from the truth.
