@@ -31,14 +31,6 @@ def _defaults(name):
     return dict(DATASET_DEFAULTS.get(family, DATASET_DEFAULTS["file"]))
 
 
-def _layers(text):
-    try:
-        layers = tuple(int(n) for n in text.split(","))
-    except ValueError:
-        raise ValueError(f"--layers: expected integers separated by commas, got {text!r}") from None
-    return layers
-
-
 def _ais_options(p):
     p.add_argument("--ais", action="store_true", help="AIS log Z (and log-likelihood) at the end")
     p.add_argument("--ais-runs", type=int, default=100, help="AIS runs")
@@ -46,14 +38,14 @@ def _ais_options(p):
 
 
 def register(sub):
-    from workbench.nn.runtime.command import add_run_options
+    from workbench.nn.runtime.command import add_run_options, int_list
 
     parser = sub.add_parser("dbm", help="train, sample and evaluate deep Boltzmann machines")
     dbm_sub = parser.add_subparsers(dest="dbm_command", required=True, metavar="ACTION")
 
     p = dbm_sub.add_parser("train", help="pre-train and train a DBM on a data set")
     p.add_argument("--data", required=True, help="data set name or file (binarised at 0.5)")
-    p.add_argument("--layers", type=_layers, default=None, help="hidden units, e.g. 16,8")
+    p.add_argument("--layers", type=int_list, default=None, help="hidden units, e.g. 16,8")
     p.add_argument("--epochs", type=int, default=None, help="joint training epochs")
     p.add_argument("--pretrain-epochs", type=int, default=None,
                    help="epochs per pre-training RBM (default --epochs)")  # fmt: skip
