@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError, check_count
 from workbench.nn.runtime import load_checkpoint, resolve_device, resolve_seed, torch_generator
-from workbench.nn.runtime.checkpoint import load_estimator
+from workbench.nn.runtime.checkpoint import load_estimator, plain_params
 from workbench.nn.runtime.loop import run_loop
 from workbench.sparse.coding import solve_batch, sparse_code
 
@@ -241,8 +241,7 @@ class _Task:
 
     def __init__(self, estimator, X):
         self.est, self.X = estimator, X
-        self.config = {k: str(v) if isinstance(v, Path) else v
-                       for k, v in estimator.get_params().items() if k not in RUNTIME}  # fmt: skip
+        self.config = plain_params(estimator, exclude=RUNTIME)
         self.config["n_features_in"] = estimator.n_features_in_
         gen = torch_generator(estimator.seed_, "monitor-rows")
         order = torch.randperm(X.shape[0], generator=gen)[: estimator.monitor_size]
@@ -289,10 +288,9 @@ class _Task:
     def state_dict(self):
         est = self.est
         state = {k: est._state[k].detach().cpu() for k in ("D", "A", "B")}
-        params = {k: str(v) if isinstance(v, Path) else v for k, v in est.get_params().items()}
         return {**state, "updates": est._state["updates"], "dead": est._state["dead"],
                 "seed": est.seed_, "n_features_in": est.n_features_in_,
-                "params": params}  # fmt: skip
+                "params": plain_params(est)}  # fmt: skip
 
     def load_state_dict(self, state):
         self.est._restore(state, self.X.device)

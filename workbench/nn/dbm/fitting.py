@@ -22,7 +22,7 @@ import torch
 from workbench.errors import InputError
 from workbench.nn.dbm import inference
 from workbench.nn.runtime import load_checkpoint, resolve_seed, seed_sequence, torch_generator
-from workbench.nn.runtime.checkpoint import load_estimator
+from workbench.nn.runtime.checkpoint import load_estimator, plain_params
 from workbench.nn.runtime.loop import run_loop
 
 __all__ = ["KIND", "begin", "load", "pretrain", "run"]
@@ -134,8 +134,7 @@ class _Task:
 
     def __init__(self, est, X, X_val):
         self.est, self.X, self.X_val = est, X, X_val
-        params = est.get_params()
-        self.config = {k: _plain(v) for k, v in params.items() if k not in RUNTIME}
+        self.config = plain_params(est, exclude=RUNTIME)
         self.config["n_features_in"] = est.n_features_in_
 
     def step(self, batch, share, step):
@@ -156,18 +155,12 @@ class _Task:
         tensors = {k: ([t.detach().cpu() for t in v] if isinstance(v, list) else
                        v.detach().cpu() if torch.is_tensor(v) else v)
                    for k, v in est._state.items()}  # fmt: skip
-        return {"params": {k: _plain(v) for k, v in est.get_params().items()},
+        return {"params": plain_params(est),
                 "n_features_in": est.n_features_in_, "seed": est.seed_, "dbm": tensors,
                 "generator": est._generator.get_state()}  # fmt: skip
 
     def load_state_dict(self, state):
         _restore(self.est, state, self.X.device)
-
-
-def _plain(value):
-    if isinstance(value, Path):
-        return str(value)
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _restore(est, state, dev):

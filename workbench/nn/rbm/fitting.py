@@ -23,7 +23,7 @@ from workbench.nn.runtime import (
     resolve_seed,
     torch_generator,
 )
-from workbench.nn.runtime.checkpoint import load_estimator
+from workbench.nn.runtime.checkpoint import load_estimator, plain_params
 from workbench.nn.runtime.loop import run_loop
 
 __all__ = ["KIND", "begin", "chain_diagnostics", "load", "monitor", "run"]
@@ -78,8 +78,7 @@ class _Task:
         self.binary = binary
         self.settings = training.Settings.of(estimator)
         self.n_batches = -(-X.shape[0] // estimator.batch_size)
-        params = estimator.get_params()
-        self.config = {k: _plain(v) for k, v in params.items() if k not in RUNTIME}
+        self.config = plain_params(estimator, exclude=RUNTIME)
         if self.config["doubling"] is None:  # as in checkpoints written before the setting
             del self.config["doubling"]
         self.config["n_features_in"] = estimator.n_features_in_
@@ -114,7 +113,7 @@ class _Task:
     def state_dict(self):
         est = self.est
         return {
-            "params": {k: _plain(v) for k, v in est.get_params().items()},
+            "params": plain_params(est),
             "n_features_in": est.n_features_in_,
             "seed": est.seed_,
             "rbm": {k: v.detach().cpu() if torch.is_tensor(v) else v
@@ -125,10 +124,6 @@ class _Task:
 
     def load_state_dict(self, state):
         _restore(self.est, state, self.X.device)
-
-
-def _plain(value):
-    return str(value) if isinstance(value, Path) else value
 
 
 def _restore(est, state, dev):

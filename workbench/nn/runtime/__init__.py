@@ -16,6 +16,7 @@ _HOMES = {
     "check_config": "checkpoint",
     "load_checkpoint": "checkpoint",
     "load_estimator": "checkpoint",
+    "plain_params": "checkpoint",
     "save_checkpoint": "checkpoint",
     "resolve_device": "device",
     "Distributed": "distributed",

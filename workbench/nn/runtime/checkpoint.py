@@ -32,6 +32,7 @@ __all__ = [
     "check_config",
     "load_checkpoint",
     "load_estimator",
+    "plain_params",
     "save_checkpoint",
 ]
 
@@ -83,6 +84,18 @@ def load_checkpoint(path, kind, *, argument="checkpoint", map_location="cpu"):
             argument, detail=f"{path} is a {ckpt.get('kind')!r} checkpoint, not a {kind!r} one"
         )
     return ckpt
+
+
+def plain_params(estimator, exclude=()):
+    """``estimator.get_params()`` as a checkpoint holds them (paths as text, tuples as lists),
+    leaving out the names in ``exclude``: the ``params`` a checkpoint saves, or the ``config`` a
+    resumed run must share when ``exclude`` lists the settings a resume may change."""
+    return {
+        key: str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple)
+        else value
+        for key, value in estimator.get_params().items()
+        if key not in exclude
+    }  # fmt: skip
 
 
 def load_estimator(cls, path, kind, restore, *, device=None):

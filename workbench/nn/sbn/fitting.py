@@ -15,7 +15,7 @@ import torch
 
 from workbench.errors import InputError
 from workbench.nn.runtime import load_checkpoint, resolve_seed, torch_generator
-from workbench.nn.runtime.checkpoint import load_estimator
+from workbench.nn.runtime.checkpoint import load_estimator, plain_params
 from workbench.nn.runtime.loop import run_loop
 from workbench.nn.sbn import kernels
 
@@ -63,8 +63,7 @@ class _Task:
     def __init__(self, estimator, X):
         self.est, self.X = estimator, X
         self.settings = kernels.Settings.of(estimator)
-        params = estimator.get_params()
-        self.config = {k: _plain(v) for k, v in params.items() if k not in RUNTIME}
+        self.config = plain_params(estimator, exclude=RUNTIME)
         self.config["layers"] = [int(n) for n in estimator.layers]
         self.config["n_features_in"] = estimator.n_features_in_
         self.X_monitor = None
@@ -90,7 +89,7 @@ class _Task:
     def state_dict(self):
         est = self.est
         return {
-            "params": {k: _plain(v) for k, v in est.get_params().items()},
+            "params": plain_params(est),
             "n_features_in": est.n_features_in_,
             "seed": est.seed_,
             "sbn": {k: [t.detach().cpu() for t in v] for k, v in est._state.items()},
@@ -99,12 +98,6 @@ class _Task:
 
     def load_state_dict(self, state):
         _restore(self.est, state, self.X.device)
-
-
-def _plain(value):
-    if isinstance(value, Path):
-        return str(value)
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _restore(est, state, dev):
