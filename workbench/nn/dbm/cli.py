@@ -174,24 +174,12 @@ def _table(payload):
 
 
 def _sample(args):
-    import numpy as np
-
     from workbench.nn.dbm.model import DBM
-    from workbench.nn.rbm.plots import plot_images
-    from workbench.nn.runtime.command import finish_run
-    from workbench.output import atomic_path
+    from workbench.nn.runtime.command import finish_samples
 
     dbm = DBM.load(args.checkpoint, device=args.device)
     samples = dbm.sample(args.n, n_steps=args.steps, random_state=args.seed)
-    out = Path(args.out)
-    with atomic_path(out / "samples.npy") as tmp:
-        np.save(tmp, samples)
-    figure = plot_images(samples, None, title=f"{args.steps} Gibbs sweeps")
-    payload = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps,
-               "files": {"samples": str(out / "samples.npy")}}  # fmt: skip
-    finish_run(args, out, payload, {"samples_figure": figure},
-               lambda done: "\n".join(f"{k}: {v}" for k, v in done["files"].items()),
-               metrics="sample.json")  # fmt: skip
+    finish_samples(args, samples, f"{args.steps} Gibbs sweeps", steps=args.steps)
 
 
 def _eval(args):

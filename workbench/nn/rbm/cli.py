@@ -235,31 +235,12 @@ def _table(payload):
 
 
 def _sample(args):
-    import numpy as np
-
     from workbench.nn.rbm.model import RBM
-    from workbench.nn.rbm.plots import plot_images
-    from workbench.output import atomic_path
+    from workbench.nn.runtime.command import finish_samples
 
     rbm = RBM.load(args.checkpoint, device=args.device)
     samples = rbm.sample(args.n, n_steps=args.steps, random_state=args.seed)
-    out = Path(args.out)
-    with atomic_path(out / "samples.npy") as tmp:
-        np.save(tmp, samples)
-    figure = plot_images(samples, _image_shape(rbm.n_features_in_),
-                         title=f"{args.steps} Gibbs sweeps")  # fmt: skip
-    payload = {"checkpoint": args.checkpoint, "n": args.n, "steps": args.steps,
-               "files": {"samples": str(out / "samples.npy")}}  # fmt: skip
-    finish_run(args, out, payload, {"samples_figure": figure},
-               lambda done: "\n".join(f"{k}: {v}" for k, v in done["files"].items()),
-               metrics="sample.json")  # fmt: skip
-
-
-def _image_shape(n):
-    import math
-
-    side = math.isqrt(n)
-    return (side, side) if side * side == n else None
+    finish_samples(args, samples, f"{args.steps} Gibbs sweeps", steps=args.steps)
 
 
 def _eval(args):

@@ -18,7 +18,7 @@ from pathlib import Path
 from workbench.errors import InputError
 from workbench.output import emit
 
-__all__ = ["add_run_options", "finish_run", "int_list", "load_split", "run_ranks"]
+__all__ = ["add_run_options", "finish_run", "finish_samples", "int_list", "load_split", "run_ranks"]
 
 DEFAULT_SEED = 0
 FIGURE_DPI = 90
@@ -113,3 +113,27 @@ def finish_run(args, out, payload, figures, text, *, metrics="metrics.json"):
     write_json(out / metrics, payload)
     emit(args, payload, text(payload))
     return payload
+
+
+def finish_samples(args, samples, title, **fields):
+    """End a ``sample`` command: ``samples`` (n, n_features) saved atomically as
+    ``OUT/samples.npy`` and drawn as images (square ones when n_features is a square) in
+    ``OUT/samples_figure.png``, ``OUT/sample.json`` holding the checkpoint, n and ``fields``."""
+    import math
+
+    import numpy as np
+
+    from workbench.nn.rbm.plots import plot_images
+    from workbench.output import atomic_path
+
+    out = Path(args.out)
+    with atomic_path(out / "samples.npy") as tmp:
+        np.save(tmp, samples)
+    side = math.isqrt(samples.shape[1])
+    shape = (side, side) if side * side == samples.shape[1] else None
+    payload = {"checkpoint": args.checkpoint, "n": args.n, **fields,
+               "files": {"samples": str(out / "samples.npy")}}  # fmt: skip
+    figures = {"samples_figure": plot_images(samples, shape, title=title)}
+    return finish_run(args, out, payload, figures,
+                      lambda done: "\n".join(f"{k}: {v}" for k, v in done["files"].items()),
+                      metrics="sample.json")  # fmt: skip

@@ -216,23 +216,12 @@ def _table(payload):
 
 
 def _sample(args):
-    import numpy as np
-
-    from workbench.nn.rbm.plots import plot_images
+    from workbench.nn.runtime.command import finish_samples
     from workbench.nn.sbn.model import SigmoidBeliefNet
-    from workbench.output import atomic_path
 
     net = SigmoidBeliefNet.load(args.checkpoint, device=args.device)
     samples = net.sample(args.n, means=args.means, random_state=args.seed)
-    out = Path(args.out)
-    with atomic_path(out / "samples.npy") as tmp:
-        np.save(tmp, samples)
-    figure = plot_images(samples, None, title="ancestral samples")
-    payload = {"checkpoint": args.checkpoint, "n": args.n, "means": args.means,
-               "files": {"samples": str(out / "samples.npy")}}  # fmt: skip
-    finish_run(args, out, payload, {"samples_figure": figure},
-               lambda done: "\n".join(f"{k}: {v}" for k, v in done["files"].items()),
-               metrics="sample.json")  # fmt: skip
+    finish_samples(args, samples, "ancestral samples", means=args.means)
 
 
 def _eval(args):
