@@ -9,6 +9,10 @@ STYLE = {
     "ml": {"color": "tab:green", "label": "ML", "marker": "^", "ls": "--"},
     "cm": {"color": "black", "label": "CM", "marker": "o", "ls": "-"},
     "cm_ml": {"color": "tab:purple", "label": "CM-ML", "marker": "s", "ls": ":"},
+    "laplace": {"color": "tab:orange", "label": "Laplace", "marker": "D", "ls": "-."},
+    "advi": {"color": "tab:brown", "label": "ADVI", "marker": "<", "ls": "-."},
+    "fullrank_advi": {"color": "tab:olive", "label": "full-rank ADVI", "marker": ">", "ls": "-."},
+    "pathfinder": {"color": "tab:cyan", "label": "Pathfinder", "marker": "P", "ls": "-."},
 }
 
 
