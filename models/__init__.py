@@ -150,6 +150,12 @@ CATALOGUE = {
             var_names=("mu", "tau", "theta"),
             choices={"parametrisation": ("centred", "non-centred")},
         ),
+        ModelSpec(
+            "funnel",
+            builders.funnel,
+            "Neal's funnel, v ~ N(0, 3), x_i ~ N(0, exp(v/2)): no Gaussian fits it",
+            {"dim": 9, "scale": 3.0},
+        ),
     ]
 }
 

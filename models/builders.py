@@ -16,6 +16,7 @@ __all__ = [
     "deconvolution",
     "eight_schools",
     "exponential",
+    "funnel",
     "laplace_denoise",
     "linear_regression",
     "normal",
@@ -245,4 +246,21 @@ def eight_schools(data, parametrisation="centred", mu_sd=5.0, tau_scale=5.0):
             theta_raw = pm.Normal("theta_raw", 0.0, 1.0, dims="school")
             theta = pm.Deterministic("theta", mu + tau * theta_raw, dims="school")
         pm.Normal("y", mu=theta, sigma=arr[:, 1], observed=y_data, dims="school")
+    return model
+
+
+def funnel(dim=9, scale=3.0):
+    """Neal's funnel: ``v ~ N(0, scale)`` and ``x_i | v ~ N(0, exp(v / 2))``, ``i < dim``.
+
+    No data: the conditional density of ``x`` enters as a Potential (the "likelihood" of the
+    workbench's convention). The posterior is the prior, known exactly, and no Gaussian fits
+    it: the width of ``x`` changes by orders of magnitude along ``v``.
+    """
+    if isinstance(dim, bool) or int(dim) != dim or dim < 1:
+        raise InputError("dim", "a positive integer", repr(dim))
+    scale = _positive("scale", scale)
+    with pm.Model(coords={"coordinate": np.arange(int(dim))}) as model:
+        v = pm.Normal("v", 0.0, scale)
+        x = pm.Flat("x", dims="coordinate")
+        pm.Potential("x_given_v", pm.logp(pm.Normal.dist(0.0, pt.exp(v / 2)), x).sum())
     return model

@@ -105,8 +105,10 @@ class FlatModel:
 
 def khat_verdict(khat):
     """Plain-words reading of the Pareto k-hat of ``log p - log q``."""
-    if not math.isfinite(khat):
+    if khat == -math.inf:
         return "exact: log p - log q is constant over the draws (q is the posterior)"
+    if khat == math.inf:
+        return "unreliable: log p - log q is not finite at some draws of q"
     if khat <= 0.5:
         return "reliable: q covers the posterior (k-hat <= 0.5)"
     if khat <= KHAT_THRESHOLD:
@@ -163,7 +165,8 @@ class Approximation:
 
 
 def pareto_khat(log_ratio):
-    """ArviZ's Pareto k-hat of importance ratios given on the log scale; -inf when constant."""
+    """ArviZ's Pareto k-hat (PSIS) of importance ratios given on the log scale, (n,); -inf when
+    they are constant (q is the posterior)."""
     from arviz_stats.base import array_stats
 
     log_ratio = np.asarray(log_ratio, dtype=float)
@@ -171,9 +174,11 @@ def pareto_khat(log_ratio):
         return math.inf
     if np.ptp(log_ratio) < 1e-6:
         return -math.inf
-    return float(
-        array_stats.pareto_khat(log_ratio[None, :], tail="right", log_weights=True, r_eff=1.0)
-    )
+    # psislw takes minus the log-ratios (its LOO convention: -log-likelihood). Only the right
+    # tail of the ratios counts; ratios below e^-500 of the largest (underflowing to zero) are
+    # raised to that floor. Independent draws: r_eff 1.
+    shifted = np.maximum(log_ratio - log_ratio.max(), -500.0)
+    return float(array_stats.psislw(-shifted, r_eff=1.0)[1])
 
 
 def gaussian_approximation(method, flat, mean, cov, z, info=None):
@@ -210,11 +215,12 @@ def laplace(flat, finder, mode, draws, rng):
     return gaussian_approximation("laplace", flat, mode.x, cov, z, info)
 
 
-def advi(model, flat, method, iterations, draws, rng, learning_rate=0.05):
+def advi(model, flat, method, iterations, draws, rng, learning_rate=0.05, gradient_draws=10):
     """Mean-field (``method="advi"``) or full-rank (``"fullrank_advi"``) ADVI by ``pm.fit``.
 
-    Adam's step size is ``learning_rate`` for the first half of the iterations, then decays as
-    1/t, so the fitted mean and covariance settle (their Monte Carlo jitter shrinks).
+    Each step averages the ELBO gradient over ``gradient_draws`` draws. Adam's step size is
+    ``learning_rate`` for the first half of the iterations, then falls geometrically to 1/100
+    of it, so the fitted mean and covariance settle (their Monte Carlo jitter shrinks).
     """
     import pymc as pm
 
@@ -222,7 +228,7 @@ def advi(model, flat, method, iterations, draws, rng, learning_rate=0.05):
     half = max(iterations // 2, 1)
 
     def decay(_approx, _losses, i):
-        step.set_value(np.asarray(learning_rate * min(1.0, half / max(i, 1)), step.dtype))
+        step.set_value(np.asarray(learning_rate * 0.01 ** max(0.0, i / half - 1.0), step.dtype))
 
     seed = int(rng.integers(2**31 - 1))
     fitted = pm.fit(
@@ -232,6 +238,7 @@ def advi(model, flat, method, iterations, draws, rng, learning_rate=0.05):
         random_seed=seed,
         progressbar=False,
         obj_optimizer=pm.adam(learning_rate=step),
+        obj_n_mc=gradient_draws,
         callbacks=[decay],
     )
     group = fitted.groups[0]
@@ -259,7 +266,7 @@ def _inverse_hessian(pairs, dim):
     return 0.5 * (h + h.T)
 
 
-def pathfinder(flat, x0, draws, rng, history=None, elbo_draws=30, max_iterations=1000):
+def pathfinder(flat, x0, draws, rng, history=None, elbo_draws=100, max_iterations=1000):
     """Single-path Pathfinder from the unconstrained start ``x0``.
 
     The L-BFGS path maximises the log-density; at each iterate ``x_l`` with gradient ``g_l``
