@@ -192,7 +192,7 @@ class ModeFinder:
                 "not attained inside it (reported value is the boundary approached)"
             )
         values = self.values_at(result.x)
-        converged = not notes or (len(notes) == 1 and at_edge.any())
+        converged = bool(not notes or (len(notes) == 1 and at_edge.any()))
         if converged and not at_edge.any() and not self._is_maximum(result.x, -result.fun):
             converged = False
             notes.append(
