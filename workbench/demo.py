@@ -15,6 +15,7 @@ import numpy as np
 
 import models
 from workbench.bayes import Estimator
+from workbench.bayes.demo import section_approximations
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
@@ -153,6 +154,7 @@ SECTIONS = [
     section_energy,
     section_rbm_training,
     section_cnn,
+    section_approximations,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
 QUICK_SKIPS = (

@@ -67,7 +67,9 @@ def format_table(result, max_components=12):
         + f"{'sd':>10}{'mcse':>10}   {pct + ' HDI':<22}"
     )
     lines = [f"model: {result.model_name}", head, "-" * len(head)]
-    for name in result.var_names:
+    if not any(m in result.point for m in COLUMNS):  # approximations only
+        lines = [f"model: {result.model_name}"]
+    for name in result.var_names if len(lines) > 1 else ():
         rows, hidden = _rows(result, name, max_components)
         for label, cells, (sd, mcse, lo, hi) in rows:
             hdi = "" if lo is None else f"[{lo:.4g}, {hi:.4g}]"
