@@ -67,6 +67,12 @@ def _blurred_steps(rng, n=40, width=2.0, noise=0.05):
     return blur_matrix(n, width) @ signal + noise * rng.normal(size=n)
 
 
+def _coded_signal(rng, n=8, n_atoms=12, noise=0.2):
+    """Two atoms of the default dictionary (weights 1.5 and -1) plus noise."""
+    atoms = builders.dct_dictionary(n_atoms, n)[[2, 7]]
+    return np.array([1.5, -1.0]) @ atoms + noise * rng.normal(size=n)
+
+
 def _regression_table(rng, n=50, beta=(1.5, -0.8), intercept=0.5, sigma=1.0):
     features = rng.normal(size=(n, len(beta)))
     y = intercept + features @ np.asarray(beta) + sigma * rng.normal(size=n)
@@ -130,6 +136,16 @@ CATALOGUE = {
             make_data=_blurred_steps,
             var_names=("x",),
             choices={"prior": ("gaussian", "laplace", "tv")},
+        ),
+        ModelSpec(
+            "sparse-coding",
+            builders.sparse_coding,
+            "y = h D + noise on a fixed cosine dictionary, Laplace prior on the code h: the MAP "
+            "is the lasso code",
+            {"n_atoms": 12, "b": 0.5, "sigma": 0.2},
+            data="y: 1-D signal (n_features samples)",
+            make_data=_coded_signal,
+            var_names=("h",),
         ),
         ModelSpec(
             "linear-regression",

@@ -14,6 +14,7 @@ __all__ = [
     "beta_binomial",
     "blur_matrix",
     "deconvolution",
+    "dct_dictionary",
     "eight_schools",
     "exponential",
     "funnel",
@@ -21,6 +22,7 @@ __all__ = [
     "linear_regression",
     "normal",
     "poisson_gamma",
+    "sparse_coding",
 ]
 
 
@@ -132,6 +134,35 @@ def laplace_denoise(y, b=0.5, sigma=0.5):
         y_data = pm.Data("y_data", y, dims="index")
         x = pm.Laplace("x", mu=0.0, b=b, dims="index")
         pm.Normal("y", mu=x, sigma=sigma, observed=y_data, dims="index")
+    return model
+
+
+def dct_dictionary(n_atoms, n_features):
+    """Overcomplete cosine dictionary, (n_atoms, n_features), unit-norm rows: atom ``k`` is
+    ``cos(pi k (2 t + 1) / (2 n_atoms))`` at ``t = 0 .. n_features - 1`` (atom 0 is flat)."""
+    t = np.arange(n_features)
+    atoms = np.cos(np.pi * np.arange(n_atoms)[:, None] * (2 * t + 1) / (2 * n_atoms))
+    return atoms / np.linalg.norm(atoms, axis=1, keepdims=True)
+
+
+def sparse_coding(y, n_atoms=12, b=0.5, sigma=0.2):
+    """One signal ``y = h D + N(0, sigma^2)`` on the fixed dictionary ``D =
+    dct_dictionary(n_atoms, y.size)``, with a sparsity prior on the code ``h_k ~ Laplace(0, b)``.
+
+    The MAP minimises ``0.5 ||y - h D||^2 + alpha ||h||_1`` with ``alpha = sigma^2 / b``: it is
+    the lasso code of :func:`workbench.sparse.sparse_code`, with exact zeros. The posterior mean
+    is not sparse. With more atoms than samples the likelihood alone has a flat direction, so
+    the ML is not unique and the flat-prior mean does not exist.
+    """
+    y = _vector("y", y, min_size=2)
+    if isinstance(n_atoms, bool) or int(n_atoms) != n_atoms or n_atoms < 1:
+        raise InputError("n_atoms", "a positive integer", repr(n_atoms))
+    b, sigma = _positive("b", b), _positive("sigma", sigma)
+    D = dct_dictionary(int(n_atoms), y.size)
+    with pm.Model(coords={"atom": np.arange(int(n_atoms)), "index": np.arange(y.size)}) as model:
+        y_data = pm.Data("y_data", y, dims="index")
+        h = pm.Laplace("h", mu=0.0, b=b, dims="atom")
+        pm.Normal("y", mu=pt.dot(h, D), sigma=sigma, observed=y_data, dims="index")
     return model
 
 

@@ -21,9 +21,11 @@ from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
 from workbench.nn.cnn.demo import section_cnn
 from workbench.nn.rbm.demo import section_rbm_training
+from workbench.nn.sbn.demo import section_sbn
 from workbench.output import write_text
 from workbench.report import HtmlReport
 from workbench.sizes import run_size
+from workbench.sparse.demo import section_sparse_coding
 
 __all__ = ["QUICK_SKIPS", "SECTIONS", "run_demo"]
 
@@ -154,6 +156,8 @@ SECTIONS = [
     section_energy,
     section_rbm_training,
     section_cnn,
+    section_sbn,
+    section_sparse_coding,
     section_approximations,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
@@ -163,6 +167,7 @@ QUICK_SKIPS = (
     section_deconvolution,
     section_normal,
     section_risk,
+    section_sparse_coding,  # tutorial 09 runs the same model and a digits dictionary
 )
 
 

@@ -22,6 +22,7 @@ _HOMES = {
     "TrainConfig": "runtime.classifier",
     "learning_rate_at": "runtime.classifier",
     "train_classifier": "runtime.classifier",
+    "SigmoidBeliefNet": "sbn.model",
 }
 
 __all__ = sorted(_HOMES)

@@ -1,0 +1,1 @@
+"""Sigmoid belief nets and Helmholtz machines (wake-sleep); see :mod:`workbench.nn.sbn.model`."""
