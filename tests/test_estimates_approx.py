@@ -115,7 +115,7 @@ def test_advi_on_a_gaussian_posterior(gaussian, method):
     assert np.all(np.abs(fit.mean - mean) < 0.1 * sd)
     if method == "advi":  # mean-field: variances are 1 / precision diagonal, not marginal ones
         target = np.diag(1.0 / np.diag(np.linalg.inv(cov)))
-        assert np.all(np.diag(target) < 0.8 * np.diag(cov))  # the two differ here
+        assert np.all(np.diag(target)[:2] < 0.6 * np.diag(cov)[:2])  # correlated pair: differ
         np.testing.assert_allclose(fit.cov, target, rtol=0.1, atol=0)
     else:
         assert np.max(np.abs(fit.cov - cov)) < 0.1 * np.max(np.abs(cov))
