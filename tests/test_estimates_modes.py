@@ -35,6 +35,7 @@ def test_centred_eight_schools_has_no_map(centred):
     assert out["estimates"]["theta"]["map"] == [None] * 8
     assert out["diagnostics"]["map"]["exists"] is False
     assert "no MAP" in centred.table()
+    assert centred.plot().axes  # NaN estimates are left out of the figure
 
 
 def test_centred_ml_flat_directions_are_flagged(centred):

@@ -60,7 +60,7 @@ class LaplaceFinder(ModeFinder):
     """The mode of the unconstrained log-density with the Jacobian: the Laplace centre."""
 
     def __init__(self, model):
-        super().__init__(model, None, "Laplace", jacobian=True)
+        super().__init__(model, None, "Laplace centre", jacobian=True)
 
 
 class FlatModel:
