@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/b
 	if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	echo "$$p"; break; fi; done)
 
-.PHONY: demo test test-slow lint lock clean
+.PHONY: demo test test-slow lint lock clean notebooks
 
 demo: $(STAMP)
 	$(BIN)/workbench demo
@@ -40,3 +40,8 @@ lock:
 
 clean:
 	rm -rf $(VENV) workbench-demo .pytest_cache
+
+# Executed notebooks (with outputs) for readers, from the jupytext sources, at full sizes
+# (WORKBENCH_QUICK=1 make notebooks for the reduced ones); build/ is git-ignored.
+notebooks: $(STAMP)
+	$(BIN)/python tutorials/notebooks.py build/notebooks

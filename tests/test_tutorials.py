@@ -1,38 +1,27 @@
-"""Every tutorial runs end to end (jupytext -> notebook -> nbclient), at the reduced sizes of
-``WORKBENCH_QUICK=1`` (set by conftest; the kernel inherits it). Tutorials that load
+"""Every tutorial and every exercise solution runs end to end (jupytext -> notebook ->
+nbclient, through ``tutorials/notebooks.py``, which ``make notebooks`` also uses), at the reduced
+sizes of ``WORKBENCH_QUICK=1`` (set by conftest; the kernel inherits it). Tutorials that load
 Fashion-MNIST skip, with the install command, when it is absent."""
 
+import sys
 from pathlib import Path
 
-import jupytext
-import nbclient
 import pytest
 
-TUTORIALS = [
+sys.path.insert(0, str(Path(__file__).parents[1] / "tutorials"))
+from notebooks import execute, sources  # noqa: E402
+
+SOURCES = [
     pytest.param(
         path,
-        id=path.stem,
+        id=path.stem if path.parent.name == "tutorials" else f"solution-{path.stem}",
         marks=[pytest.mark.requires_fashion_mnist] if "fashion-mnist" in path.read_text() else [],
     )
-    for path in sorted((Path(__file__).parents[1] / "tutorials").glob("[0-9][0-9]_*.py"))
+    for path in sources()
 ]
 
 
-@pytest.mark.parametrize("path", TUTORIALS)
+@pytest.mark.parametrize("path", SOURCES)
 def test_tutorial_executes(path):
-    notebook = jupytext.read(path)
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=900,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent.parent)}},
-    )
-    client.execute()
-    errors = [
-        out
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for out in cell.get("outputs", [])
-        if out.get("output_type") == "error"
-    ]
-    assert not errors
+    _, errors = execute(path, timeout=900)
+    assert not errors, "\n".join(f"{e['ename']}: {e['evalue']}" for e in errors)

@@ -30,6 +30,7 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from workbench.data import linear_factor_data
 from workbench.linear import PPCA, FactorAnalysis, canonical_loadings
@@ -59,11 +60,44 @@ print("true noise variance:", data.noise_variance[0])
 #
 # Tipping and Bishop showed that the likelihood is maximised by the eigen-decomposition of the
 # sample covariance S (divided by n): the noise variance is the mean of the d - q eigenvalues
-# left out, and W = U_q (Λ_q - s² I)^½ up to a rotation. EM climbs to the same point by
-# alternating "expected latents given W" and "best W given the expected latents".
+# left out, and W = U_q (Λ_q - s² I)^½ up to a rotation. EM climbs to the same point. Its
+# E-step computes, for each x, the posterior moments of the latent code: with
+# M = WᵀW + s² I_q, the mean E[h | x] = M⁻¹ Wᵀ (x - b) *and* the second moment
+# E[h hᵀ | x] = s² M⁻¹ + E[h | x] E[h | x]ᵀ, which carries the posterior covariance s² M⁻¹.
+# The M-step is then W = (Σ (x - b) E[h | x]ᵀ)(Σ E[h hᵀ | x])⁻¹. Dropping the covariance
+# (plugging E[h | x] in as if it were h) is a different algorithm, and a biased one.
+# A hand-written EM shows both: (this notebook writes N(mean, covariance) throughout, and
+# s² is a variance.)
+
 
 # %%
+def hand_em(X, q, full_second_moment, n_iter=300, seed=SEED):
+    """PPCA by EM in a few lines: returns W (d, q), s² and the bias b."""
+    n, d = X.shape
+    b = X.mean(axis=0)
+    Xc = X - b
+    W, s2 = np.random.default_rng(seed).normal(size=(d, q)), 1.0
+    for _ in range(n_iter):
+        M_inv = np.linalg.inv(W.T @ W + s2 * np.eye(q))
+        Eh = Xc @ W @ M_inv  # rows: E[h | x]
+        Ehh = Eh.T @ Eh + (n * s2 * M_inv if full_second_moment else 0)  # sum of E[h hᵀ | x]
+        W = Xc.T @ Eh @ np.linalg.inv(Ehh)
+        s2 = (np.sum(Xc**2) - 2 * np.sum(Eh * (Xc @ W)) + np.trace(Ehh @ W.T @ W)) / (n * d)
+    return W, s2, b
+
+
+def mean_log_lik(X, W, s2, b):
+    return stats.multivariate_normal(b, W @ W.T + s2 * np.eye(len(b))).logpdf(X).mean()
+
+
 closed = PPCA(2).fit(data.X)
+for label, full in (("EM with E[h hᵀ | x]", True), ("E[h | x] plugged in", False)):
+    W_em, s2_em, b_em = hand_em(data.X, 2, full)
+    print(f"{label:<20} log-lik {mean_log_lik(data.X, W_em, s2_em, b_em):.5f}  s^2 {s2_em:.4f}")
+    if full:
+        assert abs(mean_log_lik(data.X, W_em, s2_em, b_em) - closed.log_likelihood_) < 1e-3
+    else:
+        assert mean_log_lik(data.X, W_em, s2_em, b_em) < closed.log_likelihood_ - 0.1
 em = PPCA(2, method="em", tol=1e-10, random_state=SEED).fit(data.X)
 print(f"closed form: log-lik {closed.log_likelihood_:.6f}  s^2 {closed.noise_variance_:.5f}")
 print(f"EM:          log-lik {em.log_likelihood_:.6f}  s^2 {em.noise_variance_:.5f}"
@@ -121,9 +155,24 @@ ax.set_title("free W: draws of the first row, per chain")
 plt.show()
 
 # %% [markdown]
-# The fix: make W lower-triangular with a positive diagonal. Every W can be rotated into that
-# form (the QR decomposition of Wᵀ), and the form is unique, so each orbit of equivalent W is
-# represented once. `ppca_model(..., constrain=True)` is the default.
+# The fix: make W lower-triangular with a positive diagonal. Every W whose leading q x q block
+# (its first q rows) is non-singular can be rotated into that form (the QR decomposition of
+# Wᵀ), and the form is then unique, so each orbit of equivalent W is represented once.
+# `ppca_model(..., constrain=True)` is the default. The condition matters: if the first q rows
+# are linearly dependent, a zero lands on the diagonal and rotations that keep the triangle
+# remain. An example with a zero first row, where every rotation of the two columns keeps W
+# lower-triangular:
+
+# %%
+degenerate = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 2.0], [1.0, 1.0]])
+angle = 0.7
+rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+rotated = degenerate @ rotation
+print("rotated W:\n", rotated.round(3))
+print("upper triangle zero:", np.allclose(np.triu(rotated, 1), 0),
+      "  same W Wᵀ:", np.allclose(rotated @ rotated.T, degenerate @ degenerate.T))  # fmt: skip
+assert np.allclose(np.triu(rotated, 1), 0) and not np.allclose(rotated, degenerate)
+print("leading block of the true W, det:", np.linalg.det(small.W[:2]).round(3))
 
 # %%
 fixed = NutsRunner(ppca_model(small.X, 2))(**RUN)
@@ -184,3 +233,15 @@ print(f"mean log-lik: FA {fa.score(hetero.X):.4f}  PPCA {pp.score(hetero.X):.4f}
 rotated = FactorAnalysis(2, rotation="varimax", random_state=SEED).fit(hetero.X)
 print("varimax loadings:\n", rotated.components_.T.round(2))
 assert abs(rotated.score(hetero.X) - fa.score(hetero.X)) < 1e-9
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/03_ppca_factor_analysis.py`.
+#
+# 1. Derive E[h | x] and Cov[h | x] for PPCA from the joint Gaussian of (h, x), and check the
+#    formulas M⁻¹Wᵀ(x − b) and s²M⁻¹ against a direct numerical conditioning.
+# 2. Build a 4 x 2 loading matrix with no zero row whose leading 2 x 2 block is singular
+#    (the first two rows proportional). Show that the lower-triangular form is not unique.
+# 3. Run the hand-written EM with the E[h]-only M-step from the closed-form solution. Does it
+#    stay there? Predict from the update formula first.

@@ -45,11 +45,16 @@ print("best possible mean log-likelihood:", round(-np.log(len(patterns)), 4))
 # * one hidden unit is flipped, $h_j \to 1 - h_j$: then $W_{:j} \to -W_{:j}$,
 #   $b_j \to -b_j$ and $a \to a + W_{:j}$.
 #
-# With 2 hidden units every likelihood value is taken at $2^2 \cdot 2! = 8$ points. A
-# posterior with 8 copies of each mode is no problem for the model but a problem for its
-# summary: chains started in different copies disagree (R-hat far above 1) although each is
-# fine, and the posterior mean of W averages copies with opposite signs towards zero. Check
-# the flip numerically:
+# With 2 hidden units every *likelihood* value is taken at $2^2 \cdot 2! = 8$ points. The
+# *posterior* is another matter. A swap permutes entries of W and b, and an exchangeable
+# prior (the same Normal on every entry) does not see the difference: the 2! permutation
+# copies are exact symmetries of the posterior. A flip is not: it moves the visible bias,
+# $a \to a + W_{:j}$, and the Normal prior on $a$ gives the moved point a different density.
+# So the posterior has 2 exact copies of each mode, plus flipped relatives of different
+# heights. Both kinds are a problem for a summary: chains started in different copies
+# disagree (R-hat far above 1) although each is fine, and the posterior mean of W averages
+# copies with opposite signs towards zero. Check the likelihood first, then the log posterior
+# of the PyMC model with Normal(0, 2) priors on everything:
 
 # %%
 rng = np.random.default_rng(0)
@@ -60,13 +65,30 @@ print(RBM(W, a, b).log_likelihood(data))
 print(RBM(flipped, a + W[:, 0], b * [-1, 1]).log_likelihood(data))
 print(RBM(W[:, ::-1], a, b[::-1]).log_likelihood(data))
 
+unidentified = rbm_model(data, n_hidden=2, prior_sd=2.0, identified=False)
+log_post = unidentified.compile_logp()
+
+
+def at(W_, a_, b_):
+    return float(log_post({"W": W_, "visible_bias": a_, "hidden_bias": b_}))
+
+
+original = at(W, a, b)
+permuted = at(W[:, ::-1], a, b[::-1])
+flip = at(flipped, a + W[:, 0], b * [-1, 1])
+print(f"log posterior: original {original:.4f}  permuted {permuted:.4f}  flipped {flip:.4f}")
+assert abs(permuted - original) < 1e-9 and abs(flip - original) > 1e-3
+
 # %% [markdown]
-# `workbench.energy.rbm_model` therefore writes the hidden biases as
-# $b = -\mathrm{cumsum}(g)$ with gaps $g > 0$: negative and decreasing. Each of the 8 copies
-# has exactly one member with that property (flip every unit with $b_j > 0$, then sort), so
-# the model keeps one copy. Priors: Normal(0, 2) on W and a, HalfNormal(2) on the gaps. The
-# likelihood graph is `rbm_log_likelihood(data, W, a, b)`, which you can also use in models of
-# your own.
+# `workbench.energy.rbm_model` (by default) writes the hidden biases as
+# $b = -\mathrm{cumsum}(g)$ with gaps $g > 0$: negative and decreasing. Each of the 8
+# likelihood copies has exactly one member with that property (flip every unit with
+# $b_j > 0$, then sort), so the model keeps one point of each likelihood orbit. For the ML
+# this loses nothing. For the posterior it is a modelling choice, not a relabelling: the
+# permutation copies it removes were exact duplicates, but the flipped relatives it removes
+# had different prior weight. Priors: Normal(0, sd 2) on W and a, HalfNormal(sd 2) on the
+# gaps. The likelihood graph is `rbm_log_likelihood(data, W, a, b)`, which you can also use in
+# models of your own.
 
 # %%
 model = rbm_model(data, n_hidden=2, prior_sd=2.0, seed=0)
@@ -152,3 +174,14 @@ assert rows["ml"][is_pattern].sum() >= rows["map"][is_pattern].sum() - 1e-6
 # * The **posterior predictive** averages distributions instead of weights. It is the
 #   prediction that minimises the expected log loss under the model, and differs from the
 #   plug-in CM because p(v | W) is not linear in W.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/05_rbm_in_pymc.py`.
+#
+# 1. Write the change in the log prior caused by flipping hidden unit j, with Normal(0, sd²)
+#    priors on all parameters, as a formula in a and W_{:j}. Check it against
+#    `compile_logp()` of the unidentified model.
+# 2. Which prior on the visible bias would make the flip an exact symmetry of the posterior?
+#    Check your answer numerically.

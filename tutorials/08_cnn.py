@@ -16,13 +16,17 @@
 # A fully connected layer treats an image as a bag of numbers: pixel (3, 4) and pixel (20, 17)
 # are as related as any other pair, and a feature learnt at one place has to be learnt again
 # everywhere else. Images are not like that. Nearby pixels are strongly correlated (locality)
-# and a sleeve is a sleeve wherever it sits (translation invariance). A convolutional network
-# builds both facts into its architecture:
+# and a sleeve is a sleeve wherever it sits. A convolutional network builds both facts into
+# its architecture:
 #
 # * a **convolution layer** slides a small filter (its receptive field, F x F pixels over all
 #   input channels) across the image and applies the *same* weights at every position;
 # * a **pooling layer** replaces each small block (here 2x2) by its maximum: a coarse-graining
 #   of the feature map, much like a decimation step of the renormalisation group.
+#
+# Convolution is translation-*equivariant*: shift the input and the feature maps shift the
+# same way (away from the borders). It is not invariant. Approximate invariance to small
+# shifts comes from pooling and from the dense readout at the end.
 #
 # This notebook checks the size arithmetic, counts what weight sharing saves, trains the
 # course's digit net on Fashion-MNIST, looks at what the first filters learn, and compares the
@@ -48,7 +52,7 @@ from workbench.nn import (
 from workbench.nn.cnn import plots
 from workbench.nn.rbm.baselines import rbm_logistic_baseline
 
-torch.set_num_threads(1)  # the test machines have 2 shared cores
+torch.set_num_threads(1)  # small layers: one thread is as fast, and immune to a busy machine
 SEED = 0
 
 # %% [markdown]
@@ -86,12 +90,42 @@ except ValueError as err:
 
 # %%
 print(format_summary(CNNConfig()))
+dense = (28 * 28 + 1) * (24 * 24 * 6)
+local = (24 * 24 * 6) * (5 * 5 + 1)  # one 5x5 filter (+ bias) per output position
+shared = 6 * (5 * 5 + 1)
+conv1 = torch.nn.Conv2d(1, 6, 5)
+assert shared == sum(p.numel() for p in conv1.parameters())
+print(f"dense {dense:,}   locally connected {local:,}   convolution {shared}")
+print(
+    f"locality saves {dense / local:.1f}x, sharing {local / shared:.0f}x, "
+    f"together {dense / shared:,.0f}x"
+)
+assert local // shared == 24 * 24 and dense == local * (28 * 28 + 1) / 26
+
+# %% [markdown]
+# Equivariance, checked: shifting an image by 3 pixels and then convolving gives the
+# convolution of the image shifted by 3 pixels, exactly, wherever the filter does not touch
+# the wrapped-around border.
+
+# %%
+image = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(SEED))
+with torch.no_grad():
+    conv_then_shift = torch.roll(conv1(image), shifts=3, dims=3)
+    shift_then_conv = conv1(torch.roll(image, shifts=3, dims=3))
+inside = (slice(None), slice(None), slice(None), slice(3, None))  # columns away from the wrap
+print("max difference away from the border:",
+      float((conv_then_shift - shift_then_conv)[inside].abs().max()))  # fmt: skip
+assert torch.allclose(conv_then_shift[inside], shift_then_conv[inside], atol=1e-6)
+assert not torch.allclose(conv1(image), shift_then_conv, atol=1e-2)  # not invariant
 
 # %% [markdown]
 # The first convolution has 6 x (5 x 5 + 1) = 156 parameters. A dense layer producing the
 # same 24x24x6 outputs from 784 pixels needs (784 + 1) x 3456 of them, some 17,000 times
-# more. All positions of one output channel share one filter, so the saving is about the
-# number of positions, H x W.
+# more. Two restrictions make up that factor. *Locality*: each output sees 5 x 5 pixels, not
+# all 784, which a locally connected layer (a separate filter at every position) already
+# exploits, saving a factor (784 + 1) / (25 + 1), about 30. *Weight sharing*: all 24 x 24
+# positions of an output channel use one filter, a further factor of H x W = 576 over the
+# locally connected layer.
 #
 # The 8x8 digits of scikit-learn are too small for two unpadded 5x5 convolutions
 # (8 -> 4 -> pool -> 2 -> a 5x5 filter no longer fits). The workbench keeps the filters and
@@ -106,6 +140,7 @@ print(format_summary(CNNConfig.for_input((1, 8, 8))))
 # Max-pooling keeps, for each 2x2 block, the strongest response. Shifting the input by one
 # pixel changes a raw image a lot, but changes the pooled feature maps much less: the
 # network's later layers see a representation that is partly insensitive to small shifts.
+# This, not the convolution, is where the (approximate) invariance comes from.
 
 # %%
 fashion_test = load_dataset("fashion-mnist", split="test", dtype=np.float32)
@@ -189,8 +224,9 @@ plots.plot_feature_maps(cnn, X_test[0])
 # the images themselves, and its hidden units are features of the image distribution. A
 # classifier can still read labels off them. Here a logistic regression is fitted on the
 # hidden-unit probabilities p(h_j = 1 | v) of an RBM trained by persistent contrastive
-# divergence, on the same 8,000 images and the same test set. The RBM is scikit-learn's
-# `BernoulliRBM`: the workbench's own Torch RBM trainer is not written yet.
+# divergence, on the same 8,000 images and the same test set. The RBM here is scikit-learn's
+# `BernoulliRBM`, an independent implementation; the workbench's own trainer,
+# `workbench.nn.rbm.RBM` (tutorial 06), can take its place (an exercise below).
 
 # %%
 with threadpool_limits(1):
@@ -222,3 +258,15 @@ fig.suptitle("16 RBM hidden units (weights to the 784 pixels)")
 # GPU): `workbench cnn train --data fashion-mnist --nproc 2`. Each process takes its share of
 # every global batch and the gradients are averaged, so two processes follow the single
 # process's trajectory to float rounding; the test suite checks this on the CPU.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/08_cnn.py`.
+#
+# 1. Count the parameters of the second convolution (6 → 16 channels, 5 x 5, output 8 x 8)
+#    and of the dense and locally connected layers with the same input and output sizes.
+#    Which factor is larger here, locality or sharing?
+# 2. Show that a 2 x 2 max-pool is exactly invariant to shifts that keep every maximum inside
+#    its block, and not otherwise, on a one-hot image.
+# 3. Is max-pooling equivariant to shifts by 2 pixels? Check, and explain.

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "workbench.linear.cli",
     "workbench.nn.cnn.cli",
     "workbench.nn.rbm.cli",
+    "workbench.nn.autoencoder.cli",
     "workbench.nn.sbn.cli",
     "workbench.sparse.cli",
 )

@@ -19,6 +19,7 @@ from workbench.bayes.demo import section_approximations
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
+from workbench.nn.autoencoder.demo import section_autoencoder
 from workbench.nn.cnn.demo import section_cnn
 from workbench.nn.rbm.demo import section_rbm_training
 from workbench.nn.sbn.demo import section_sbn
@@ -95,9 +96,10 @@ def section_laplace(report, seed, **_):
 def section_deconvolution(report, seed, **_):
     report.heading("Deconvolution: where MAP and CM part ways")
     report.paragraph(
-        "A blurred, noisy step signal. The blur matrix is numerically singular, so the likelihood "
-        "alone does not determine the signal: the ML fit amplifies noise wildly and the flat-prior "
-        "mean does not exist. With a Gaussian prior the posterior is Gaussian and MAP = CM (the "
+        "A blurred, noisy step signal. The blur matrix is badly conditioned, so the likelihood "
+        "alone hardly determines the signal: the ML fit amplifies noise wildly and the flat-prior "
+        "mean, though it exists, is numerically unreliable. With a Gaussian prior the posterior is "
+        "Gaussian and MAP = CM (the "
         "Tikhonov solution); with a total-variation prior the MAP is piecewise flat while the CM "
         "is smooth."
     )
@@ -156,6 +158,7 @@ SECTIONS = [
     section_energy,
     section_rbm_training,
     section_cnn,
+    section_autoencoder,
     section_sbn,
     section_sparse_coding,
     section_approximations,

@@ -32,8 +32,9 @@ ALL_METHODS = METHODS + approx.APPROXIMATIONS
 class FlatPriorChecks:
     """When the CM-ML is reported (these are existence checks, not convergence verdicts, which
     come from :func:`workbench.diagnostics.diagnose`). Not reported when the log-likelihood's
-    curvature ratio at the ML is at most ``condition`` (a flat direction), when the flat-prior
-    chains' R-hat reaches ``r_hat`` (improper), or when a component's Pareto tail index is above
+    curvature ratio at the ML is at most ``condition`` (a flat or nearly flat direction: the mean
+    is then undefined or numerically unreliable), when the flat-prior chains' R-hat reaches
+    ``r_hat`` (improper), or when a component's Pareto tail index is above
     ``khat`` = 0.5 (infinite variance: no Monte Carlo error, and the mean may not exist)."""
 
     khat: float = 0.5
@@ -345,10 +346,11 @@ class Estimator:
                     None,
                     None,
                     [
-                        "CM-ML: not reported: the likelihood is flat (curvature ratio "
-                        f"{ratio:.1e} at the ML) along some direction, so its integral over the "
-                        "parameters is infinite or numerically ill-posed. A prior is needed here: "
-                        "use the CM."
+                        "CM-ML: not reported: the likelihood is flat or nearly flat (curvature "
+                        f"ratio {ratio:.1e} at the ML) along some direction: its integral over the "
+                        "parameters is infinite, or finite with a mean so spread along that "
+                        "direction that it is numerically unreliable. A prior is needed here: use "
+                        "the CM."
                     ],
                 )
         runner = self._get("cm_ml", lambda: NutsRunner(flat_prior_model(self.model), self.sampler))

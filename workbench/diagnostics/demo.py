@@ -8,8 +8,9 @@ __all__ = ["funnel_model", "section_diagnostics"]
 
 
 def funnel_model(dim=3, centred=True):
-    """Neal's funnel: ``v ~ N(0, 3)``, ``x_i ~ N(0, exp(v / 2))``; ``centred=False`` samples
-    standard normals and scales them (the non-centred form NUTS handles well)."""
+    """Neal's funnel: ``v ~ N(0, 3^2)``, ``x_i ~ N(0, e^v)`` (variances: sds 3 and e^(v/2));
+    ``centred=False`` samples standard normals and scales them (the non-centred form NUTS
+    handles well)."""
     import pymc as pm
 
     with pm.Model() as model:

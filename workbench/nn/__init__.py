@@ -3,7 +3,7 @@
 One runtime (:mod:`~workbench.nn.runtime`: devices, threads, interrupts, seeds, checkpoints,
 torchrun, the training loop) is shared by one folder per model family: :mod:`~workbench.nn.rbm`
 (RBMs), :mod:`~workbench.nn.dbn` (deep belief nets), :mod:`~workbench.nn.cnn` (convolutional
-classifiers). ``nn`` never imports PyMC.
+classifiers), :mod:`~workbench.nn.autoencoder` (autoencoders). ``nn`` never imports PyMC.
 """
 
 from workbench.lazy import lazy_exports
@@ -23,6 +23,7 @@ _HOMES = {
     "learning_rate_at": "runtime.classifier",
     "train_classifier": "runtime.classifier",
     "SigmoidBeliefNet": "sbn.model",
+    "Autoencoder": "autoencoder.estimator",
 }
 
 __all__ = sorted(_HOMES)

@@ -2,7 +2,8 @@
 
 A Gaussian step ``x' = x + step_size * z`` is accepted with probability
 ``min(1, p(x') / p(x))``. During warm-up each chain tunes its own step size towards a target
-acceptance rate (0.234 in several dimensions, 0.44 in one: Roberts, Gelman & Gilks 1997);
+acceptance rate (0.44 in one dimension; 0.234, the optimum's limit as the dimension grows,
+otherwise, although about 0.35 is better in two: Roberts, Gelman & Gilks 1997);
 afterwards the step size is fixed, so the draws form a proper Markov chain.
 
 >>> from workbench.samplers import metropolis

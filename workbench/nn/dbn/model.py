@@ -82,8 +82,10 @@ class DBN(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, probabilities=False):
         """Train the layers one after another; each on the hidden probabilities of the last.
+        ``probabilities``: the bottom layer takes X as probabilities in [0, 1] (grey pixels;
+        see :meth:`RBM.fit <workbench.nn.rbm.RBM.fit>`) rather than binary data.
 
         Higher layers are Bernoulli RBMs trained on probabilities (not binary samples), as in
         Hinton, Osindero & Teh (2006); their inputs therefore skip the binary-data check.
@@ -111,8 +113,8 @@ class DBN(BaseEstimator):
                 },
             )
             if depth == 0:
-                rbm.fit(inputs)
-                inputs = rbm.transform(inputs)
+                rbm.fit(inputs, probabilities=probabilities)
+                inputs = _up(rbm, inputs) if probabilities else rbm.transform(inputs)
             else:  # on the previous layer's p(h | v), the standard mean-field choice
                 rbm.fit(inputs, probabilities=True)
                 inputs = _up(rbm, inputs)

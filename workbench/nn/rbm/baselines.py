@@ -3,8 +3,8 @@
 The RBM is trained without labels (by persistent contrastive divergence in scikit-learn's
 ``BernoulliRBM``); a logistic regression then reads the labels off the hidden-unit
 probabilities p(h = 1 | v). This is the generative counterpart of the CNN: the features model
-the images, not the decision. (The workbench's own Torch RBM trainer is not written yet; this
-uses scikit-learn's.)
+the images, not the decision. (scikit-learn's trainer, not the workbench's Torch RBM: an
+independent reference to compare the workbench's features with.)
 """
 
 from typing import NamedTuple

@@ -1,5 +1,6 @@
-"""The classifier task on the training loop: cross-entropy, AdamW, warm-up and cosine decay,
-optional random translations, model selection and early stopping on a validation set.
+"""The autograd task on the training loop: a summed loss (cross-entropy of logits by default;
+an autoencoder passes its reconstruction loss), AdamW, warm-up and cosine decay, optional
+random translations, model selection and early stopping on a validation set (classifiers).
 
 The whole data set lives on the device as two tensors; a batch is a slice of the loop's seeded
 permutation (no DataLoader). The learning rate is a pure function of the step, so a run resumed
@@ -28,8 +29,8 @@ from workbench.nn.runtime.distributed import all_reduce, distributed_context
 from workbench.nn.runtime.loop import run_loop
 from workbench.nn.runtime.seeds import torch_generator
 
-__all__ = ["TrainConfig", "TrainResult", "evaluate", "learning_rate_at", "random_shift",
-           "train_classifier"]  # fmt: skip
+__all__ = ["TrainConfig", "TrainResult", "cross_entropy_loss", "evaluate", "learning_rate_at",
+           "random_shift", "train_classifier"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,23 @@ def random_shift(images, offsets, shift):
     return out.permute(0, 3, 1, 2)
 
 
-class ClassifierTask:
-    """The loop's task for a network that maps inputs to logits (see
-    :mod:`workbench.nn.runtime.loop`)."""
+def cross_entropy_loss(net, inputs, targets, step, n_batch):
+    """Summed cross-entropy of the logits ``net(inputs)`` (rows, classes) against integer
+    ``targets`` (rows,). The signature of every loss of :class:`ClassifierTask`: ``step`` (the
+    global step) and ``n_batch`` (the global batch size) let a loss draw per-step randomness
+    for the whole batch and keep this rank's share (see :mod:`workbench.nn.autoencoder`)."""
+    return F.cross_entropy(net(inputs), targets, reduction="sum")
 
-    def __init__(self, model, train, val, cfg, *, model_args, kind):
+
+class ClassifierTask:
+    """The loop's autograd task (see :mod:`workbench.nn.runtime.loop`): ``loss`` (signature of
+    :func:`cross_entropy_loss`) summed over this rank's rows; ``monitor(model) -> dict`` adds
+    entries to each epoch's record (e.g. a held-out reconstruction error)."""
+
+    def __init__(self, model, train, val, cfg, *, model_args, kind, loss=cross_entropy_loss,
+                 monitor=None):  # fmt: skip
         self.model, (self.X, self.y), self.val, self.cfg, self.kind = model, train, val, cfg, kind
+        self.loss, self.monitor = loss, monitor
         rank, world, _ = distributed_context()
         self.net = model
         if world > 1:
@@ -141,8 +153,7 @@ class ClassifierTask:
             offsets = torch.randint(-cfg.shift, cfg.shift + 1, (len(batch), 2),
                                     generator=torch_generator(cfg.seed, "shift", step))  # fmt: skip
             inputs = random_shift(inputs, torch.tensor_split(offsets, world)[rank], cfg.shift)
-        logits = self.net(inputs)  # (share, classes)
-        loss = F.cross_entropy(logits, self.y[share], reduction="sum") * (world / len(batch))
+        loss = self.loss(self.net, inputs, self.y[share], step, len(batch)) * (world / len(batch))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -151,6 +162,8 @@ class ClassifierTask:
     def end_epoch(self, epoch):
         last_step = epoch * self.steps_per_epoch - 1
         record = {"learning_rate": learning_rate_at(last_step, self.total_steps, self.cfg)}
+        if self.monitor is not None:
+            record.update(self.monitor(self.model))
         if self.val is None:
             return record, False
         record["val_loss"], record["val_accuracy"] = evaluate(
@@ -177,8 +190,10 @@ class ClassifierTask:
         self.selection = state["selection"]
 
 
-def train_classifier(model, train, val, cfg, *, model_args, kind="cnn"):
-    """Train ``model`` (logits out) on ``train = (X, y)`` tensors with cross-entropy.
+def train_classifier(model, train, val, cfg, *, model_args, kind="cnn", loss=cross_entropy_loss,
+                     monitor=None):  # fmt: skip
+    """Train ``model`` (logits out) on ``train = (X, y)`` tensors with cross-entropy (or
+    ``loss`` and ``monitor``, see :class:`ClassifierTask`; ``val`` then must be None).
 
     ``val`` is ``(X, y)`` or None. Tensors must already be on the training device. With a
     validation set, the weights of the epoch with the highest validation accuracy (ties: lower
@@ -186,7 +201,8 @@ def train_classifier(model, train, val, cfg, *, model_args, kind="cnn"):
     improvement. SIGINT/SIGTERM save a checkpoint (when ``cfg.checkpoint`` is set) and raise
     KeyboardInterrupt. ``kind`` names the checkpoint's kind.
     """
-    task = ClassifierTask(model, train, val, cfg, model_args=model_args, kind=kind)
+    task = ClassifierTask(model, train, val, cfg, model_args=model_args, kind=kind, loss=loss,
+                          monitor=monitor)  # fmt: skip
     model.train()
     result = run_loop(task, n_train=len(train[0]), n_epochs=cfg.n_epochs,
                       batch_size=cfg.batch_size, seed=cfg.seed, checkpoint=cfg.checkpoint,
