@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "workbench.energy.cli",
     "workbench.linear.cli",
     "workbench.nn.cnn.cli",
+    "workbench.nn.dbm.cli",
     "workbench.nn.rbm.cli",
     "workbench.nn.autoencoder.cli",
     "workbench.nn.sbn.cli",

@@ -21,6 +21,7 @@ from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
 from workbench.nn.autoencoder.demo import section_autoencoder
 from workbench.nn.cnn.demo import section_cnn
+from workbench.nn.dbm.demo import section_model_comparison
 from workbench.nn.rbm.demo import section_rbm_training
 from workbench.nn.sbn.demo import section_sbn
 from workbench.output import write_text
@@ -161,6 +162,7 @@ SECTIONS = [
     section_autoencoder,
     section_sbn,
     section_sparse_coding,
+    section_model_comparison,
     section_approximations,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
@@ -171,6 +173,7 @@ QUICK_SKIPS = (
     section_normal,
     section_risk,
     section_sparse_coding,  # tutorial 09 runs the same model and a digits dictionary
+    section_model_comparison,  # its quick run: tests/test_nn_dbm_compare.py, tutorial 12
 )
 
 

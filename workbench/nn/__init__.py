@@ -24,6 +24,7 @@ _HOMES = {
     "train_classifier": "runtime.classifier",
     "SigmoidBeliefNet": "sbn.model",
     "Autoencoder": "autoencoder.estimator",
+    "DBM": "dbm.model",
 }
 
 __all__ = sorted(_HOMES)

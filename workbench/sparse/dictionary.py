@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError, check_count
 from workbench.nn.runtime import load_checkpoint, resolve_device, resolve_seed, torch_generator
+from workbench.nn.runtime.checkpoint import load_estimator
 from workbench.nn.runtime.loop import run_loop
 from workbench.sparse.coding import solve_batch, sparse_code
 
@@ -206,18 +207,13 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
     @classmethod
     def load(cls, path, *, device=None):
         """An estimator restored from the checkpoint at ``path`` (kind "dictionary")."""
-        state = load_checkpoint(path, KIND)["state"]
-        try:
-            params = dict(state["params"])
-            if device is not None:
-                params["device"] = device
-            est = cls(**params)
+
+        def restore(est, state):
             est._restore(state, est._check_params())
             est.history_ = list(state["loop"]["history"])
             est.n_iter_ = len(est.history_)
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError("checkpoint", detail=f"{path} is incomplete: {err}") from None
-        return est
+
+        return load_estimator(cls, path, KIND, restore, device=device)
 
 
 def _code(est, X, D):

@@ -13,7 +13,7 @@ pixels in [0, 1]. ``--nproc N`` trains data-parallel under torchrun.
 import sys
 from pathlib import Path
 
-from workbench.nn.runtime.command import add_run_options, finish_run
+from workbench.nn.runtime.command import add_run_options, finish_run, int_list
 
 __all__ = ["register"]
 
@@ -21,15 +21,6 @@ __all__ = ["register"]
 FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_components": "--code",
               "hidden_layers": "--layers", "n_epochs": "--epochs", "learning_rate": "--lr",
               "pretrain_epochs": "--pretrain-epochs", "random_state": "--seed"}  # fmt: skip
-
-
-def _layers(text):
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
 
 
 def register(sub):
@@ -41,7 +32,7 @@ def register(sub):
     p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
     p.add_argument("--kind", choices=KINDS, default="sigmoid")
     p.add_argument("--code", type=int, default=30, help="code units (default %(default)s)")
-    p.add_argument("--layers", type=_layers, default=(),
+    p.add_argument("--layers", type=int_list, default=(),
                    help="encoder layers, e.g. 1000,500,250,30 (last: the code)")  # fmt: skip
     p.add_argument("--pretrain", choices=("none", "rbm"), default="none",
                    help="rbm: greedy RBM stack, unrolled, then fine-tuned")  # fmt: skip

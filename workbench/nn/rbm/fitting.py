@@ -23,6 +23,7 @@ from workbench.nn.runtime import (
     resolve_seed,
     torch_generator,
 )
+from workbench.nn.runtime.checkpoint import load_estimator
 from workbench.nn.runtime.loop import run_loop
 
 __all__ = ["KIND", "begin", "chain_diagnostics", "load", "monitor", "run"]
@@ -79,6 +80,8 @@ class _Task:
         self.n_batches = -(-X.shape[0] // estimator.batch_size)
         params = estimator.get_params()
         self.config = {k: _plain(v) for k, v in params.items() if k not in RUNTIME}
+        if self.config["doubling"] is None:  # as in checkpoints written before the setting
+            del self.config["doubling"]
         self.config["n_features_in"] = estimator.n_features_in_
 
     def step(self, batch, share, step):
@@ -156,20 +159,12 @@ def _monitored(history):
 def load(cls, path, device=None):
     """An estimator of class ``cls`` restored from the checkpoint at ``path`` (on ``device``,
     default the saved one)."""
-    ckpt = load_checkpoint(path, KIND)
-    try:
-        state = ckpt["state"]
-        params = dict(state["params"])
-        if device is not None:
-            params["device"] = device
-        est = cls(**params)
+
+    def restore(est, state):
         _restore(est, state, est._check_params())
         est.history_ = _monitored(state["loop"]["history"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise InputError(
-            "checkpoint", detail=f"{path} is incomplete or incompatible: {err}"
-        ) from None
-    return est
+
+    return load_estimator(cls, path, KIND, restore, device=device)
 
 
 @torch.no_grad()

@@ -72,6 +72,11 @@ class RBM(TransformerMixin, BaseEstimator):
         Noise of Gaussian visible units.
     init_scale : float, default=0.01
         Standard deviation of the initial weights.
+    doubling : {None, "visible", "hidden"}, default=None
+        Train with one direction's weights doubled: "visible", p(h | v) = sigmoid(b + 2 v W);
+        "hidden", p(v | h) = sigmoid(a + 2 W h) (the pre-training of a deep Boltzmann machine's
+        bottom and top layers; Bernoulli units, no tempering). Monitors and inference
+        methods use the plain RBM.
     monitor : bool, default=True
         Evaluate the metrics of ``history_`` (every ``monitor_every`` epochs and the last).
     monitor_every : int, default=1
@@ -123,6 +128,7 @@ class RBM(TransformerMixin, BaseEstimator):
         n_temperatures=1,
         sigma=1.0,
         init_scale=0.01,
+        doubling=None,
         monitor=True,
         monitor_every=1,
         monitor_size=1000,
@@ -150,6 +156,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self.n_temperatures = n_temperatures
         self.sigma = sigma
         self.init_scale = init_scale
+        self.doubling = doubling
         self.monitor = monitor
         self.monitor_every = monitor_every
         self.monitor_size = monitor_size

@@ -89,6 +89,7 @@ class Settings(NamedTuple):
     sparsity_target: float | None
     sparsity_cost: float
     init_scale: float
+    doubling: str | None
 
     @classmethod
     def of(cls, estimator):
@@ -98,6 +99,7 @@ class Settings(NamedTuple):
 LAYERS = ("bernoulli", "gaussian")
 METHODS = ("cd", "pcd")
 SCHEDULES = ("constant", "linear", "cosine")
+DOUBLINGS = (None, "visible", "hidden")
 
 
 def check_params(estimator):
@@ -139,6 +141,13 @@ def check_params(estimator):
     number("init_scale", 0.0, strict=False)
     if estimator.sparsity_target is not None:
         number("sparsity_target", 0.0, high=1.0)
+    if estimator.doubling not in DOUBLINGS:
+        raise InputError("doubling", "None, 'visible' or 'hidden'", repr(estimator.doubling))
+    if estimator.doubling is not None and (
+        estimator.visible != "bernoulli" or estimator.n_temperatures > 1
+    ):
+        raise InputError("doubling", "None unless visible='bernoulli' and n_temperatures=1",
+                         repr(estimator.doubling))  # fmt: skip
     if estimator.n_temperatures > 1 and (
         estimator.method != "pcd" or estimator.visible != "bernoulli"
     ):
@@ -220,6 +229,15 @@ def sample_visible(h, W, a, visible, sigma, generator, shard=None):
     return mean + sigma * noise(torch.randn, mean, generator, shard, dtype=mean.dtype)
 
 
+def coupled(W, settings):
+    """(W_up, W_down), the weights of p(h | v) and of p(v | h): both ``W``, or one of them
+    doubled by ``settings.doubling`` ("visible": p(h | v) = sigmoid(b + 2 v W), as if the visible
+    layer came twice; "hidden": p(v | h) = sigmoid(a + 2 W h)), the pre-training of a deep
+    Boltzmann machine's bottom and top layers (Salakhutdinov & Hinton 2009)."""
+    up, down = (2.0 if settings.doubling == side else 1.0 for side in ("visible", "hidden"))
+    return (W if up == 1.0 else up * W), (W if down == 1.0 else down * W)
+
+
 def joint_energy(v, h, W, a, b):
     """E(v, h) = -a.v - b.h - v W h per row (Bernoulli visible units): (..., n) -> (...)."""
     return -(v @ a) - (h @ b) - ((v @ W) * h).sum(-1)
@@ -229,10 +247,10 @@ def joint_energy(v, h, W, a, b):
 def cd_negative_phase(h0, W, a, b, settings, generator, shard=None):
     """k Gibbs sweeps from hidden states drawn at the data: the model rows and their hidden
     probabilities, (B, n_visible) and (B, n_hidden)."""
-    h = h0
+    h, (W_up, W_down) = h0, coupled(W, settings)
     for step in range(settings.k):
-        v = sample_visible(h, W, a, settings.visible, settings.sigma, generator, shard)
-        ph = hidden_probs(v, W, b)
+        v = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator, shard)
+        ph = hidden_probs(v, W_up, b)
         if step < settings.k - 1:
             h = bernoulli(ph, generator, shard)
     return v, ph
@@ -276,10 +294,11 @@ def tempered_negative_phase(chains, W, a, b, settings, parity, generator):
     K = chains.shape[0]
     betas = temperatures(K, dtype=chains.dtype, device=chains.device)
     column = betas[:, None, None]  # (K, 1, 1)
+    W_up, W_down = coupled(W, settings)  # both W unless doubling (then K == 1)
     for _ in range(settings.k):
-        h = bernoulli(hidden_probs(chains, W, b, column), generator)
+        h = bernoulli(hidden_probs(chains, W_up, b, column), generator)
         if K == 1:
-            chains = sample_visible(h, W, a, settings.visible, settings.sigma, generator)
+            chains = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator)
         else:
             chains = bernoulli(torch.sigmoid(column * (h @ W.T + a)), generator)
     if K == 1:
@@ -358,7 +377,8 @@ def update(state, batch, settings, lr, momentum, generator):
     B = batch.shape[0]
     _, world, shard = _shard(B)
     v0 = batch if shard is None else batch[shard[0] : shard[1]]
-    ph0 = hidden_probs(v0, W, b)
+    W_up = coupled(W, settings)[0]
+    ph0 = hidden_probs(v0, W_up, b)
     if settings.method == "cd":
         h0 = bernoulli(ph0, generator, shard)
         vk, phk = cd_negative_phase(h0, W, a, b, settings, generator, shard)
@@ -373,7 +393,7 @@ def update(state, batch, settings, lr, momentum, generator):
             counts = torch.stack([accept.sum(), proposed]).to(chains.dtype)
             state["swap_counts"] = state.get("swap_counts", 0.0) + counts
         state["chains"], vk = chains, chains[0]
-        phk, C = hidden_probs(vk, W, b), vk.shape[0]
+        phk, C = hidden_probs(vk, W_up, b), vk.shape[0]
     stats = [v0.T @ ph0, v0.sum(0), ph0.sum(0), vk.T @ phk, vk.sum(0), phk.sum(0)]
     if world > 1:  # sums over this rank's rows
         shared = stats if settings.method == "cd" else stats[:3]

@@ -15,6 +15,7 @@ from workbench.lazy import lazy_exports
 _HOMES = {
     "check_config": "checkpoint",
     "load_checkpoint": "checkpoint",
+    "load_estimator": "checkpoint",
     "save_checkpoint": "checkpoint",
     "resolve_device": "device",
     "Distributed": "distributed",

@@ -26,7 +26,14 @@ import torch
 from workbench.errors import InputError
 from workbench.output import atomic_path
 
-__all__ = ["FORMAT", "VERSION", "check_config", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "check_config",
+    "load_checkpoint",
+    "load_estimator",
+    "save_checkpoint",
+]
 
 FORMAT = "workbench-checkpoint"
 VERSION = 1
@@ -76,6 +83,25 @@ def load_checkpoint(path, kind, *, argument="checkpoint", map_location="cpu"):
             argument, detail=f"{path} is a {ckpt.get('kind')!r} checkpoint, not a {kind!r} one"
         )
     return ckpt
+
+
+def load_estimator(cls, path, kind, restore, *, device=None):
+    """An estimator of class ``cls`` rebuilt from the ``kind`` checkpoint at ``path``: made from
+    the saved ``state["params"]`` (lists become tuples again; ``device``, when given, replaces the
+    saved one), then ``restore(estimator, state)`` puts back its fitted state. A checkpoint that
+    lacks an entry or does not fit the class is an :class:`InputError` naming "checkpoint"."""
+    state = load_checkpoint(path, kind)["state"]
+    try:
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in state["params"].items()}
+        if device is not None:
+            params["device"] = device
+        estimator = cls(**params)
+        restore(estimator, state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise InputError(
+            "checkpoint", detail=f"{path} is incomplete or incompatible: {err}"
+        ) from None
+    return estimator
 
 
 def check_config(ckpt, config, path, *, argument="checkpoint"):

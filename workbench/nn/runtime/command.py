@@ -18,7 +18,7 @@ from pathlib import Path
 from workbench.errors import InputError
 from workbench.output import emit
 
-__all__ = ["add_run_options", "finish_run", "load_split", "run_ranks"]
+__all__ = ["add_run_options", "finish_run", "int_list", "load_split", "run_ranks"]
 
 DEFAULT_SEED = 0
 FIGURE_DPI = 90
@@ -41,6 +41,16 @@ def add_run_options(p, *, out):
         help="folder for the checkpoint, figures and metrics.json (default %(default)s)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def int_list(text):
+    """The argparse type of a list of layer sizes: "1000,500,30" -> (1000, 500, 30)."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
 
 
 def load_split(name, *, binarize=False, data_dir=None):

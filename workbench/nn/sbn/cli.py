@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from workbench.nn.runtime.command import add_run_options, finish_run, load_split
+from workbench.nn.runtime.command import add_run_options, finish_run, int_list, load_split
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -40,15 +40,6 @@ def defaults_for(name):
     return {**COMMON, **DATASET_DEFAULTS[family]}
 
 
-def _layers(text):
-    try:
-        return tuple(int(n) for n in text.split(","))
-    except ValueError:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"comma-separated integers, got {text!r}") from None
-
-
 def register(sub):
     parser = sub.add_parser("sbn", help="train, sample and evaluate sigmoid belief nets (Torch)")
     sbn_sub = parser.add_subparsers(dest="sbn_command", required=True, metavar="ACTION")
@@ -57,7 +48,7 @@ def register(sub):
     p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
     p.add_argument(
         "--layers",
-        type=_layers,
+        type=int_list,
         default=None,
         help="hidden units per layer, bottom up, e.g. 64,16 (default per data set)",
     )

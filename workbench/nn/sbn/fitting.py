@@ -15,6 +15,7 @@ import torch
 
 from workbench.errors import InputError
 from workbench.nn.runtime import load_checkpoint, resolve_seed, torch_generator
+from workbench.nn.runtime.checkpoint import load_estimator
 from workbench.nn.runtime.loop import run_loop
 from workbench.nn.sbn import kernels
 
@@ -123,18 +124,9 @@ def _restore(est, state, dev):
 def load(cls, path, device=None):
     """An estimator of class ``cls`` restored from the checkpoint at ``path`` (on ``device``,
     default the saved one)."""
-    ckpt = load_checkpoint(path, KIND)
-    try:
-        state = ckpt["state"]
-        params = dict(state["params"])
-        params["layers"] = tuple(params["layers"])
-        if device is not None:
-            params["device"] = device
-        est = cls(**params)
+
+    def restore(est, state):
         _restore(est, state, est._check_params())
         est.history_ = list(state["loop"]["history"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise InputError(
-            "checkpoint", detail=f"{path} is incomplete or incompatible: {err}"
-        ) from None
-    return est
+
+    return load_estimator(cls, path, KIND, restore, device=device)

@@ -1,0 +1,1 @@
+"""Deep Boltzmann machines (Torch): pre-training, joint training, exact and AIS evaluation."""
