@@ -79,6 +79,11 @@ def _regression_table(rng, n=50, beta=(1.5, -0.8), intercept=0.5, sigma=1.0):
     return np.column_stack([features, y])
 
 
+# Rubin (1981): coaching effects in eight schools, estimate and standard error
+EIGHT_SCHOOLS = np.array(
+    [[28, 15], [8, 10], [-3, 16], [7, 11], [-1, 9], [1, 11], [18, 10], [12, 18]], dtype=float
+)
+
 CATALOGUE = {
     spec.name: spec
     for spec in [
@@ -150,6 +155,22 @@ CATALOGUE = {
             data="table (n, k+1): k feature columns, then y",
             make_data=_regression_table,
             choices={"prior": ("flat", "weak")},
+        ),
+        ModelSpec(
+            "eight-schools",
+            builders.eight_schools,
+            "hierarchical normal (Rubin's eight schools): centred has no MAP and a funnel",
+            {"parametrisation": "centred", "mu_sd": 5.0, "tau_scale": 5.0},
+            data="table (J, 2): estimate y_j, then its standard error sigma_j",
+            make_data=lambda rng: EIGHT_SCHOOLS.copy(),
+            var_names=("mu", "tau", "theta"),
+            choices={"parametrisation": ("centred", "non-centred")},
+        ),
+        ModelSpec(
+            "funnel",
+            builders.funnel,
+            "Neal's funnel, v ~ N(0, 3), x_i ~ N(0, exp(v/2)): no Gaussian fits it",
+            {"dim": 9, "scale": 3.0},
         ),
     ]
 }

@@ -15,7 +15,9 @@ __all__ = [
     "blur_matrix",
     "deconvolution",
     "dct_dictionary",
+    "eight_schools",
     "exponential",
+    "funnel",
     "laplace_denoise",
     "linear_regression",
     "normal",
@@ -243,4 +245,53 @@ def linear_regression(data, prior="weak", scale=10.0):
             sigma = pm.HalfNormal("sigma", scale)
         mean = intercept + pt.dot(x_data, beta)
         pm.Normal("y", mu=mean, sigma=sigma, observed=y_data, dims="obs")
+    return model
+
+
+def eight_schools(data, parametrisation="centred", mu_sd=5.0, tau_scale=5.0):
+    """Hierarchical normal model: ``y_j ~ N(theta_j, sigma_j)`` with known ``sigma_j``,
+    ``theta_j ~ N(mu, tau)``, ``mu ~ N(0, mu_sd)``, ``tau ~ HalfCauchy(tau_scale)``.
+
+    ``data`` is (J, 2): estimates ``y_j`` then their standard errors ``sigma_j``.
+    ``"centred"`` samples ``theta`` directly: its density grows without bound as ``tau -> 0``
+    with every ``theta_j = mu`` (no MAP exists) and NUTS meets a funnel. ``"non-centred"``
+    samples ``theta_raw ~ N(0, 1)`` and sets ``theta = mu + tau theta_raw`` (a deterministic):
+    the same posterior for ``theta``, no funnel, and a bounded density.
+    """
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < 2:
+        raise InputError("data", "a table (J >= 2, 2): estimate y_j, standard error sigma_j",
+                         f"shape {arr.shape}")  # fmt: skip
+    if not np.isfinite(arr).all() or (arr[:, 1] <= 0).any():
+        raise InputError("data", "finite estimates and positive standard errors", "NaN/inf or <= 0")
+    if parametrisation not in ("centred", "non-centred"):
+        raise InputError("parametrisation", "'centred' or 'non-centred'", repr(parametrisation))
+    mu_sd, tau_scale = _positive("mu_sd", mu_sd), _positive("tau_scale", tau_scale)
+    with pm.Model(coords={"school": np.arange(arr.shape[0])}) as model:
+        y_data = pm.Data("y_data", arr[:, 0], dims="school")
+        mu = pm.Normal("mu", 0.0, mu_sd)
+        tau = pm.HalfCauchy("tau", tau_scale)
+        if parametrisation == "centred":
+            theta = pm.Normal("theta", mu, tau, dims="school")
+        else:
+            theta_raw = pm.Normal("theta_raw", 0.0, 1.0, dims="school")
+            theta = pm.Deterministic("theta", mu + tau * theta_raw, dims="school")
+        pm.Normal("y", mu=theta, sigma=arr[:, 1], observed=y_data, dims="school")
+    return model
+
+
+def funnel(dim=9, scale=3.0):
+    """Neal's funnel: ``v ~ N(0, scale)`` and ``x_i | v ~ N(0, exp(v / 2))``, ``i < dim``.
+
+    No data: the conditional density of ``x`` enters as a Potential (the "likelihood" of the
+    workbench's convention). The posterior is the prior, known exactly, and no Gaussian fits
+    it: the width of ``x`` changes by orders of magnitude along ``v``.
+    """
+    if isinstance(dim, bool) or int(dim) != dim or dim < 1:
+        raise InputError("dim", "a positive integer", repr(dim))
+    scale = _positive("scale", scale)
+    with pm.Model(coords={"coordinate": np.arange(int(dim))}) as model:
+        v = pm.Normal("v", 0.0, scale)
+        x = pm.Flat("x", dims="coordinate")
+        pm.Potential("x_given_v", pm.logp(pm.Normal.dist(0.0, pt.exp(v / 2)), x).sum())
     return model

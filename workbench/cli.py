@@ -76,7 +76,8 @@ def build_parser():
         nargs="+",
         default=["map", "ml", "cm", "cm_ml"],
         metavar="METHOD",
-        help="subset of: map ml cm cm_ml",
+        help="subset of: map ml cm cm_ml (default: these four) laplace advi fullrank_advi "
+        "pathfinder (Gaussian approximations with a k-hat check)",
     )
     p.add_argument("--hdi-prob", type=float, default=0.9, help="HDI probability (default 0.9)")
     _add_run_options(p)

@@ -15,6 +15,7 @@ import numpy as np
 
 import models
 from workbench.bayes import Estimator
+from workbench.bayes.demo import section_approximations
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
 from workbench.linear.demo import section_ppca
@@ -162,6 +163,7 @@ SECTIONS = [
     section_sbn,
     section_sparse_coding,
     section_model_comparison,
+    section_approximations,
 ]
 # Left out of the quick run: tutorial 01 (executed by the tests) runs the same models.
 QUICK_SKIPS = (

@@ -9,6 +9,10 @@ STYLE = {
     "ml": {"color": "tab:green", "label": "ML", "marker": "^", "ls": "--"},
     "cm": {"color": "black", "label": "CM", "marker": "o", "ls": "-"},
     "cm_ml": {"color": "tab:purple", "label": "CM-ML", "marker": "s", "ls": ":"},
+    "laplace": {"color": "tab:orange", "label": "Laplace", "marker": "D", "ls": "-."},
+    "advi": {"color": "tab:brown", "label": "ADVI", "marker": "<", "ls": "-."},
+    "fullrank_advi": {"color": "tab:olive", "label": "full-rank ADVI", "marker": ">", "ls": "-."},
+    "pathfinder": {"color": "tab:cyan", "label": "Pathfinder", "marker": "P", "ls": "-."},
 }
 
 
@@ -35,11 +39,14 @@ def plot_estimates(result, var_names=None, max_panels=8):
     for ax, name in zip(axes[:, 0], names, strict=True):
         estimates = {m: result.point[m].get(name) for m in result.point if result.point[m]}
         estimates = {m: np.asarray(v, float) for m, v in estimates.items() if v is not None}
+        estimates = {m: v for m, v in estimates.items() if np.isfinite(v).any()}  # no MAP: NaN
         draws = None
         if result.posterior is not None:
             draws = np.asarray(result.posterior["posterior"][name].values, float)
         shape = next(iter(estimates.values())).shape if estimates else ()
-        if shape == ():
+        if not estimates and draws is None:
+            ax.text(0.5, 0.5, f"{name}: no estimate", ha="center", transform=ax.transAxes)
+        elif shape == ():
             _scalar_panel(ax, name, draws, estimates, result)
         else:
             _vector_panel(ax, name, draws, estimates, result)

@@ -13,7 +13,20 @@ __all__ = ["HtmlReport", "format_table", "save_result"]
 COLUMNS = ("map", "ml", "cm", "cm_ml")
 
 
+def _cell(result, method, name, index):
+    """A point estimate's table cell: its value, or why there is none (no MAP)."""
+    value = result.point.get(method, {}).get(name)
+    if value is None:
+        return None
+    value = float(np.asarray(value)[index])
+    if np.isnan(value) and result.method_diagnostics.get(method, {}).get("exists") is False:
+        return f"no {method.upper()}"
+    return value
+
+
 def _fmt(value, width=10):
+    if isinstance(value, str):
+        return value.rjust(width)
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "-".rjust(width)
     return f"{value:>{width}.4g}"
@@ -30,10 +43,7 @@ def _rows(result, name, max_components):
         labels = [f"{name}[{','.join(map(str, i))}]" for i in indices]
     rows = []
     for label, index in list(zip(labels, indices, strict=True))[:max_components]:
-        cells = []
-        for method in COLUMNS:
-            value = result.point.get(method, {}).get(name)
-            cells.append(None if value is None else float(np.asarray(value)[index]))
+        cells = [_cell(result, method, name, index) for method in COLUMNS]
         extra = [None] * 4
         if cm is not None:
             lo, hi = result.hdi[name]
@@ -57,7 +67,9 @@ def format_table(result, max_components=12):
         + f"{'sd':>10}{'mcse':>10}   {pct + ' HDI':<22}"
     )
     lines = [f"model: {result.model_name}", head, "-" * len(head)]
-    for name in result.var_names:
+    if not any(m in result.point for m in COLUMNS):  # approximations only
+        lines = [f"model: {result.model_name}"]
+    for name in result.var_names if len(lines) > 1 else ():
         rows, hidden = _rows(result, name, max_components)
         for label, cells, (sd, mcse, lo, hi) in rows:
             hdi = "" if lo is None else f"[{lo:.4g}, {hi:.4g}]"
@@ -82,8 +94,38 @@ def format_table(result, max_components=12):
             f"{number('ess_bulk_min', '.0f')}, tail ESS min {number('ess_tail_min', '.0f')}, "
             f"divergences {number('divergences', 'd')})"
         )
+    lines += _approximation_lines(result, max_components)
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def _approximation_lines(result, max_components):
+    """The approximations' mean, sd and interval beside NUTS's, then each one's k-hat."""
+    if not result.approximations:
+        return []
+    pct = f"{100 * result.hdi_prob:g}%"
+    head = f"{'parameter':<16}{'method':<16}{'mean':>10}{'sd':>10}   {pct + ' interval (HDI)'}"
+    lines = ["", "approximations (Gaussian on the unconstrained scale, draws mapped back):"]
+    lines += [head, "-" * len(head)]
+    for name in result.var_names:
+        shape = np.shape(next(iter(result.approx_sd.values()))[name])
+        indices = list(np.ndindex(shape))[:max_components]
+        for index in indices:
+            label = name if shape == () else f"{name}[{','.join(map(str, index))}]"
+            rows = [(m, result.point[m][name], result.approx_sd[m][name],
+                     result.approx_interval[m][name]) for m in result.approximations]  # fmt: skip
+            if "cm" in result.point and result.sd:
+                rows.append(("NUTS", result.point["cm"][name], result.sd[name], result.hdi[name]))
+            for method, mean, sd, (lo, hi) in rows:
+                lo, hi = float(np.asarray(lo)[index]), float(np.asarray(hi)[index])
+                lines.append(
+                    f"{label:<16}{method:<16}{_fmt(float(np.asarray(mean)[index]))}"
+                    f"{_fmt(float(np.asarray(sd)[index]))}   [{lo:.4g}, {hi:.4g}]"
+                )
+    for method, fit in result.approximations.items():
+        khat = "-" if fit.khat == -np.inf else f"{fit.khat:.2f}"
+        lines.append(f"k-hat {method}: {khat}: {result.method_diagnostics[method]['verdict']}")
+    return lines
 
 
 def save_result(result, out_dir):

@@ -1,6 +1,8 @@
-"""Bayesian point and interval estimates of PyMC models (MAP, ML, CM, CM-ML) and risk studies."""
+"""Bayesian point and interval estimates of PyMC models (MAP, ML, CM, CM-ML; on request Laplace,
+ADVI, Pathfinder) and risk studies."""
 
 from workbench.bayes.estimators import (
+    ALL_METHODS,
     METHODS,
     EstimateResult,
     Estimator,
@@ -11,6 +13,7 @@ from workbench.bayes.flat import flat_prior_model
 from workbench.bayes.modes import ModeFinder, likelihood_terms
 
 __all__ = [
+    "ALL_METHODS",
     "METHODS",
     "EstimateResult",
     "Estimator",

@@ -1,4 +1,5 @@
-"""Point and interval estimates of a PyMC model's parameters: MAP, ML, CM and CM-ML.
+"""Point and interval estimates of a PyMC model's parameters: MAP, ML, CM and CM-ML, and on
+request the Gaussian approximations of :mod:`workbench.bayes.approx` (Laplace, ADVI, Pathfinder).
 
 >>> import models, workbench
 >>> result = workbench.estimate(models.build("beta-binomial"), seed=1)
@@ -15,14 +16,16 @@ import pymc as pm
 from arviz_stats.base import array_stats
 
 import models
+from workbench.bayes import approx
 from workbench.bayes.flat import flat_prior_model
 from workbench.bayes.modes import ModeFinder, likelihood_terms
 from workbench.bayes.sampling import NutsRunner
 from workbench.diagnostics import Thresholds, diagnose
 
-__all__ = ["METHODS", "Estimator", "EstimateResult", "FlatPriorChecks", "estimate"]
+__all__ = ["ALL_METHODS", "METHODS", "Estimator", "EstimateResult", "FlatPriorChecks", "estimate"]
 
-METHODS = ("map", "ml", "cm", "cm_ml")
+METHODS = ("map", "ml", "cm", "cm_ml")  # the default set
+ALL_METHODS = METHODS + approx.APPROXIMATIONS
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,11 @@ class EstimateResult:
     ``sd``, ``mcse``, ``hdi`` (lo, hi), ``r_hat``, ``ess_bulk``, ``ess_tail`` summarise the
     posterior draws in ``posterior`` (an ArviZ DataTree); ``diagnostics`` is the
     :func:`~workbench.diagnostics.diagnose` report of those draws as a dict (what ``workbench
-    diagnose posterior.nc --json`` prints); ``flat_posterior`` holds the flat-prior draws."""
+    diagnose posterior.nc --json`` prints); ``flat_posterior`` holds the flat-prior draws.
+    ``method_diagnostics[method]`` holds the optimiser report of ``map``/``ml`` (starts,
+    status, gradient norm, spread, whether a mode exists) and the k-hat report of each
+    approximation, whose sd and interval are in ``approx_sd`` / ``approx_interval`` and whose
+    :class:`~workbench.bayes.approx.Approximation` objects are in ``approximations``."""
 
     model_name: str
     var_names: list
@@ -75,6 +82,10 @@ class EstimateResult:
     posterior: object = None
     flat_posterior: object = None
     settings: dict = field(default_factory=dict)
+    method_diagnostics: dict = field(default_factory=dict)
+    approx_sd: dict = field(default_factory=dict)
+    approx_interval: dict = field(default_factory=dict)
+    approximations: dict = field(default_factory=dict)
 
     def to_dict(self):
         """Plain-JSON summary: ``{"model", "estimates": {name: {...}}, "diagnostics", ...}``."""
@@ -99,11 +110,16 @@ class EstimateResult:
                 ess_bulk=plain(self.ess_bulk.get(name)),
                 ess_tail=plain(self.ess_tail.get(name)),
             )
+            for method in self.approximations:
+                lo, hi = self.approx_interval[method][name]
+                entry[method] = plain(self.point[method][name])
+                entry[f"{method}_sd"] = plain(self.approx_sd[method][name])
+                entry[f"{method}_interval"] = [plain(lo), plain(hi)]
             estimates[name] = entry
         return {
             "model": self.model_name,
             "estimates": estimates,
-            "diagnostics": self.diagnostics,
+            "diagnostics": {**self.diagnostics, **self.method_diagnostics},
             "warnings": list(self.warnings),
             "settings": self.settings,
         }
@@ -156,18 +172,24 @@ class Estimator:
         flat_checks=None,
         progressbar=None,
         name=None,
+        n_starts=4,
+        approx_draws=2000,
+        advi_iterations=10000,
     ):
         if not isinstance(model, pm.Model):
             raise TypeError(f"model: expected a pymc.Model, got {type(model).__name__}")
         methods = (methods,) if isinstance(methods, str) else tuple(methods)
-        unknown = [m for m in methods if m not in METHODS]
+        unknown = [m for m in methods if m not in ALL_METHODS]
         if unknown or not methods:
-            raise ValueError(f"methods: expected a subset of {METHODS}, got {methods!r}")
+            raise ValueError(f"methods: expected a subset of {ALL_METHODS}, got {methods!r}")
         if not 0 < float(hdi_prob) < 1:
             raise ValueError(f"hdi_prob: expected a probability in (0, 1), got {hdi_prob!r}")
         self.draws = _check_int("draws", draws, 10)
         self.tune = _check_int("tune", tune, 0)
         self.chains = _check_int("chains", chains, 1)
+        self.n_starts = _check_int("n_starts", n_starts, 1)
+        self.approx_draws = _check_int("approx_draws", approx_draws, 100)
+        self.advi_iterations = _check_int("advi_iterations", advi_iterations, 100)
         self.model, self.methods, self.hdi_prob = model, methods, float(hdi_prob)
         self.sampler, self.progressbar = sampler, progressbar
         self.thresholds = Thresholds.coerce(thresholds)
@@ -222,8 +244,9 @@ class Estimator:
         ``seed`` gives the same result, None fresh entropy."""
         if data:
             pm.set_data(data, model=self.model)
-        rng_seed = np.random.SeedSequence(seed)
-        cm_seed, flat_seed = (int(s.generate_state(1)[0]) for s in rng_seed.spawn(2))
+        children = np.random.SeedSequence(seed).spawn(4 + len(approx.APPROXIMATIONS))
+        cm_seed, flat_seed, map_seed, ml_seed = (int(s.generate_state(1)[0]) for s in children[:4])
+        approx_seeds = dict(zip(approx.APPROXIMATIONS, children[4:], strict=True))
         notes = []
         point = {}
         result = EstimateResult(self.name, self.var_names, self.methods, self.hdi_prob, point)
@@ -234,21 +257,25 @@ class Estimator:
             "sampler": self.sampler,
             "seed": seed,
             "hdi_prob": self.hdi_prob,
+            "n_starts": self.n_starts,
         }
         if "map" in self.methods:
             finder = self._get("map", lambda: ModeFinder(self.model, None, "MAP"))
-            mode = finder()
-            point["map"] = {n: mode.values[n] for n in self.var_names}
-            notes += mode.warnings
+            search = finder.search(self.n_starts, seed=map_seed)
+            point["map"] = finder.reported(search.best, self.var_names)
+            result.method_diagnostics["map"] = search.report
+            notes += search.warnings
         ml_mode = None
         if "ml" in self.methods or "cm_ml" in self.methods:
             finder = self._get(
                 "ml", lambda: ModeFinder(self.model, likelihood_terms(self.model), "ML")
             )
-            ml_mode = finder()
+            search = finder.search(self.n_starts, seed=ml_seed)
+            ml_mode = search.best
             if "ml" in self.methods:
-                point["ml"] = {n: ml_mode.values[n] for n in self.var_names}
-                notes += ml_mode.warnings
+                point["ml"] = finder.reported(ml_mode, self.var_names)
+                result.method_diagnostics["ml"] = search.report
+                notes += search.warnings
         if "cm" in self.methods:
             runner = self._get("cm", lambda: NutsRunner(self.model, self.sampler))
             tree = self._sample(runner, cm_seed, data)
@@ -262,10 +289,30 @@ class Estimator:
             point["cm_ml"] = means or dict.fromkeys(self.var_names)
             result.flat_posterior = flat_tree
             notes += flat_notes
+        for method in (m for m in approx.APPROXIMATIONS if m in self.methods):
+            notes += self._approximate(method, result, np.random.default_rng(approx_seeds[method]))
         result.warnings = notes
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         return result
+
+    def _approximate(self, method, result, rng):
+        """Fit one approximation into ``result``; returns the warnings in plain words."""
+        flat = self._get("flat", lambda: approx.FlatModel(self.model, self.var_names))
+        laplace = self._get("laplace", lambda: approx.LaplaceFinder(self.model))
+        try:
+            fit = approx.approximate(
+                method, self.model, flat, rng, draws=self.approx_draws, n_starts=self.n_starts,
+                advi_iterations=self.advi_iterations, laplace_finder=laplace,
+            )  # fmt: skip
+        except (ValueError, np.linalg.LinAlgError) as err:
+            return [f"{approx.label(method)}: not reported: {str(err).partition(': ')[2] or err}"]
+        result.approximations[method] = fit
+        result.method_diagnostics[method] = fit.diagnostics()
+        summaries = {n: fit.summary(n, self.hdi_prob) for n in self.var_names}
+        for target, k in ((result.point, 0), (result.approx_sd, 1), (result.approx_interval, 2)):
+            target[method] = {n: v[k] for n, v in summaries.items()}
+        return [] if fit.reliable else [fit.warning()]
 
     def _summarise(self, tree, result):
         """Fill the CM summaries of ``result`` from the one convergence report; returns it."""
@@ -284,6 +331,8 @@ class Estimator:
     def _flat_mean(self, ml_mode, seed, data):
         """cm_ml: the mean under the likelihood normalised over the parameters (flat prior)."""
         t = self.flat_checks
+        if ml_mode is None:
+            return None, None, ["CM-ML: not reported: the likelihood has no maximum to start from"]
         ml_finder = self._cache["ml"]
         interior = ~ml_finder.at_edge(ml_mode.x)
         if interior.any():
@@ -357,6 +406,9 @@ def estimate(
     thresholds=None,
     flat_checks=None,
     name=None,
+    n_starts=4,
+    approx_draws=2000,
+    advi_iterations=10000,
 ):
     """Estimate every free parameter (and deterministic) of a PyMC ``model``.
 
@@ -367,7 +419,10 @@ def estimate(
     methods : tuple of str, default ("map", "ml", "cm", "cm_ml")
         ``map``: posterior mode; ``ml``: likelihood maximum (priors dropped, supports kept);
         ``cm``: posterior mean by NUTS, with sd, MCSE, HDI, R-hat and ESS; ``cm_ml``: mean of
-        the likelihood normalised over the parameters (a flat prior), when it exists.
+        the likelihood normalised over the parameters (a flat prior), when it exists. On
+        request (not by default): ``laplace``, ``advi``, ``fullrank_advi``, ``pathfinder``,
+        Gaussian approximations on the unconstrained scale with a mean, sd, interval and the
+        Pareto k-hat of ``log p - log q`` (:mod:`workbench.bayes.approx`).
     hdi_prob : float, default 0.9
         Probability mass of the highest-density interval.
     draws, tune, chains : int
@@ -382,6 +437,11 @@ def estimate(
         divergences, E-BFMI >= 0.3): the CM's verdict is :func:`workbench.diagnostics.diagnose`'s.
     flat_checks : FlatPriorChecks, optional
         When the CM-ML is reported.
+    n_starts : int, default 4
+        Optimiser starts for the MAP, ML and Laplace modes: the model's initial point, then
+        seeded jittered ones; disagreeing, failed or unbounded searches are reported.
+    approx_draws, advi_iterations : int
+        Draws from each approximation (for its summaries and k-hat); ``pm.fit`` iterations.
 
     Returns
     -------
@@ -401,5 +461,8 @@ def estimate(
         flat_checks=flat_checks,
         progressbar=progressbar,
         name=name,
+        n_starts=n_starts,
+        approx_draws=approx_draws,
+        advi_iterations=advi_iterations,
     )
     return estimator.run(seed=seed)

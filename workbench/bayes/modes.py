@@ -16,11 +16,15 @@ from pymc.tuning.scipy_interface import scipy_optimize_funcs_from_loss
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
-__all__ = ["EDGE", "ModeFinder", "Mode", "likelihood_terms"]
+__all__ = ["EDGE", "Mode", "ModeFinder", "ModeSearch", "likelihood_terms"]
 
 # A free coordinate beyond this on the unconstrained scale sits at the edge of its support
 # (exp(30) ~ 1e13, sigmoid(-30) ~ 1e-13): the supremum is not attained.
 EDGE = 30.0
+# Moving the edge coordinates this much further out raises an unbounded log-density by more
+# than UNBOUNDED_RISE (a pole such as tau^-J rises linearly on the log scale); a bounded
+# supremum approached at the edge rises by ~exp(-EDGE + 10).
+UNBOUNDED_STEP, UNBOUNDED_RISE = 5.0, 1.0
 
 
 def likelihood_terms(model):
@@ -34,12 +38,38 @@ def likelihood_terms(model):
 
 class Mode(NamedTuple):
     """A maximiser: constrained ``values`` by variable name, the unconstrained vector ``x``,
-    the maximised log-density, the optimiser result, and warnings in plain words."""
+    the maximised log-density, the optimiser result, warnings in plain words, whether the
+    optimiser converged (small gradient, or a polished kink) and whether a coordinate ran to
+    the edge of its support."""
 
     values: dict
     x: np.ndarray
     log_density: float
     result: object
+    warnings: list
+    converged: bool = True
+    at_edge: bool = False
+
+    def record(self, start):
+        """JSON-ready summary of this run from start number ``start``."""
+        return {
+            "start": start,
+            "converged": self.converged,
+            "status": str(self.result.message),
+            "gradient_norm": ModeFinder._gradient_norm(self.result),
+            "log_density": self.log_density,
+            "at_edge": self.at_edge,
+        }
+
+
+class ModeSearch(NamedTuple):
+    """Several seeded starts of one :class:`ModeFinder`: the ``best`` :class:`Mode` (None when
+    no maximum exists or no run moved), every run (None: the start was outside the support),
+    the JSON-ready ``report`` and warnings in plain words."""
+
+    best: Mode | None
+    runs: list
+    report: dict
     warnings: list
 
 
@@ -47,14 +77,15 @@ class ModeFinder:
     """Compile once, then maximise ``model.logp(vars=terms, jacobian=False)``.
 
     ``terms=None`` maximises the whole posterior (MAP); ``terms=likelihood_terms(model)`` drops
-    the priors (ML). Data held in ``pm.Data`` can change between calls.
+    the priors (ML); ``jacobian=True`` maximises the density of the unconstrained vector (the
+    Laplace approximation's centre). Data held in ``pm.Data`` can change between calls.
     """
 
-    def __init__(self, model, terms=None, label="MAP"):
+    def __init__(self, model, terms=None, label="MAP", jacobian=False):
         self.model, self.label = model, label
         self.value_vars = list(model.value_vars)
         self.start = model.initial_point()
-        loss = -model.logp(vars=terms, jacobian=False)
+        loss = -model.logp(vars=terms, jacobian=jacobian)
         self._loss_and_grad, _ = scipy_optimize_funcs_from_loss(
             loss=loss,
             inputs=self.value_vars,
@@ -70,6 +101,7 @@ class ModeFinder:
             on_unused_input="ignore",
         )
         self._names = [var.name for var in model.unobserved_value_vars]
+        self._rv_names = {v.name: model.values_to_rvs[v].name for v in self.value_vars}
         self._x0 = DictToArrayBijection.map({v.name: self.start[v.name] for v in self.value_vars})
         bounded = [
             model.rvs_to_transforms.get(model.values_to_rvs[v]) is not None for v in self.value_vars
@@ -99,6 +131,13 @@ class ModeFinder:
     @staticmethod
     def _gradient_norm(result):
         return float(np.max(np.abs(result.jac))) if result.jac.size else 0.0
+
+    def reported(self, mode, names):
+        """``{name: value}`` of ``mode``; NaN of the right shape when there is no mode."""
+        if mode is None:
+            shapes = {n: np.shape(v) for n, v in self.values_at(self._x0.data).items()}
+            return {n: np.full(shapes[n], np.nan) for n in names}
+        return {n: mode.values[n] for n in names}
 
     def values_at(self, x):
         """Constrained values (free and deterministic) at the unconstrained vector ``x``."""
@@ -147,13 +186,126 @@ class ModeFinder:
             )
         at_edge = self.at_edge(result.x)
         if at_edge.any():
-            names = sorted({self._coordinate_name(i) for i in np.flatnonzero(at_edge)})
+            names = self._edge_names(result.x)
             notes.append(
                 f"{self.label}: {', '.join(names)} ran to the edge of the support; the maximum is "
                 "not attained inside it (reported value is the boundary approached)"
             )
         values = self.values_at(result.x)
-        return Mode(values, np.asarray(result.x), -float(result.fun), result, notes)
+        converged = bool(not notes or (len(notes) == 1 and at_edge.any()))
+        if converged and not at_edge.any() and not self._is_maximum(result.x, -result.fun):
+            converged = False
+            notes.append(
+                f"{self.label}: the optimiser stopped at a stationary point that is not a maximum "
+                "(a saddle or a minimum, typically a symmetric starting point)"
+            )
+        return Mode(
+            values, np.asarray(result.x), -float(result.fun), result, notes, converged,
+            bool(at_edge.any()),
+        )  # fmt: skip
+
+    def search(self, n_starts=4, seed=None, jitter=2.0):
+        """Maximise from the model's initial point and ``n_starts - 1`` seeded starts jittered by
+        Uniform(-jitter, jitter) on the unconstrained scale (as Stan and PyMC initialise).
+
+        Returns a :class:`ModeSearch`: the best converged run (highest log-density), a report
+        of every run, and warnings for disagreeing optima, runs that failed, and densities
+        that grow without bound at an edge of the support (then ``best`` is None: no mode).
+        """
+        rng = np.random.default_rng(seed)
+        x0 = self._x0.data
+        starts = [x0] + [x0 + rng.uniform(-jitter, jitter, x0.size) for _ in range(n_starts - 1)]
+        runs = [self(starts[0])]
+        for start in starts[1:]:
+            try:
+                runs.append(self(start))
+            except ValueError:  # a jittered start outside the data's support
+                runs.append(None)
+        finite = [m for m in runs if m is not None and np.isfinite(m.log_density)]
+        good = [m for m in finite if m.converged] or finite
+        best = max(good, key=lambda m: m.log_density) if good else None
+        report = {
+            "starts": n_starts,
+            "converged_starts": int(sum(m.converged for m in finite)),
+            "runs": [m.record(i) for i, m in enumerate(runs) if m is not None],
+        }
+        notes = []
+        index = next((i for i, m in enumerate(runs) if m is best), None)
+        if best is None or not best.converged and np.allclose(best.x, starts[index]):
+            report.update(exists=None, agree=None)
+            note = f"{self.label}: not reported: no run moved from its starting point"
+            return ModeSearch(None, runs, report, [note])
+        report.update(
+            status=str(best.result.message),
+            gradient_norm=self._gradient_norm(best.result),
+            **self._spread(good),
+        )
+        if best.at_edge and self._unbounded(best.x):
+            names = ", ".join(self._edge_names(best.x))
+            report.update(exists=False, agree=False)
+            note = (
+                f"{self.label}: no {self.label}: the log-density grows without bound as {names} "
+                "goes to the edge of its support (every start climbs towards it); there is no "
+                "mode to report, summarise the posterior by sampling instead"
+            )
+            return ModeSearch(None, runs, report, [note])
+        report["exists"] = True
+        notes += best.warnings
+        if not report["agree"]:
+            notes.append(
+                f"{self.label}: the {len(good)} starts reached different optima (log-density "
+                f"range {report['log_density_range']:.3g}, parameter spread "
+                f"{report['spread']:.3g}): several modes, or a flat direction; the highest is "
+                "reported"
+            )
+        failed = n_starts - report["converged_starts"]
+        if failed and best.converged:
+            notes.append(f"{self.label}: {failed} of {n_starts} starts did not converge")
+        return ModeSearch(best, runs, report, notes)
+
+    def _spread(self, modes):
+        """Agreement of several maxima: log-density range, largest parameter difference."""
+        dens = np.array([m.log_density for m in modes])
+        names = [n for n in self._names if not n.endswith("__")]
+        flat = np.array(
+            [np.concatenate([np.ravel(m.values[n]) for n in names]) for m in modes], dtype=float
+        )
+        ref = np.abs(flat).max(axis=0)
+        spread = float(np.max((flat.max(axis=0) - flat.min(axis=0)) / (1.0 + ref)))
+        ld_range = float(np.ptp(dens))
+        agree = bool(ld_range <= 1e-6 * (1.0 + np.abs(dens).max()) and spread <= 1e-3)
+        return {"log_density_range": ld_range, "spread": spread, "agree": agree}
+
+    def _unbounded(self, x):
+        """Does the log-density keep rising towards the edge reached at ``x``? It is compared
+        at two depths short of the edge, the edge coordinates set to +-(EDGE - 10) and
+        +-(EDGE - 5) and the others kept as at ``x`` (in a funnel they have already closed in,
+        theta_j = mu, as tau shrinks; deeper, rounding of theta_j - mu swamps the density)."""
+        edge = self.at_edge(x)
+        near, deep = np.asarray(x, dtype=float).copy(), np.asarray(x, dtype=float).copy()
+        near[edge] = (EDGE - 2 * UNBOUNDED_STEP) * np.sign(near[edge])
+        deep[edge] = (EDGE - UNBOUNDED_STEP) * np.sign(deep[edge])
+        rise = self.log_density_at(deep) - self.log_density_at(near)
+        return bool(rise > UNBOUNDED_RISE or rise == np.inf)
+
+    def log_density_at(self, x):
+        """The maximised log-density at the unconstrained vector ``x``."""
+        return -float(self._loss_and_grad(np.asarray(x, dtype=float))[0])
+
+    def _is_maximum(self, x, value):
+        """False when a small step along a coordinate (or two random directions) goes uphill:
+        the optimiser stopped at a saddle or a minimum (a start at a symmetric point)."""
+        x = np.asarray(x, dtype=float)
+        h = 1e-3 * (1.0 + np.abs(x))
+        dirs = np.vstack([np.eye(x.size), np.random.default_rng(0).normal(size=(2, x.size))])
+        for step in (dirs * h, -dirs * h):
+            for delta in step:
+                if self.log_density_at(x + delta) > value + 1e-9 * (1.0 + abs(value)):
+                    return False
+        return True
+
+    def _edge_names(self, x):
+        return sorted({self._coordinate_name(i) for i in np.flatnonzero(self.at_edge(x))})
 
     def at_edge(self, x):
         """Mask of coordinates of bounded variables that ran to an edge of their support."""
@@ -174,7 +326,8 @@ class ModeFinder:
         return 0.5 * (hess + hess.T)
 
     def _coordinate_name(self, index):
-        for name, shape, size, _ in self._x0.point_map_info:
+        for value_name, shape, size, _ in self._x0.point_map_info:
+            name = self._rv_names[value_name]
             if index < size:
                 return name if shape == () else f"{name}{list(np.unravel_index(index, shape))}"
             index -= size
