@@ -9,7 +9,7 @@ import pytest
 
 import models
 from workbench.diagnostics import diagnose, sbc, sbc_model
-from workbench.diagnostics.sbc import simultaneous_band
+from workbench.diagnostics.calibration import simultaneous_band
 from workbench.samplers import metropolis
 
 N_OBS, PRIOR_SD, NOISE = 5, 1.0, 1.0
@@ -109,7 +109,7 @@ def test_band_holds_uniform_ecdfs_at_its_probability():
     band about 10% of the time (400 samples of size 200: 40 expected, binomial sd 6)."""
     from arviz_stats.ecdf_utils import compute_ecdf
 
-    from workbench.diagnostics.sbc import simultaneous_band
+    from workbench.diagnostics.calibration import simultaneous_band
 
     points, lower, upper = simultaneous_band(200, 0.9)
     rng = np.random.default_rng(25)

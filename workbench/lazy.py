@@ -13,7 +13,12 @@ __all__ = ["lazy_exports"]
 
 def lazy_exports(package, homes):
     """``(__getattr__, __dir__)`` for ``package`` whose names live in the sub-modules ``homes``
-    (name -> sub-module path relative to the package)."""
+    (name -> sub-module path relative to the package). A name may not be that of its own
+    sub-module (``sbc`` in ``sbc.py``): importing the sub-module binds the package attribute to
+    the module, which would then shadow the name."""
+    clashes = sorted(name for name, home in homes.items() if home.split(".")[-1] == name)
+    if clashes:
+        raise ValueError(f"{package}: {clashes} share their sub-module's name; rename the module")
 
     def __getattr__(name):
         if name in homes:

@@ -20,9 +20,9 @@ _HOMES = {
     "to_datatree": "convert",
     "DiagnosticsReport": "report",
     "diagnose": "report",
-    "SBCResult": "sbc",
-    "sbc": "sbc",
-    "sbc_model": "sbc",
+    "SBCResult": "calibration",
+    "sbc": "calibration",
+    "sbc_model": "calibration",
 }
 
 __all__ = sorted(_HOMES)
