@@ -128,17 +128,20 @@ def binary_states(n, start=0, count=None):
     return ((index[:, None] >> np.arange(n - 1, -1, -1)) & 1).astype(float)
 
 
-def check_enumerable(n, max_states, what):
+AIS_INSTEAD = "method='ais' (and 'reverse_ais' for an upper bracket)"
+
+
+def check_enumerable(n, max_states, what, *, alternative=AIS_INSTEAD):
     """Refuse (an InputError naming ``max_states``) to enumerate the 2^n states of ``what``
-    beyond ``max_states`` states."""
+    beyond ``max_states`` states, pointing to ``alternative``, the estimate to use instead."""
     if 2.0**n > max_states:
         raise InputError(
             "max_states",
             detail=(
                 f"exact enumeration needs 2^{n} = {2**n:,} states of {what}, over the limit "
                 f"max_states = {int(max_states):,} (2^{int(np.log2(max_states))}). Use "
-                "method='ais' (and 'reverse_ais' for an upper bracket) for an estimate with a "
-                "standard error, or raise max_states if you can wait."
+                f"{alternative} for an estimate with a standard error, or raise max_states if "
+                "you can wait."
             ),
         )
 
