@@ -66,6 +66,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         RBM epochs per layer.
     rbm_params : dict or None
         Further :class:`~workbench.nn.rbm.RBM` settings for pre-training (default CD-1).
+    code_activation : {"auto", "sigmoid", "linear"}, default="auto"
+        Activation of the code layer; "auto": the hidden activation. "linear" gives Hinton &
+        Salakhutdinov's linear code units (a pre-trained top layer keeps its RBM weights, the
+        code is then the top RBM's hidden input); measured worse on 4,000 training images
+        (docs/benchmarks.md).
     corruption : {"masking", "gaussian"}, default="masking"
         Denoising only.
     noise : float, default=0.3
@@ -101,16 +106,17 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, n_components=2, *, kind="sigmoid", hidden_layers=(), pretrain="none",
-                 pretrain_epochs=10, rbm_params=None, corruption="masking", noise=0.3,
-                 sparsity=1e-3, contraction=0.1, loss="auto", n_epochs=50, batch_size=64,
-                 learning_rate=3e-3, weight_decay=0.0, device="cpu", random_state=None,
-                 checkpoint=None, resume=False, verbose=False):  # fmt: skip
+                 pretrain_epochs=10, rbm_params=None, code_activation="auto",
+                 corruption="masking", noise=0.3, sparsity=1e-3, contraction=0.1, loss="auto",
+                 n_epochs=50, batch_size=64, learning_rate=3e-3, weight_decay=0.0, device="cpu",
+                 random_state=None, checkpoint=None, resume=False, verbose=False):  # fmt: skip
         self.n_components = n_components
         self.kind = kind
         self.hidden_layers = hidden_layers
         self.pretrain = pretrain
         self.pretrain_epochs = pretrain_epochs
         self.rbm_params = rbm_params
+        self.code_activation = code_activation
         self.corruption = corruption
         self.noise = noise
         self.sparsity = sparsity
@@ -130,7 +136,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         for name in ("n_components", "n_epochs", "batch_size", "pretrain_epochs"):
             check_count(name, getattr(self, name), 1)
         choices = {"kind": KINDS, "pretrain": PRETRAIN, "corruption": CORRUPTIONS,
-                   "loss": ("auto", *LOSSES)}  # fmt: skip
+                   "loss": ("auto", *LOSSES),
+                   "code_activation": ("auto", "sigmoid", "linear")}  # fmt: skip
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise InputError(name, f"one of {', '.join(allowed)}", repr(getattr(self, name)))
@@ -181,8 +188,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             raise InputError("loss", "'squared' for data outside [0, 1]", "'cross-entropy'")
         sizes = (self.n_features_in_, *hidden, self.n_components)
         activation = "linear" if self.kind == "linear" else "sigmoid"
+        self.code_activation_ = self.code_activation
+        if self.code_activation == "auto":
+            self.code_activation_ = activation
         with torch_seeded(seed, "init"):
-            net = AutoencoderNet(sizes, activation=activation, output=self.output_)
+            net = AutoencoderNet(sizes, activation=activation, output=self.output_,
+                                 code=self.code_activation_)  # fmt: skip
         resuming = self.resume and self.checkpoint is not None and Path(self.checkpoint).exists()
         if self.pretrain == "rbm" and not resuming:
             self._pretrain(net, X, pixels)
@@ -209,7 +220,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
         data = torch.from_numpy(X).to(device)
         args = {"sizes": list(sizes), "kind": self.kind, "output": self.output_,
-                "loss": self.loss_, "pretrain": self.pretrain, "noise": float(self.noise),
+                "loss": self.loss_, "pretrain": self.pretrain, "code": self.code_activation_,
+                "noise": float(self.noise),
                 "corruption": self.corruption, "sparsity": float(self.sparsity),
                 "contraction": float(self.contraction)}  # fmt: skip
         result = train_classifier(net, (data, data), None, cfg, model_args=args,
