@@ -1,6 +1,7 @@
 """``workbench ae train``: autoencoders on the shared data sets from the command line.
 
-    workbench ae train --data mnist5k --kind deep --layers 1000,500,250,30 --pretrain rbm --json
+    workbench ae train --data mnist5k --kind deep --layers 1000,500,250,30 --pretrain rbm \
+        --epochs 30 --batch-size 100 --weight-decay 0.1 --json
 
 Artefacts go under ``--out``: the checkpoint ``autoencoder.pt`` (``--resume`` continues it),
 ``metrics.json`` and the figures (reconstructions, code-space scatter, first-layer filters).
@@ -46,7 +47,8 @@ def register(sub):
                    help="encoder layers, e.g. 1000,500,250,30 (last: the code)")  # fmt: skip
     p.add_argument("--pretrain", choices=("none", "rbm"), default="none",
                    help="rbm: greedy RBM stack, unrolled, then fine-tuned")  # fmt: skip
-    p.add_argument("--pretrain-epochs", type=int, default=10, help="RBM epochs per layer")
+    p.add_argument("--pretrain-epochs", type=int, default=30,
+                   help="RBM epochs per layer (default %(default)s)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=20, help="(fine-)tuning epochs")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW)")
