@@ -21,7 +21,7 @@ summed squared error per row, on the data's own scale (pixels in [0, 1]).
 Usage::
 
     ae = Autoencoder(30, kind="deep", hidden_layers=(1000, 500, 250), pretrain="rbm",
-                     n_epochs=30, batch_size=100, weight_decay=0.1, random_state=0).fit(X)
+                     n_epochs=60, batch_size=100, weight_decay=0.1, random_state=0).fit(X)
     ae.transform(X)            # codes (n, 30)
     ae.reconstruction_error(X_test)
 """
