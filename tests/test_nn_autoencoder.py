@@ -141,6 +141,10 @@ def test_unrolled_rbm_stack_is_the_dbn_up_pass_and_its_mean_field_down_pass(digi
         for rbm in reversed(dbn.rbms_):  # p(v = 1 | h) of each RBM, top down
             down = expit(down @ rbm.weights_.T + rbm.visible_bias_)
         np.testing.assert_allclose(net.decode(torch.from_numpy(codes)).numpy(), down, atol=1e-5)
+        linear = AutoencoderNet((64, 16, 4), code="linear").double()  # Hinton's linear code
+        linear.unroll(dbn.rbms_)
+        logits = linear.encode(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(expit(logits), dbn.transform(X), rtol=0, atol=1e-5)
 
 
 def test_rbm_pretraining_beats_random_initialisation_at_equal_fine_tuning(digits):

@@ -2,12 +2,14 @@
 stack and fine-tuned, against 30-D PCA (computed here by scikit-learn) and against the same
 net from random weights, on held-out images. Measured figures: docs/benchmarks.md.
 
-Measured on mnist5k (4,000 training images, seed 0): test error 9.28 pre-trained, 40.19
-from random weights (still at the mean image after 30 epochs), 14.17 for PCA. The deep net
-beats PCA by 1.53x, short of the 2x that Hinton & Salakhutdinov's 60,000 images and long
-training give (3.00 against 13.87). On the first 4,000 Fashion-MNIST images: 12.67
-pre-trained, 35.54 from random weights, 12.37 for PCA: no gain over PCA at this size. The
-assertions check what these settings reach (``BEATS_PCA_BY``: None where they do not).
+Measured on mnist5k (4,000 training images, seed 0, 30 RBM epochs per layer, weight decay
+0.1, 60 fine-tuning epochs): test error 7.56 pre-trained against 14.17 for PCA, 1.87x, short
+of the 2x that Hinton & Salakhutdinov's 60,000 images and long training give (3.00 against
+13.87); 8.56 after 30 epochs; with 10 RBM epochs, 30 epochs and no weight decay 9.28 (1.53x),
+and 40.19 from random weights (still at the mean image after 30 epochs). On the first 4,000
+Fashion-MNIST images (30 epochs): 11.83 against 12.37 for PCA (1.05x;
+first settings: 12.67 pre-trained, 35.54 from random weights); 10,000 images give 1.21x. The
+assertions check what these settings reach, not the 2x.
 """
 
 import numpy as np
@@ -18,11 +20,12 @@ from workbench.nn.autoencoder import Autoencoder
 from workbench.nn.autoencoder.cli import pca_error
 from workbench.nn.runtime import torch_threads
 
-SETTINGS = {"kind": "deep", "hidden_layers": (1000, 500, 250), "pretrain_epochs": 10,
-            "n_epochs": 30, "batch_size": 100, "learning_rate": 3e-3,
+SETTINGS = {"kind": "deep", "hidden_layers": (1000, 500, 250), "pretrain_epochs": 30,
+            "batch_size": 100, "learning_rate": 3e-3, "weight_decay": 0.1,
             "random_state": 0}  # fmt: skip
+EPOCHS = {"mnist5k": 60, "fashion-mnist": 30}  # fine-tuning; Fashion measured at 30 only
 TRAIN_ROWS = 4000  # mnist5k's training split; the first 4,000 of Fashion-MNIST's 60,000
-BEATS_PCA_BY = {"mnist5k": 1.4, "fashion-mnist": None}  # measured: 1.53x and 0.98x
+BEATS_PCA_BY = {"mnist5k": 1.8, "fashion-mnist": 1.0}  # measured: 1.87x and 1.05x
 
 
 def deep_against_pca(name):
@@ -32,7 +35,7 @@ def deep_against_pca(name):
     errors = {"pca": pca_error(X, X_test, 30)}
     with torch_threads(1):
         for pretrain in ("rbm", "none"):
-            ae = Autoencoder(30, pretrain=pretrain, **SETTINGS).fit(X)
+            ae = Autoencoder(30, pretrain=pretrain, n_epochs=EPOCHS[name], **SETTINGS).fit(X)
             errors[pretrain] = ae.reconstruction_error(X_test)
     print(name, {k: round(v, 3) for k, v in errors.items()})
     return errors
@@ -44,6 +47,6 @@ def deep_against_pca(name):
 )
 def test_deep_autoencoder_beats_pca_and_pretraining_beats_random_weights(name):
     errors = deep_against_pca(name)
-    if BEATS_PCA_BY[name] is not None:  # the issue's target is 2x: not reached
-        assert errors["rbm"] < errors["pca"] / BEATS_PCA_BY[name]
-    assert errors["rbm"] < errors["none"] / 2  # measured: 4.3x (mnist5k), 2.8x (Fashion)
+    assert errors["rbm"] < errors["pca"] / BEATS_PCA_BY[name]  # the 2x is not reached
+    # measured with 10 RBM epochs, 30 epochs, no weight decay: 4.3x (mnist5k), 2.8x (Fashion)
+    assert errors["rbm"] < errors["none"] / 2

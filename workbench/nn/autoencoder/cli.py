@@ -1,6 +1,7 @@
 """``workbench ae train``: autoencoders on the shared data sets from the command line.
 
-    workbench ae train --data mnist5k --kind deep --layers 1000,500,250,30 --pretrain rbm --json
+    workbench ae train --data mnist5k --kind deep --layers 1000,500,250,30 --pretrain rbm \
+        --epochs 60 --batch-size 100 --weight-decay 0.1 --json
 
 Artefacts go under ``--out``: the checkpoint ``autoencoder.pt`` (``--resume`` continues it),
 ``metrics.json`` and the figures (reconstructions, code-space scatter, first-layer filters).
@@ -20,7 +21,8 @@ __all__ = ["register"]
 # The estimator's argument names (in InputError) -> this CLI's flags; see workbench.cli.flag_for.
 FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_components": "--code",
               "hidden_layers": "--layers", "n_epochs": "--epochs", "learning_rate": "--lr",
-              "pretrain_epochs": "--pretrain-epochs", "random_state": "--seed"}  # fmt: skip
+              "pretrain_epochs": "--pretrain-epochs", "random_state": "--seed",
+              "code_activation": "--code-activation", "weight_decay": "--weight-decay"}  # fmt: skip
 
 
 def register(sub):
@@ -36,10 +38,14 @@ def register(sub):
                    help="encoder layers, e.g. 1000,500,250,30 (last: the code)")  # fmt: skip
     p.add_argument("--pretrain", choices=("none", "rbm"), default="none",
                    help="rbm: greedy RBM stack, unrolled, then fine-tuned")  # fmt: skip
-    p.add_argument("--pretrain-epochs", type=int, default=10, help="RBM epochs per layer")
+    p.add_argument("--pretrain-epochs", type=int, default=30,
+                   help="RBM epochs per layer (default %(default)s)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=20, help="(fine-)tuning epochs")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW)")
+    p.add_argument("--code-activation", choices=("auto", "sigmoid", "linear"), default="auto",
+                   help="code layer activation (auto: as the hidden layers)")  # fmt: skip
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--corruption", choices=("masking", "gaussian"), default="masking")
     p.add_argument("--noise", type=float, default=0.3, help="denoising corruption level")
     p.add_argument("--sparsity", type=float, default=1e-3, help="L1 weight on the code")
@@ -84,7 +90,8 @@ def _train_process(args, device):
     out = Path(args.out)
     ae = Autoencoder(
         args.code, kind=args.kind, hidden_layers=hidden, pretrain=args.pretrain,
-        pretrain_epochs=args.pretrain_epochs, corruption=args.corruption, noise=args.noise,
+        pretrain_epochs=args.pretrain_epochs, code_activation=args.code_activation,
+        weight_decay=args.weight_decay, corruption=args.corruption, noise=args.noise,
         sparsity=args.sparsity, contraction=args.contraction, n_epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, device=device,
         random_state=args.seed, checkpoint=str(out / "autoencoder.pt"), resume=args.resume,
@@ -108,6 +115,7 @@ def _train_process(args, device):
         "data": args.data,
         "settings": {"kind": args.kind, "code": args.code, "layers": list(hidden),
                      "pretrain": args.pretrain, "epochs": args.epochs, "lr": args.lr,
+                     "code_activation": args.code_activation, "weight_decay": args.weight_decay,
                      "batch_size": args.batch_size, "seed": args.seed, "device": str(device),
                      "world_size": world},
         "train_reconstruction_error": ae.reconstruction_error(train.X),

@@ -30,25 +30,27 @@ LOSSES = ("squared", "cross-entropy")
 
 
 class AutoencoderNet(torch.nn.Module):
-    """Encoder-decoder for ``sizes = (n_features, *layers)``; ``activation`` and ``output`` are
-    "sigmoid" or "linear". ``forward(x)`` returns ``(output logits, code)``, (n, n_features)
+    """Encoder-decoder for ``sizes = (n_features, *layers)``; ``activation`` (hidden layers),
+    ``code`` (the code layer; default: as ``activation``) and ``output`` are "sigmoid" or
+    "linear". ``forward(x)`` returns ``(output logits, code)``, (n, n_features)
     and (n, layers[-1]); :meth:`decode` applies the output activation."""
 
-    def __init__(self, sizes, *, activation="sigmoid", output="sigmoid"):
+    def __init__(self, sizes, *, activation="sigmoid", output="sigmoid", code=None):
         super().__init__()
         self.sizes, self.activation, self.output = tuple(sizes), activation, output
+        self.code = activation if code is None else code
         steps = list(pairwise(self.sizes))
         self.encoder = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in steps)
         self.decoder = torch.nn.ModuleList(torch.nn.Linear(b, a) for a, b in reversed(steps))
 
-    def _act(self, x):
-        return torch.sigmoid(x) if self.activation == "sigmoid" else x
+    def _act(self, x, activation=None):
+        return torch.sigmoid(x) if (activation or self.activation) == "sigmoid" else x
 
     def encode(self, x):
         """Code (n, layers[-1]) of inputs x (n, n_features)."""
-        for layer in self.encoder:
+        for layer in self.encoder[:-1]:
             x = self._act(layer(x))
-        return x
+        return self._act(self.encoder[-1](x), self.code)
 
     def decode_logits(self, h):
         """Pre-activation of the output layer (n, n_features) for codes h (n, layers[-1])."""
