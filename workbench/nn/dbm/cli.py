@@ -6,7 +6,6 @@ prints ``{"final": {...}, "history": [...], "checkpoint": ...}`` (and ``files``)
 The common options and the ending come from :mod:`workbench.nn.runtime.command`.
 """
 
-import re
 import sys
 from pathlib import Path
 
@@ -27,8 +26,9 @@ FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_epochs": "--epochs", "learnin
 
 
 def _defaults(name):
-    family = re.sub(r"-\d.*$", "", str(name))
-    return dict(DATASET_DEFAULTS.get(family, DATASET_DEFAULTS["file"]))
+    from workbench.nn.runtime.command import dataset_defaults
+
+    return dataset_defaults(name, DATASET_DEFAULTS)
 
 
 def _ais_options(p):

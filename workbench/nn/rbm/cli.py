@@ -11,11 +11,10 @@ with N workers (:func:`workbench.nn.runtime.launch_torchrun`), as ``torchrun --n
 policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per process.
 """
 
-import re
 import sys
 from pathlib import Path
 
-from workbench.nn.runtime.command import add_run_options, finish_run
+from workbench.nn.runtime.command import add_run_options, dataset_defaults, finish_run
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -42,9 +41,7 @@ FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_hidden": "--hidden", "n_epoch
 
 def defaults_for(name):
     """Training settings for a data set name (``bars-stripes-3``, ``ising-4-2.5``, ...)."""
-    family = re.sub(r"-\d.*$", "", str(name))
-    family = family if family in DATASET_DEFAULTS else "file"
-    return {**COMMON, **DATASET_DEFAULTS[family]}
+    return dataset_defaults(name, DATASET_DEFAULTS, COMMON)
 
 
 def register(sub):

@@ -18,7 +18,15 @@ from pathlib import Path
 from workbench.errors import InputError
 from workbench.output import emit
 
-__all__ = ["add_run_options", "finish_run", "finish_samples", "int_list", "load_split", "run_ranks"]
+__all__ = [
+    "add_run_options",
+    "dataset_defaults",
+    "finish_run",
+    "finish_samples",
+    "int_list",
+    "load_split",
+    "run_ranks",
+]
 
 DEFAULT_SEED = 0
 FIGURE_DPI = 90
@@ -41,6 +49,16 @@ def add_run_options(p, *, out):
         help="folder for the checkpoint, figures and metrics.json (default %(default)s)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def dataset_defaults(name, table, common=None):
+    """A command's training settings for the data set ``name``: ``common`` updated with the
+    entry of ``table`` for its family (``bars-stripes-3`` -> ``bars-stripes``, ``ising-4-2.5``
+    -> ``ising``), or with ``table["file"]`` for a user file or an unlisted name."""
+    import re
+
+    family = re.sub(r"-\d.*$", "", str(name))
+    return {**(common or {}), **table.get(family, table["file"])}
 
 
 def int_list(text):

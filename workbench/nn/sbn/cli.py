@@ -8,11 +8,16 @@ stderr. The final log-likelihood is exact when the hidden layers can be enumerat
 estimated by importance sampling with the recognition net as proposal (with its standard error).
 """
 
-import re
 import sys
 from pathlib import Path
 
-from workbench.nn.runtime.command import add_run_options, finish_run, int_list, load_split
+from workbench.nn.runtime.command import (
+    add_run_options,
+    dataset_defaults,
+    finish_run,
+    int_list,
+    load_split,
+)
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -35,9 +40,7 @@ FLAG_NAMES = {"X": "--data", "n_epochs": "--epochs", "learning_rate": "--lr",
 
 def defaults_for(name):
     """Training settings for a data set name (``bars-stripes-3``, ``mnist5k``, a file)."""
-    family = re.sub(r"-\d.*$", "", str(name))
-    family = family if family in DATASET_DEFAULTS else "file"
-    return {**COMMON, **DATASET_DEFAULTS[family]}
+    return dataset_defaults(name, DATASET_DEFAULTS, COMMON)
 
 
 def register(sub):
