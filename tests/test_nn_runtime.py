@@ -422,3 +422,14 @@ def test_finish_run_writes_figures_and_metrics_then_prints_the_json(tmp_path, ca
     args.nproc = 0
     with pytest.raises(InputError, match="nproc"):
         run_ranks(args, ("x",), lambda a, d: None)
+
+
+def test_load_split_names_the_commands_data_option():
+    from workbench.nn.runtime.command import load_split
+
+    train, test = load_split("digits")
+    assert train.X.shape[1] == test.X.shape[1] == 64
+    assert load_split("bars-stripes-3")[1] is None
+    with pytest.raises(InputError, match="unknown data set") as err:
+        load_split("no-such-data")
+    assert err.value.argument == "data"

@@ -74,15 +74,17 @@ def int_list(text):
 def load_split(name, *, binarize=False, data_dir=None):
     """``(train, test)``: the data set ``name`` (a built-in name or a user file, see
     :func:`workbench.data.load_dataset`) as :class:`~workbench.data.datasets.Dataset` tuples,
-    ``test`` None where the data set has no held-out split. ``binarize`` thresholds at 0.5."""
+    ``test`` None where the data set has no held-out split. ``binarize`` thresholds at 0.5. A bad
+    ``name`` is an :class:`InputError` naming ``data`` (the commands' ``--data``)."""
     from workbench.data.datasets import has_split, load_dataset
 
-    if not has_split(name):
-        return load_dataset(name, binarize=binarize, data_dir=data_dir), None
-    return tuple(
-        load_dataset(name, split=part, binarize=binarize, data_dir=data_dir)
-        for part in ("train", "test")
-    )
+    parts = ("train", "test") if has_split(name) else ("all",)
+    try:  # the commands take the data set as --data: name it so in errors
+        loaded = [load_dataset(name, split=p, binarize=binarize, data_dir=data_dir) for p in parts]
+    except InputError as err:
+        raise InputError("data" if err.argument == "name" else err.argument,
+                         detail=err.detail) from None  # fmt: skip
+    return (*loaded, None) if len(loaded) == 1 else tuple(loaded)
 
 
 def run_ranks(args, words, process):
