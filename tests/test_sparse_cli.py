@@ -77,3 +77,12 @@ def test_bad_input_names_the_flag(args, flag, tmp_path, capsys):
     code = main(["sparse", "learn", "--data", "digits", *args, "--out", str(tmp_path)])
     assert code == 2
     assert flag in capsys.readouterr().err
+
+
+def test_code_with_a_missing_dictionary_names_the_flag(tmp_path, capsys):
+    missing = str(tmp_path / "none.pt")
+    code = main(["sparse", "code", "--data", "digits", "--dictionary", missing,
+                 "--out", str(tmp_path)])  # fmt: skip
+    assert code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith(f"--dictionary: no such checkpoint file: {missing}")

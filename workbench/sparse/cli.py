@@ -56,7 +56,7 @@ def register(sub):
     p.add_argument("--patch", type=int, default=None, metavar="P")
     p.add_argument("--patches", type=int, default=10_000)
     add_run_options(p, out="workbench-sparse")
-    p.set_defaults(flag_names=FLAG_NAMES)
+    p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--dictionary"})
     return {"sparse": run}
 
 
