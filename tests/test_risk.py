@@ -32,7 +32,7 @@ EXACT = {
 
 @pytest.fixture(scope="module")
 def study():
-    return risk_study("beta-binomial", replicates=60, seed=7, jobs=2, draws=500, chains=2)
+    return risk_study("beta-binomial", replicates=60, seed=7, n_workers=2, draws=500, chains=2)
 
 
 def test_exact_risk_is_smallest_for_the_posterior_mean():
@@ -80,13 +80,15 @@ def test_non_converged_replicates_are_counted_and_can_be_left_out(study):
 
 
 def test_same_seed_same_truths(tmp_path):
-    first = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
+    first = risk_study("beta-binomial", replicates=3, seed=11, n_workers=1, methods=("map", "ml"))
     files = first.save(tmp_path / "first")
     # libraries add warning filters when first imported; after that a study changes none
     with warnings.catch_warnings():
         warnings.simplefilter("default")  # a front filter that a global "ignore" would displace
         filters, backend = list(warnings.filters), matplotlib.get_backend()
-        second = risk_study("beta-binomial", replicates=3, seed=11, jobs=1, methods=("map", "ml"))
+        second = risk_study(
+            "beta-binomial", replicates=3, seed=11, n_workers=1, methods=("map", "ml")
+        )
         second.save(tmp_path / "second")  # the figure is drawn outside pyplot
         assert warnings.filters == filters and matplotlib.get_backend() == backend
     assert first.converged is None and len(first.warnings) == 3

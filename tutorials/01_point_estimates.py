@@ -261,19 +261,20 @@ for m in rules:
 # the MAP's 0.001 cannot (it would take a few hundred: exercise 3). The last lines say which
 # excess this run resolves.
 #
-# The replicates run in two worker processes started with "spawn": each worker re-imports
-# the main module. Under Jupyter that is harmless; run as a script (`python
-# tutorials/01_point_estimates.py`) the workers would re-run this whole file, every NUTS run
-# above included. A script would normally put its work under `if __name__ == "__main__":`;
+# The replicates run on Dask, here in a local cluster of two worker processes (`n_workers`;
+# `scheduler="tcp://HOST:PORT"` sends them to a running cluster instead). The local workers
+# are started with "spawn", so each re-imports the main module. Under Jupyter that is
+# harmless; run as a script (`python tutorials/01_point_estimates.py`) the workers would re-run
+# this whole file, every NUTS run above included. A script would normally put its work under `if __name__ == "__main__":`;
 # this notebook instead runs the replicates in its own process when it is a script.
 
 # %%
 import __main__  # noqa: E402
 from workbench.bayes.risk import risk_study  # noqa: E402
 
-JOBS = 1 if hasattr(__main__, "__file__") else 2  # a script has a file; a Jupyter kernel not
+WORKERS = 1 if hasattr(__main__, "__file__") else 2  # a script has a file; a Jupyter kernel not
 study = risk_study(
-    "beta-binomial", replicates=REPLICATES, seed=SEED, jobs=JOBS, draws=500, chains=2
+    "beta-binomial", replicates=REPLICATES, seed=SEED, n_workers=WORKERS, draws=500, chains=2
 )
 print(study.table())
 summary = study.summary()

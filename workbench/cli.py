@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from workbench.errors import InputError
 from workbench.output import emit
+from workbench.replicates import add_replicate_options, replicate_kwargs
 
 __all__ = ["flag_for", "main"]
 
@@ -90,7 +91,7 @@ def build_parser():
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data", default=None, help="data file fixing the design (size, covariates)")
     p.add_argument("--replicates", type=int, default=100)
-    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    add_replicate_options(p)
     p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"], metavar="METHOD")
     p.add_argument(
         "--converged-only",
@@ -202,8 +203,8 @@ def cmd_risk(args):
         chains=args.chains,
         sampler=args.sampler,
         seed=args.seed,
-        jobs=args.jobs,
         converged_only=args.converged_only,
+        **replicate_kwargs(args),
     )
     payload = study.to_dict()
     if args.out:

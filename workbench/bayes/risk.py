@@ -14,10 +14,7 @@ Warnings are captured per replicate (``warnings[r]``), never silenced process-wi
 >>> print(study.table())
 """
 
-import multiprocessing as mp
-import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +22,7 @@ import numpy as np
 import pymc as pm
 
 from workbench.bayes.estimators import METHODS
+from workbench.replicates import run_replicates, worker_cached
 from workbench.samplers.pymc_target import observed_data_names
 
 __all__ = ["RiskResult", "risk_study"]
@@ -175,22 +173,10 @@ class RiskResult:
         return {k: str(v) for k, v in paths.items()}
 
 
-_WORKER = {}
-
-
-def _init_worker(name, settings, data, estimator_kwargs):
-    import models
-    from workbench.bayes.estimators import Estimator
-
-    with warnings.catch_warnings(record=True):  # building the model: nothing per replicate
-        warnings.simplefilter("always")
-        model = models.build(name, data=data, **settings)
-        _WORKER["estimator"] = Estimator(model, progressbar=False, name=name, **estimator_kwargs)
-
-
-def _run_replicate(data, seed):
-    """Estimates, CM verdict (None without cm) and the warning messages of one replicate."""
-    estimator = _WORKER["estimator"]
+def _replicate(shared, data, seed):
+    """Estimates, CM verdict (None without cm) and the warning messages of one replicate; the
+    estimator (model compiled once) is kept per worker process."""
+    estimator = worker_cached(shared["key"], lambda: _estimator(**shared["build"]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = estimator.run(data=data, seed=seed)
@@ -200,6 +186,16 @@ def _run_replicate(data, seed):
         out[method] = {n: values.get(n) for n in estimator.var_names}
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     return out, result.diagnostics.get("converged"), messages
+
+
+def _estimator(name, settings, data, estimator_kwargs):
+    import models
+    from workbench.bayes.estimators import Estimator
+
+    with warnings.catch_warnings(record=True):  # building the model: nothing per replicate
+        warnings.simplefilter("always")
+        model = models.build(name, data=data, **settings)
+        return Estimator(model, progressbar=False, name=name, **estimator_kwargs)
 
 
 def risk_study(
@@ -214,23 +210,28 @@ def risk_study(
     chains=2,
     sampler="nutpie",
     seed=None,
-    jobs=2,
+    n_workers=None,
+    client=None,
+    scheduler=None,
     progressbar=None,
     converged_only=False,
 ):
     """Risk of each estimator on catalogue model ``model_name`` over ``replicates`` prior draws.
 
     The design (sample size, covariates) comes from ``data`` (built-in data when None); only the
-    observations are replaced by simulations. Replicates run in ``jobs`` worker processes, each
-    compiling the model once. Non-converged replicates (CM draws judged by ``diagnose``) are
-    counted and averaged in, unless ``converged_only``. Returns a :class:`RiskResult`.
+    observations are replaced by simulations. Replicates run on Dask
+    (:func:`workbench.replicates.run_replicates`): on ``client``, on the cluster whose scheduler
+    is at ``scheduler`` (``tcp://HOST:PORT``), or on ``n_workers`` local processes (default: the
+    cores; 1: in this process); each worker compiles the model once. Each replicate has its own
+    seed (a SeedSequence child of ``seed``), so the result does not depend on where it ran.
+    ``progressbar``: on stderr (None: when stderr is a terminal). Non-converged replicates (CM
+    draws judged by ``diagnose``) are counted and averaged in, unless ``converged_only``.
+    Returns a :class:`RiskResult`.
     """
     import models
 
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 2:
         raise ValueError(f"replicates: expected an integer >= 2, got {replicates!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
     spec = models.get_spec(model_name)
     settings = dict(settings or {})
     model = models.build(model_name, data=data, **settings)
@@ -259,32 +260,16 @@ def risk_study(
         "sampler": sampler,
         "var_names": var_names,
     }
-    init_args = (model_name, settings, data, estimator_kwargs)
-    if progressbar is None:
-        progressbar = sys.stderr.isatty()
-    from tqdm.auto import tqdm
+    build = {"name": model_name, "settings": settings, "data": data,
+             "estimator_kwargs": estimator_kwargs}  # fmt: skip
+    from dask.base import tokenize
 
-    bar = tqdm(
-        total=replicates, desc=f"risk {model_name}", disable=not progressbar, file=sys.stderr
-    )
-    if jobs == 1:
-        _init_worker(*init_args)
-        outputs = []
-        for sim, s in zip(simulated, seeds, strict=True):
-            outputs.append(_run_replicate(sim, s))
-            bar.update()
-    else:
-        context = mp.get_context("spawn")
-        with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_init_worker, initargs=init_args
-        ) as pool:
-            futures = [
-                pool.submit(_run_replicate, sim, s) for sim, s in zip(simulated, seeds, strict=True)
-            ]
-            for future in futures:
-                future.add_done_callback(lambda _: bar.update())
-            outputs = [f.result() for f in futures]
-    bar.close()
+    shared = {"key": f"risk-{tokenize(build)}", "build": build}
+    outputs = run_replicates(
+        _replicate, shared, zip(simulated, seeds, strict=True), client=client,
+        scheduler=scheduler, n_workers=n_workers, progressbar=progressbar,
+        desc=f"risk {model_name}",
+    )  # fmt: skip
 
     def stacked(method, name):
         blank = np.full(truth[name].shape[1:], np.nan)
@@ -301,7 +286,6 @@ def risk_study(
         "chains": chains,
         "sampler": sampler,
         "seed": seed,
-        "jobs": jobs,
     }
     return RiskResult(
         model_name, var_names, tuple(methods), truth, estimates, run_settings,

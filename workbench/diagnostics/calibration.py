@@ -211,53 +211,95 @@ def sbc_model(
     rule="metropolis",
     ci_prob=0.99,
     seed=None,
+    n_workers=None,
+    client=None,
+    scheduler=None,
+    progressbar=None,
 ):
     """SBC of the workbench's random-walk Metropolis on a PyMC model (e.g. a catalogue model).
 
     Truths and data come from the model's prior predictive; the observations must live in
     ``pm.Data`` containers (every catalogue builder does this), so the log-density is compiled
-    once and only the data change between replicates. Each replicate runs ``chains`` chains of
-    ``warmup + draws`` steps and keeps every ``thin``-th draw; :func:`diagnose` judges each
-    replicate's (unthinned) chains.
+    once per worker and only the data change between replicates. Each replicate runs ``chains``
+    chains of ``warmup + draws`` steps and keeps every ``thin``-th draw; :func:`diagnose` judges
+    each replicate's (unthinned) chains. Replicates run on Dask
+    (:func:`workbench.replicates.run_replicates`: ``client``, ``scheduler`` or ``n_workers``
+    local processes, default the cores, 1 in this process), each with its own seed drawn from
+    ``seed``, so the result does not depend on where they ran. ``model`` itself is not changed.
     """
+    import hashlib
+
+    import cloudpickle
     import pymc as pm
 
-    from workbench.diagnostics.report import diagnose
-    from workbench.samplers import PyMCTarget, metropolis
+    from workbench.replicates import run_replicates
     from workbench.samplers.pymc_target import observed_data_names
 
     replicates = check_count("replicates", replicates, 10)
     thin = check_count("thin", thin, 1)
     rng = make_rng(seed)
     containers = observed_data_names(model)
-    original = {name: model[name].get_value() for name in containers.values()}
     names = [rv.name for rv in model.free_RVs]
     prior = pm.sample_prior_predictive(
         draws=replicates, model=model, random_seed=rng, var_names=names + list(containers)
     )
     truths = {n: prior["prior"][n].values[0] for n in names}
-    simulated = {n: prior["prior_predictive"][n].values[0] for n in containers}
-    target = PyMCTarget(model)
-    kept = {n: [] for n in names}
-    converged = np.zeros(replicates, bool)
-    try:
-        for r in range(replicates):
-            pm.set_data({containers[n]: simulated[n][r] for n in containers}, model=model)
-            tree = metropolis.sample(
-                target.logdensity,
-                target.initial_positions(chains, seed=rng),
-                draws=draws,
-                warmup=warmup,
-                rule=rule,
-                transform=target.posterior,
-                seed=rng,
-            )
-            converged[r] = diagnose(tree, var_names=names, allow_single_chain=True).converged
-            for n in names:
-                values = tree["posterior"][n].values[:, ::thin]
-                kept[n].append(values.reshape(-1, *values.shape[2:]))
-    finally:
-        pm.set_data(original, model=model)
-    ranks = {n: (np.stack(kept[n]) < truths[n][:, None]).sum(axis=1) for n in names}
-    n_kept = int(np.stack(kept[names[0]]).shape[1])
-    return _judge(ranks, n_kept, ci_prob, rng, 1000, converged)
+    simulated = [
+        {containers[n]: prior["prior_predictive"][n].values[0, r] for n in containers}
+        for r in range(replicates)
+    ]
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(replicates)
+    blob = cloudpickle.dumps(model)
+    shared = {
+        "key": f"sbc-{hashlib.sha256(blob).hexdigest()}",
+        "model": blob,
+        "names": names,
+        "run": {"draws": draws, "warmup": warmup, "chains": chains, "rule": rule, "thin": thin},
+    }
+    outputs = run_replicates(
+        _sbc_replicate, shared, zip(simulated, seeds, strict=True), client=client,
+        scheduler=scheduler, n_workers=n_workers, progressbar=progressbar, desc="SBC",
+    )  # fmt: skip
+    converged = np.array([verdict for verdict, _ in outputs])
+    kept = {n: np.stack([values[n] for _, values in outputs]) for n in names}
+    ranks = {n: (kept[n] < truths[n][:, None]).sum(axis=1) for n in names}
+    return _judge(ranks, int(kept[names[0]].shape[1]), ci_prob, rng, 1000, converged)
+
+
+def _compiled(blob):
+    """A worker's own copy of the model and its compiled log-density."""
+    import cloudpickle
+
+    from workbench.samplers import PyMCTarget
+
+    model = cloudpickle.loads(blob)
+    return model, PyMCTarget(model)
+
+
+def _sbc_replicate(shared, data, seed):
+    """One replicate: the data set into the worker's model copy, Metropolis chains, the diagnose
+    verdict and the thinned draws ``{name: (chains * kept, *shape)}``."""
+    import pymc as pm
+
+    from workbench.diagnostics.report import diagnose
+    from workbench.replicates import worker_cached
+    from workbench.samplers import metropolis
+
+    model, target = worker_cached(shared["key"], lambda: _compiled(shared["model"]))
+    run, rng = shared["run"], np.random.default_rng(seed)
+    pm.set_data(data, model=model)
+    tree = metropolis.sample(
+        target.logdensity,
+        target.initial_positions(run["chains"], seed=rng),
+        draws=run["draws"],
+        warmup=run["warmup"],
+        rule=run["rule"],
+        transform=target.posterior,
+        seed=rng,
+    )
+    verdict = diagnose(tree, var_names=shared["names"], allow_single_chain=True).converged
+    kept = {}
+    for n in shared["names"]:
+        values = tree["posterior"][n].values[:, :: run["thin"]]
+        kept[n] = values.reshape(-1, *values.shape[2:])
+    return bool(verdict), kept

@@ -10,6 +10,8 @@ import json
 import time
 from pathlib import Path
 
+from workbench.nn.runtime.command import add_tensorboard_option, tensorboard_recording
+
 __all__ = ["register"]
 
 TRAIN_DEFAULTS = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "seed": 0}
@@ -92,6 +94,7 @@ def register(sub):
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_tensorboard_option(p)
     _add_architecture_options(p)
     p.set_defaults(
         flag_names={
@@ -216,7 +219,8 @@ def cmd_train(args):
         progress=rank == 0,
     )
     try:
-        clf.fit(train.X, train.y)
+        with tensorboard_recording(args):
+            clf.fit(train.X, train.y)
     finally:
         if under_torchrun() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -14,7 +14,12 @@ policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per 
 import sys
 from pathlib import Path
 
-from workbench.nn.runtime.command import add_run_options, dataset_defaults, finish_run
+from workbench.nn.runtime.command import (
+    add_run_options,
+    add_tensorboard_option,
+    dataset_defaults,
+    finish_run,
+)
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -71,6 +76,7 @@ def register(sub):
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue training from a checkpoint up to --epochs")  # fmt: skip
     add_run_options(p, out="workbench-rbm")
+    add_tensorboard_option(p)
     p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--resume"})
 
     p = rbm_sub.add_parser("sample", help="generate samples by long Gibbs runs")

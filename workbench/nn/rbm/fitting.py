@@ -110,6 +110,10 @@ class _Task:
             fields.update(monitor(est, self.X_monitor, self.X_val, epoch, binary=self.binary))
         return fields, False
 
+    def weights(self):
+        state = self.est._state  # W (n_visible, n_hidden): the receptive fields are its columns
+        return {"W": state["W"].T, "visible_bias": state["a"], "hidden_bias": state["b"]}
+
     def state_dict(self):
         est = self.est
         return {

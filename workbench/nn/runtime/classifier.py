@@ -180,6 +180,9 @@ class ClassifierTask:
         patience = self.cfg.patience
         return record, patience is not None and s["bad_epochs"] >= patience
 
+    def weights(self):
+        return dict(self.model.named_parameters())
+
     def state_dict(self):
         return {"model": self.model.state_dict(), "optim": self.optimizer.state_dict(),
                 "selection": self.selection}  # fmt: skip

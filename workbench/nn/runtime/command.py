@@ -20,6 +20,7 @@ from workbench.output import emit
 
 __all__ = [
     "add_run_options",
+    "add_tensorboard_option",
     "dataset_defaults",
     "finish_run",
     "finish_samples",
@@ -49,6 +50,23 @@ def add_run_options(p, *, out):
         help="folder for the checkpoint, figures and metrics.json (default %(default)s)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def add_tensorboard_option(p):
+    """Add ``--tensorboard DIR`` (off by default) to a training command's parser ``p``; the
+    command trains inside :func:`tensorboard_recording` (``run_ranks`` does so)."""
+    p.add_argument(
+        "--tensorboard", default=None, metavar="DIR",
+        help="write live training curves, weight histograms and filters for TensorBoard "
+             "under DIR (view: tensorboard --logdir DIR)",
+    )  # fmt: skip
+
+
+def tensorboard_recording(args):
+    """The TensorBoard context of ``args.tensorboard`` (a no-op without the option)."""
+    from workbench.nn.runtime.tensorboard import recording
+
+    return recording(getattr(args, "tensorboard", None))
 
 
 def dataset_defaults(name, table, common=None):
@@ -109,12 +127,14 @@ def run_ranks(args, words, process):
             raise SystemExit(code)
         return None
     if not under_torchrun():
-        return process(args, args.device)
+        with tensorboard_recording(args):
+            return process(args, args.device)
     import torch
 
     device = str(init_distributed(args.device))
     try:
-        return process(args, device)
+        with tensorboard_recording(args):
+            return process(args, device)
     finally:
         torch.distributed.destroy_process_group()
 

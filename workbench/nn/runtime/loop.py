@@ -11,7 +11,12 @@ A family supplies a *task*, an object with
 - ``end_epoch(epoch)``: after epoch ``epoch`` (1-based): ``(fields, stop)``, further entries of
   the epoch's history record (validation scores, learning rate, monitors) and whether to stop;
 - ``state_dict()`` / ``load_state_dict(state)``: everything the task needs to continue
-  (tensors and plain values; model and optimiser state, generators, ...).
+  (tensors and plain values; model and optimiser state, generators, ...);
+- optionally ``weights()``: ``{name: tensor}`` in Torch's (out, in, ...) layout, for observers.
+
+An *observer* (``observer=``, or on rank 0 the TensorBoard writer of an enclosing
+:func:`workbench.nn.runtime.tensorboard.recording`) sees every epoch on rank 0:
+``observer.epoch(task, record, logged)`` with the history record and whether it was logged.
 
 The loop owns the rest: the batch order of epoch ``e`` (``numpy_rng(seed, "batch-order", e)``,
 a pure function, so a run resumed mid-epoch draws the same batches), the global batch shared
@@ -47,6 +52,7 @@ from workbench.nn.runtime.checkpoint import check_config, load_checkpoint, save_
 from workbench.nn.runtime.distributed import all_reduce, collective_device, distributed_context
 from workbench.nn.runtime.interrupts import Interrupts
 from workbench.nn.runtime.seeds import numpy_rng
+from workbench.nn.runtime.tensorboard import observer_for
 
 __all__ = ["LoopResult", "run_loop"]
 
@@ -67,12 +73,14 @@ def _positive(name, value):
 
 
 def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resume=False,
-             checkpoint_every=1, progress=True, log_every=None, start=None):  # fmt: skip
+             checkpoint_every=1, progress=True, log_every=None, start=None,
+             observer=None):  # fmt: skip
     """Train ``task`` for ``n_epochs`` passes over ``n_train`` rows in global mini-batches of
     ``batch_size`` (the last one holds the remainder); see the module docstring. ``resume``
     continues from ``checkpoint`` when that file exists; ``start`` (a ``LoopResult.state``, or
     ``state["loop"]`` of a checkpoint already loaded into the task) continues in memory, up to
     the new ``n_epochs``. ``log_every``: epochs between log lines (None: about 20 per run).
+    ``observer``: sees each epoch on rank 0 (None: TensorBoard inside ``recording``, else none).
     Raises KeyboardInterrupt after saving the checkpoint when interrupted."""
     sizes = {"n_train": n_train, "n_epochs": n_epochs, "batch_size": batch_size,
              "checkpoint_every": checkpoint_every}  # fmt: skip
@@ -84,6 +92,7 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
     from tqdm import tqdm
 
     rank, world, _ = distributed_context()
+    observer = observer_for(task) if observer is None else observer
     B, steps_per_epoch = batch_size, math.ceil(n_train / batch_size)
     config = {**task.config, "loop": {"batch_size": B, "seed": seed, "n_train": n_train}}
     path = None if checkpoint is None else Path(checkpoint)
@@ -151,6 +160,8 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
             if progress and rank == 0 and due:
                 tqdm.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in record.items()), file=sys.stderr)  # fmt: skip
+            if observer is not None and rank == 0:
+                observer.epoch(task, record, due)
             if loop["epoch"] % checkpoint_every == 0 and loop["epoch"] < n_epochs:
                 save()
             if interrupts.requested(None):
