@@ -93,7 +93,13 @@ def test_sbc_plot_and_validation(results):
 def test_sbc_on_catalogue_model():
     """The PyMC path: prior predictive, compiled log-density with swapped pm.Data, Metropolis."""
     result = sbc_model(
-        models.build("beta-binomial"), replicates=30, draws=400, warmup=200, thin=8, seed=24
+        models.build("beta-binomial"),
+        replicates=30,
+        draws=400,
+        warmup=200,
+        thin=8,
+        seed=24,
+        n_workers=1,  # in this process; Dask workers: tests/test_replicates.py
     )
     assert result.ranks["p"].shape == (30,) and result.draws == 100
     assert result.calibrated
