@@ -103,3 +103,16 @@ def test_risk_cli_on_a_scheduler(client, capsys, tmp_path):
     assert main([*words, "--workers", "1"]) in (0, None)
     local = json.loads(capsys.readouterr().out)
     assert remote["risk"] == local["risk"] and remote["replicates"] == 3
+
+
+def test_sbc_cli_on_a_scheduler_matches_the_library(client, capsys):
+    words = ["sbc", "beta-binomial", "--replicates", "10", "--draws", "100", "--warmup", "50",
+             "--thin", "2", "--seed", "2", "--json"]  # fmt: skip
+    assert main([*words, "--scheduler", client.scheduler.address]) in (0, None)
+    remote = json.loads(capsys.readouterr().out)
+    local = sbc_model(models.build("beta-binomial"), replicates=10, draws=100, warmup=50,
+                      thin=2, seed=2, n_workers=1)  # fmt: skip
+    assert remote["model"] == "beta-binomial" and remote["replicates"] == 10
+    assert remote["variables"] == local.to_dict()["variables"]
+    assert main(["sbc", "beta-binomial", "--ci-prob", "2", "--workers", "1"]) == 2
+    assert "--ci-prob: expected a probability" in capsys.readouterr().err

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "workbench.nn.autoencoder.cli",
     "workbench.nn.sbn.cli",
     "workbench.sparse.cli",
+    "workbench.diagnostics.sbc_cli",
 )
 
 

@@ -133,9 +133,7 @@ def section_normal(report, seed, **_):
 def section_risk(report, seed, replicates=60, **_):
     from workbench.bayes.risk import risk_study
 
-    study = risk_study(
-        "beta-binomial", replicates=replicates, seed=seed, n_workers=2, progressbar=False
-    )
+    study = risk_study("beta-binomial", replicates=replicates, seed=seed, progressbar=False)
     report.heading("Frequentist risk: the posterior mean wins on average")
     report.paragraph(
         f"{replicates} coins drawn from the Beta(2, 2) prior, 10 tosses each, every estimator "

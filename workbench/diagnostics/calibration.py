@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 from arviz_stats.ecdf_utils import compute_ecdf, ecdf_pit
 
-from workbench.errors import check_count
+from workbench.errors import InputError, check_count
 from workbench.samplers.base import make_rng
 
 __all__ = ["SBCResult", "sbc", "sbc_model", "simultaneous_band"]
@@ -237,6 +237,8 @@ def sbc_model(
 
     replicates = check_count("replicates", replicates, 10)
     thin = check_count("thin", thin, 1)
+    if not 0 < ci_prob < 1:
+        raise InputError("ci_prob", "a probability in (0, 1)", repr(ci_prob))
     rng = make_rng(seed)
     containers = observed_data_names(model)
     names = [rv.name for rv in model.free_RVs]
