@@ -27,6 +27,7 @@ __all__ = [
     "int_list",
     "load_split",
     "run_ranks",
+    "tensorboard_recording",
 ]
 
 DEFAULT_SEED = 0
