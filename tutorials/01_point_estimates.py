@@ -265,8 +265,9 @@ for m in rules:
 # `scheduler="tcp://HOST:PORT"` sends them to a running cluster instead). The local workers
 # are started with "spawn", so each re-imports the main module. Under Jupyter that is
 # harmless; run as a script (`python tutorials/01_point_estimates.py`) the workers would re-run
-# this whole file, every NUTS run above included. A script would normally put its work under `if __name__ == "__main__":`;
-# this notebook instead runs the replicates in its own process when it is a script.
+# this whole file, every NUTS run above included. A script would normally put its work under
+# `if __name__ == "__main__":`; this notebook instead runs the replicates in its own process
+# when it is a script.
 
 # %%
 import __main__  # noqa: E402
