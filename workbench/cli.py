@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from workbench.errors import InputError
 from workbench.output import emit
+from workbench.signals import exit_code, terminate_as_interrupt
 
 __all__ = ["flag_for", "main"]
 
@@ -107,7 +108,35 @@ def build_parser():
 
     for module_name in COMMAND_MODULES:
         COMMANDS.update(importlib.import_module(module_name).register(sub))
+    for leaf in _leaf_parsers(parser):
+        _common_conventions(leaf)
     return parser
+
+
+def _leaf_parsers(parser):
+    """The parsers of ``parser``'s tree that run a command (no sub-commands below them)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for a in subs for child in dict.fromkeys(a.choices.values())
+            for leaf in _leaf_parsers(child)]  # fmt: skip
+
+
+def _common_conventions(p):
+    """What every command shares, added in one place: ``--overwrite`` where there is ``--out``
+    (see :mod:`workbench.runfolder`), and each option's default shown in its help."""
+    options = {s for a in p._actions for s in a.option_strings}
+    if "--out" in options and "--overwrite" not in options:
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace the results an earlier run of this command left in --out "
+                       "(deletes the files its manifest.json lists); without it such a folder "
+                       "is refused")  # fmt: skip
+    for action in p._actions:
+        if not action.option_strings or action.help in (None, argparse.SUPPRESS):
+            continue
+        shown = action.default not in (None, False, argparse.SUPPRESS, [], ())
+        if shown and "default" not in action.help:
+            action.help += " (default %(default)s)"
 
 
 def flag_for(args, argument):
@@ -247,14 +276,36 @@ def _cli_logging():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    with _cli_logging():
-        return _run(args)
+    """Run ``workbench <argv>`` (default: the command line); returns the exit code: 0, 1
+    (``diagnose --strict`` verdicts), 2 (bad input, one line on stderr), 130 / 143 (stopped by
+    SIGINT / SIGTERM, one line on stderr; a training run saves its checkpoint first)."""
+    try:  # from the first line on, so Ctrl-C while the libraries import is one line, not a trace
+        with terminate_as_interrupt():
+            argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+            args = build_parser().parse_args(argv)
+            with _cli_logging():
+                return _run(args, argv)
+    except KeyboardInterrupt as err:
+        print(f"workbench: {err or 'interrupted (SIGINT)'}", file=sys.stderr)
+        return exit_code(err)
 
 
-def _run(args):
+def command_name(args):
+    """The sub-command of parsed ``args`` as typed: "estimate", "rbm train", ..."""
+    words = [args.command]
+    words += [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
+    return " ".join(words)
+
+
+def _run(args, argv):
+    from workbench.runfolder import open_run_folder
+
     try:
-        COMMANDS[args.command](args)
+        with open_run_folder(getattr(args, "out", None), command=command_name(args), argv=argv,
+                             overwrite=getattr(args, "overwrite", False),
+                             resume=bool(getattr(args, "resume", None)),
+                             resumable=hasattr(args, "resume")):  # fmt: skip
+            COMMANDS[args.command](args)
     except BrokenPipeError:  # `workbench ... | head`: the reader left, nothing to report
         return 0
     except InputError as err:
@@ -263,9 +314,6 @@ def _run(args):
     except (ValueError, OSError) as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("workbench: interrupted", file=sys.stderr)
-        return 130
     return 0
 
 
