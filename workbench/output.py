@@ -16,6 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "atomic_path",
+    "progress_bars",
     "emit",
     "figure_png",
     "new_figure",
@@ -27,6 +28,13 @@ __all__ = [
     "write_netcdf",
     "write_text",
 ]
+
+
+def progress_bars(quiet=False):
+    """Whether to draw progress bars: only on a terminal (stderr a TTY) and not when ``quiet``
+    (the CLI's ``--json``), so logs and pipes never fill with bar frames. The one decision for
+    the training loop's and the samplers' bars."""
+    return not quiet and sys.stderr.isatty()
 
 
 def _umask():

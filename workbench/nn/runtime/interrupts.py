@@ -24,11 +24,9 @@ import threading
 import torch
 
 from workbench.nn.runtime.distributed import all_reduce, collective_device, distributed_context
-from workbench.signals import Interrupted
+from workbench.signals import SIGNALS, Interrupted
 
 __all__ = ["SIGNALS", "Interrupts"]
-
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupts:

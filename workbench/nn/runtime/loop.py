@@ -47,6 +47,7 @@ from workbench.nn.runtime.checkpoint import check_config, load_checkpoint, save_
 from workbench.nn.runtime.distributed import all_reduce, collective_device, distributed_context
 from workbench.nn.runtime.interrupts import Interrupts
 from workbench.nn.runtime.seeds import numpy_rng
+from workbench.output import progress_bars
 from workbench.signals import Interrupted
 
 __all__ = ["LoopResult", "run_loop"]
@@ -124,8 +125,8 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
             first = loop["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
             loss_sum = 0.0  # a tensor once a step returned one (no sync per step)
             bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{n_epochs}",
-                       file=sys.stderr, leave=False, disable=not progress or rank != 0
-                       or not sys.stderr.isatty())  # fmt: skip
+                       file=sys.stderr, leave=False,
+                       disable=not (progress and rank == 0 and progress_bars()))  # fmt: skip
             for b in bar:
                 batch = order[b * B : (b + 1) * B]  # (global batch,)
                 share = torch.tensor_split(batch, world)[rank] if world > 1 else batch
