@@ -136,7 +136,8 @@ class RunFolder:
                 if self._lock_is_live(lock):
                     raise InputError("out", detail=f"{self.path} is in use by another run "
                                      f"({self._holder(lock)}); wait for it to finish, or "
-                                     "choose another --out") from None  # fmt: skip
+                                     f"choose another --out (lock file: {lock})"
+                                     ) from None  # fmt: skip
                 try:  # a dead process's lock: take it over
                     lock.unlink()
                 except FileNotFoundError:
