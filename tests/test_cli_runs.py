@@ -172,3 +172,44 @@ def test_a_locked_folder_is_refused_by_the_cli(tmp_path, capsys):
     finally:
         holder.kill()
         holder.wait()
+
+
+TRAINING = {  # command line (without --epochs and --out), checkpoint name in --out
+    "sbn": (["sbn", "train", "--data", "bars-stripes-3", "--layers", "4"], "sbn.pt"),
+    "dbm": (["dbm", "train", "--data", "bars-stripes-3", "--layers", "4", "--no-pretrain"],
+            "dbm.pt"),
+    "ae": (["ae", "train", "--data", "digits", "--code", "4"], "autoencoder.pt"),
+    "cnn": (["cnn", "train", "--data", "digits", "--patience", "1000", "--no-figures"],
+            "checkpoint.pt"),
+    "sparse": (["sparse", "learn", "--data", "digits", "--atoms", "8"], "dictionary.pt"),
+}  # fmt: skip
+
+
+@pytest.mark.slow  # five training commands started, stopped and resumed as processes
+@pytest.mark.parametrize("family", sorted(TRAINING))
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_every_training_command_stops_saves_and_resumes_alike(tmp_path, family, sig, code):
+    import torch
+
+    argv, name = TRAINING[family]
+    out = tmp_path / "run"
+    proc = cli(*argv, "--threads", "1", "--epochs", "100000", "--out", str(out))
+    try:
+        deadline = time.monotonic() + 600
+        while not (out / name).exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"workbench: interrupted ({sig.name}) after")
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    done = torch.load(out / name, weights_only=True)["state"]["loop"]["epoch"]
+    resumed = subprocess.run([sys.executable, "-m", "workbench.cli", *argv, "--threads", "1",
+                              "--epochs", str(done + 1), "--out", str(out), "--resume", "--json"],
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["history"][-1]["epoch"] == done + 1
