@@ -176,7 +176,7 @@ def test_a_locked_folder_is_refused_by_the_cli(tmp_path, capsys):
 
 TRAINING = {  # command line (without --epochs and --out), checkpoint name in --out
     "sbn": (["sbn", "train", "--data", "bars-stripes-3", "--layers", "4"], "sbn.pt"),
-    "dbm": (["dbm", "train", "--data", "bars-stripes-3", "--layers", "4", "--no-pretrain"],
+    "dbm": (["dbm", "train", "--data", "bars-stripes-3", "--layers", "4,2", "--no-pretrain"],
             "dbm.pt"),
     "ae": (["ae", "train", "--data", "digits", "--code", "4"], "autoencoder.pt"),
     "cnn": (["cnn", "train", "--data", "digits", "--patience", "1000", "--no-figures"],
