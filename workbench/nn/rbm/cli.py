@@ -192,11 +192,13 @@ def _train_process(args, device):
         "n_chains": args.chains,
     }  # fmt: skip
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    train, test = _split(args.data, args.visible, args.binarize)
     out = Path(args.out)
     checkpoint = out / "rbm.pt"
-    if resume_checkpoint(args, out, "rbm.pt", "rbm", RESUME_OPTIONS, epochs=settings["epochs"]):
-        rbm = RBM.load(checkpoint, device=device)  # its settings, not the data set's defaults
+    resumed = resume_checkpoint(args, out, "rbm.pt", "rbm", RESUME_OPTIONS,
+                                epochs=settings["epochs"])  # fmt: skip
+    rbm = RBM.load(checkpoint, device=device) if resumed else None  # the checkpoint's settings
+    train, test = _split(args.data, rbm.visible if rbm else args.visible, args.binarize)
+    if resumed:
         rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
                        verbose=verbose(args))  # fmt: skip
         rbm.fit(train.X, X_val=None if test is None else test.X, resume=True)
