@@ -213,3 +213,19 @@ def test_every_training_command_stops_saves_and_resumes_alike(tmp_path, family, 
                              capture_output=True, text=True, timeout=600)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["history"][-1]["epoch"] == done + 1
+
+
+@pytest.mark.slow  # one NUTS run
+def test_estimate_over_an_earlier_run_keeps_no_stale_draws(tmp_path, capsys):
+    model = ["estimate", "beta-binomial", "--out", str(tmp_path), "--json"]
+    assert main([*model, "--methods", "map", "cm", "--draws", "200", "--tune", "200",
+                 "--chains", "2"]) == 0  # fmt: skip
+    assert (tmp_path / "posterior.nc").exists()
+    capsys.readouterr()
+    assert main([*model, "--methods", "map", "ml"]) == 2  # refused before any work
+    assert "earlier `estimate` run" in one_error_line(capsys)
+    assert main([*model, "--methods", "map", "ml", "--overwrite"]) == 0
+    assert not (tmp_path / "posterior.nc").exists()
+    files = read_manifest(tmp_path)["runs"]["estimate"]["files"]
+    assert "posterior.nc" not in files and "estimates.json" in files
+    assert json.loads((tmp_path / "estimates.json").read_text())["estimates"]["p"]["cm"] is None
