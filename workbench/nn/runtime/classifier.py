@@ -52,8 +52,9 @@ class TrainConfig:
     checkpoint: str | None = None  # path of the checkpoint file (written each epoch)
     resume: bool = False  # continue from ``checkpoint`` if it exists
 
-    # settings that may differ between a run and its resumption
-    RUNTIME = ("progress", "checkpoint", "resume", "eval_batch_size")
+    # settings that may differ between a run and its resumption (n_epochs: where the schedule
+    # ends; a run resumed with the same n_epochs equals the uninterrupted one)
+    RUNTIME = ("progress", "checkpoint", "resume", "eval_batch_size", "n_epochs")
 
 
 class TrainResult(NamedTuple):

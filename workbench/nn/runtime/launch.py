@@ -9,6 +9,7 @@ forwarded unchanged. Each worker then joins the process group
 """
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -44,11 +45,20 @@ def torchrun_command(nproc, argv):
 def launch_torchrun(nproc, argv=None, threads=None):
     """Run ``workbench <argv>`` under torchrun with ``nproc`` workers and wait; returns the exit
     code. ``argv`` defaults to this process's command line (``sys.argv[1:]``); the CLI passes
-    the list it parsed. Workers get ``OMP_NUM_THREADS`` = ``threads`` or cores // nproc."""
+    the list it parsed. Workers get ``OMP_NUM_THREADS`` = ``threads`` or cores // nproc. A
+    SIGTERM sent to this process is passed on to torchrun (which passes it to the workers, who
+    save their checkpoint; Ctrl-C reaches them directly), and they are waited for."""
     argv = sys.argv[1:] if argv is None else argv
     n = threads if threads is not None else default_threads(nproc)
     env = {**os.environ, "OMP_NUM_THREADS": str(n)}
-    return subprocess.run(torchrun_command(nproc, argv), env=env).returncode
+    with subprocess.Popen(torchrun_command(nproc, argv), env=env) as proc:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt as err:  # the ranks save and stop; wait for them
+            if getattr(err, "signal", "SIGINT") == "SIGTERM":  # Ctrl-C reached them already
+                proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            raise
 
 
 def command_line(*words):
