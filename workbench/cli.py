@@ -103,6 +103,9 @@ def build_parser():
     p.add_argument("--out", default="workbench-demo", help="output folder (default workbench-demo)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
+    p.add_argument("--section", action="append", dest="sections", metavar="NAME",
+                   help="run only this section (repeatable; e.g. energy, ppca, cnn)")  # fmt: skip
+    p.set_defaults(flag_names={"sections": "--section"})
     p.add_argument("--json", action="store_true")
 
     for module_name in COMMAND_MODULES:
@@ -215,7 +218,11 @@ def cmd_demo(args):
     from workbench.demo import run_demo
 
     summary = run_demo(
-        out_dir=args.out, seed=args.seed, replicates=args.replicates, echo=not args.json
+        out_dir=args.out,
+        seed=args.seed,
+        replicates=args.replicates,
+        echo=not args.json,
+        sections=args.sections,
     )
     if args.json:
         emit(args, summary, "")

@@ -18,6 +18,7 @@ from workbench.bayes import Estimator
 from workbench.bayes.demo import section_approximations
 from workbench.diagnostics.demo import section_diagnostics
 from workbench.energy.demo import section_energy
+from workbench.errors import InputError
 from workbench.linear.demo import section_ppca
 from workbench.nn.autoencoder.demo import section_autoencoder
 from workbench.nn.cnn.demo import section_cnn
@@ -29,7 +30,7 @@ from workbench.report import HtmlReport, Table, estimate_tables
 from workbench.sizes import run_size
 from workbench.sparse.demo import section_sparse_coding
 
-__all__ = ["QUICK_SKIPS", "SECTIONS", "run_demo"]
+__all__ = ["QUICK_SKIPS", "SECTIONS", "run_demo", "section_names"]
 
 
 def _estimate(name, seed, methods=("map", "ml", "cm", "cm_ml"), data=None, **settings):
@@ -215,9 +216,28 @@ QUICK_SKIPS = (
 )
 
 
-def run_demo(out_dir="workbench-demo", seed=1, replicates=60, echo=True):
-    """Run every section (without ``QUICK_SKIPS`` when ``$WORKBENCH_QUICK`` is set), write
-    ``report.html`` and ``summary.json``; returns the summary (one line per section)."""
+def section_names():
+    """The short names of the sections, in order (``section_energy`` is ``energy``)."""
+    return [s.__name__.removeprefix("section_") for s in SECTIONS]
+
+
+def _pick(sections):
+    """Section functions from short names (None: every section, less ``QUICK_SKIPS`` when
+    ``$WORKBENCH_QUICK`` is set)."""
+    if sections is None:
+        return run_size(SECTIONS, [s for s in SECTIONS if s not in QUICK_SKIPS])
+    names = [sections] if isinstance(sections, str) else list(sections)
+    unknown = [n for n in names if n not in section_names()]
+    if unknown or not names:
+        raise InputError("sections", f"names from {', '.join(section_names())}", names)
+    return [s for s in SECTIONS if s.__name__.removeprefix("section_") in names]
+
+
+def run_demo(out_dir="workbench-demo", seed=1, replicates=60, echo=True, sections=None):
+    """Run the sections, write ``report.html`` and ``summary.json``; returns the summary (one
+    line per section). ``sections``: short names (:func:`section_names`) to run, in the
+    report's order; default every section, without ``QUICK_SKIPS`` when ``$WORKBENCH_QUICK``
+    is set."""
 
     out = Path(out_dir)
     report = HtmlReport("Workbench demo: MAP, ML, CM and CM-ML side by side")
@@ -226,7 +246,7 @@ def run_demo(out_dir="workbench-demo", seed=1, replicates=60, echo=True):
         "with Monte Carlo error. CM-ML: mean of the likelihood normalised over the parameters "
         "(a flat prior). Intervals are highest-density intervals of the posterior."
     )
-    sections = run_size(SECTIONS, [s for s in SECTIONS if s not in QUICK_SKIPS])
+    sections = _pick(sections)
     summary, start = {"sections": []}, time.time()
     for section in sections:
         tick = time.time()
