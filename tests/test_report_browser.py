@@ -41,7 +41,7 @@ def test_table_formats_numbers_and_aligns_them_right():
         title="caption",
         notes=["a note"],
     )
-    assert t.numeric() == [False, True, True, True]
+    assert t.numeric_columns() == [False, True, True, True]
     assert [t.cell(0, j) for j in range(4)] == ["a", "1.235", "3", "0.00"]
     assert [t.cell(1, j) for j in range(4)] == ["bb", "-", "-", "0.50"]
     lines = t.text().splitlines()

@@ -39,7 +39,8 @@ class Table:
     ``.4g`` for floats by default), strings, or None (shown as "-", as is NaN). A column with a
     number in it is a numeric column: right-aligned, tabular figures. ``formats`` maps a column
     name (or its position) to a format spec (``".3f"``, ``",d"``); ``title`` is the caption,
-    ``notes`` are lines shown under the table.
+    ``notes`` are lines shown under the table; ``numeric`` names columns to align as numbers
+    even when none of their cells is one (e.g. every cell says "no MAP").
     """
 
     columns: list
@@ -47,6 +48,7 @@ class Table:
     formats: dict = field(default_factory=dict)
     title: str = ""
     notes: list = field(default_factory=list)
+    numeric: list = field(default_factory=list)
 
     def __post_init__(self):
         bad = [i for i, row in enumerate(self.rows) if len(row) != len(self.columns)]
@@ -56,9 +58,13 @@ class Table:
                 f"got {len(self.rows[bad[0]])} in row {bad[0]}"
             )
 
-    def numeric(self):
-        """One bool per column: does it hold a number?"""
-        return [any(_is_number(row[j]) for row in self.rows) for j in range(len(self.columns))]
+    def numeric_columns(self):
+        """One bool per column: is it a column of numbers (one is in it, or it is listed in
+        ``numeric`` as one whose cells may all say why there is no number)?"""
+        return [
+            c in self.numeric or any(_is_number(row[j]) for row in self.rows)
+            for j, c in enumerate(self.columns)
+        ]
 
     def cell(self, i, j):
         """Row ``i``, column ``j`` as displayed."""
@@ -79,7 +85,7 @@ class Table:
         widths = [
             max([len(str(c)), *(len(row[j]) for row in cells)]) for j, c in enumerate(self.columns)
         ]
-        numeric = self.numeric()
+        numeric = self.numeric_columns()
 
         def line(values):
             return "  ".join(
@@ -108,20 +114,22 @@ def _label(name, index):
     return name if index == () else f"{name}[{','.join(map(str, index))}]"
 
 
-def _rows(result, name, max_components):
-    cm = result.point.get("cm", {}).get(name)
-    ref = next(v for m in COLUMNS if (v := result.point.get(m, {}).get(name)) is not None)
+def _rows(result, name, methods, max_components):
+    """Rows of one parameter: label, the ``methods``' estimates, then (with a CM) sd, MCSE
+    and the HDI; the number of components left out."""
+    cm = "cm" in methods
+    ref = next(v for m in methods if (v := result.point[m].get(name)) is not None)
     indices = list(np.ndindex(np.shape(ref)))
     rows = []
     for index in indices[:max_components]:
-        cells = [_cell(result, method, name, index) for method in COLUMNS]
-        extra = [None] * 4
-        if cm is not None:
+        row = [_label(name, index), *(_cell(result, m, name, index) for m in methods)]
+        if cm and result.point["cm"].get(name) is not None:
             lo, hi = result.hdi[name]
-            extra = [
-                float(np.asarray(a)[index]) for a in (result.sd[name], result.mcse[name], lo, hi)
-            ]
-        rows.append([_label(name, index), *cells, *extra])
+            row += [float(np.asarray(a)[index]) for a in (result.sd[name], result.mcse[name])]
+            row += [float(np.asarray(lo)[index]), float(np.asarray(hi)[index])]
+        elif cm:
+            row += [None] * 4
+        rows.append(row)
     return rows, len(indices) - len(rows)
 
 
@@ -150,16 +158,18 @@ def estimate_tables(result, max_components=12):
     pct = f"{100 * result.hdi_prob:g}%"
     title = f"model: {result.model_name}"
     tables = []
-    if any(m in result.point for m in COLUMNS):
-        columns = ["parameter", *(c.upper().replace("_", "-") for c in COLUMNS)]
-        columns += ["sd", "mcse", f"{pct} HDI from", "to"]
+    methods = [m for m in COLUMNS if m in result.point]  # the columns of the methods run
+    if methods:
+        columns = ["parameter", *(m.upper().replace("_", "-") for m in methods)]
+        columns += ["sd", "mcse", f"{pct} HDI from", "to"] if "cm" in methods else []
         rows, notes = [], []
         for name in result.var_names:
-            found, hidden = _rows(result, name, max_components)
+            found, hidden = _rows(result, name, methods, max_components)
             rows += found
             if hidden:
                 notes.append(f"... {hidden} more components of {name} (see --json or --out)")
-        tables.append(Table(columns, rows, title=title, notes=notes + _nuts_note(result)))
+        notes += _nuts_note(result)
+        tables.append(Table(columns, rows, title=title, notes=notes, numeric=columns[1:]))
     if result.approximations:
         tables.append(_approximation_table(result, max_components, "" if tables else title))
     if not tables:
@@ -300,7 +310,7 @@ class HtmlReport:
         """One HTML table per :class:`Table`: caption, header, numbers right-aligned in
         tabular figures, first column as row headers, notes below."""
         for t in tables:
-            numeric = t.numeric()
+            numeric = t.numeric_columns()
             kind = ['class="num" ' if num else "" for num in numeric]
             head = "".join(
                 f'<th {k}scope="col">{html.escape(str(c))}</th>'
