@@ -22,6 +22,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from workbench import demo
+from workbench.cli import main
 from workbench.errors import InputError
 from workbench.report import HtmlReport, Table
 from workbench.sizes import QUICK_ENV
@@ -99,9 +100,13 @@ def test_the_page_loads_nothing_from_outside():
     assert matplotlib.image.imread(io.BytesIO(png)).shape[:2] == (height, width)
 
 
-def test_unknown_section_names_the_argument(tmp_path):
+def test_unknown_section_names_the_flag(tmp_path, capsys):
     with pytest.raises(InputError, match="sections: expected names from beta_binomial, "):
-        demo.run_demo(tmp_path, sections=["nope"], echo=False)
+        demo.run_demo(tmp_path, sections=[], echo=False)
+    assert main(["demo", "--out", str(tmp_path), "--section", "energy", "--section", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "workbench: error: --section: expected names from beta_binomial, " in err
+    assert "got ['energy', 'nope']" in err and not list(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")
