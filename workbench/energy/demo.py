@@ -22,7 +22,7 @@ def section_energy(report, seed, **_):
         "Two visible and two hidden binary units, E(v, h) = -a.v - b.h - v W h. With 16 joint "
         "states every probability can be listed; p(v) sums each block of four rows."
     )
-    report.table(_joint_table(table))
+    report.table(table.as_table())
     data = np.array([[1.0, 0.0], [0.0, 1.0]])
     grad = rbm.exact_gradient(data)
     stepped = RBM(
@@ -67,29 +67,3 @@ def section_energy(report, seed, **_):
 
 def _bits(x):
     return "".join(str(int(round(u))) for u in x)
-
-
-def _joint_table(table):
-    """A :class:`~workbench.energy.states.JointTable` as a report :class:`Table`."""
-    rows = [
-        [_bits(v), _bits(h), e, w, p]
-        for v, h, e, w, p in zip(
-            table.visible,
-            table.hidden,
-            table.energy,
-            table.weight,
-            table.probability,
-            strict=True,
-        )
-    ]
-    columns = ["v", "h", "E(v,h)", "exp(-E)", "p(v,h)"]
-    notes = [
-        f"Z = {np.exp(table.log_z):.4f} (log Z = {table.log_z:.4f})",
-        "p(v): "
-        + "  ".join(
-            f"{_bits(v)}: {p:.4f}"
-            for v, p in zip(table.visible_states, table.marginal, strict=True)
-        ),
-    ]
-    formats = {"E(v,h)": ".3f", "exp(-E)": ".4f", "p(v,h)": ".4f"}
-    return Table(columns, rows, formats=formats, notes=notes)
