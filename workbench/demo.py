@@ -135,7 +135,7 @@ def section_normal(report, seed, **_):
     result = _estimate("normal", seed, data=data)
     report.heading(
         "When the flat-prior mean does not exist",
-        look="the CM-ML cell of sigma is empty and the warning under the table says why.",
+        look="the CM-ML column has no value for sigma, and the warning under the table says why.",
     )
     report.paragraph(
         "Three observations of a normal with unknown mean and sd. With a flat prior, the "
