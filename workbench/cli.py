@@ -100,12 +100,12 @@ def build_parser():
     _add_run_options(p, draws=500, chains=2)
 
     p = sub.add_parser("demo", help="the main job: the estimator comparison report")
-    p.add_argument("--out", default="workbench-demo", help="output folder (default workbench-demo)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
     p.add_argument("--section", action="append", dest="sections", metavar="NAME",
                    help="run only this section (repeatable; e.g. energy, ppca, cnn)")  # fmt: skip
     p.set_defaults(flag_names={"sections": "--section"})
+    p.add_argument("--out", default="workbench-demo", help="output folder (default workbench-demo)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
     p.add_argument("--json", action="store_true")
 
     for module_name in COMMAND_MODULES:
