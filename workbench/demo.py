@@ -151,7 +151,7 @@ def section_normal(report, seed, **_):
 def section_risk(report, seed, replicates=60, **_):
     from workbench.bayes.risk import risk_study
 
-    study = risk_study("beta-binomial", replicates=replicates, seed=seed, jobs=2, progressbar=False)
+    study = risk_study("beta-binomial", replicates=replicates, seed=seed, progressbar=False)
     report.heading(
         "Frequentist risk: the posterior mean wins on average",
         look="the lowest MSE is the CM's, and the MSE - MSE(CM) column is positive for the "
