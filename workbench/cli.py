@@ -102,6 +102,9 @@ def build_parser():
     _add_run_options(p, draws=500, chains=2)
 
     p = sub.add_parser("demo", help="the main job: the estimator comparison report")
+    p.add_argument("--section", action="append", dest="sections", metavar="NAME",
+                   help="run only this section (repeatable; e.g. energy, ppca, cnn)")  # fmt: skip
+    p.set_defaults(flag_names={"sections": "--section"})
     p.add_argument("--out", default="workbench-demo", help="output folder (default workbench-demo)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same result")
     p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
@@ -246,7 +249,11 @@ def cmd_demo(args):
     from workbench.demo import run_demo
 
     summary = run_demo(
-        out_dir=args.out, seed=args.seed, replicates=args.replicates, echo=not args.json
+        out_dir=args.out,
+        seed=args.seed,
+        replicates=args.replicates,
+        echo=not args.json,
+        sections=args.sections,
     )
     if args.json:
         emit(args, summary, "")
