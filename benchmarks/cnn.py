@@ -33,7 +33,7 @@ from workbench.nn.runtime import numpy_rng
 
 def hand_loop(net, X, y, batch_size, learning_rate, seed):
     """The minimal loop: permutation, slices, forward, loss, backward, step."""
-    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4, fused=True)
     order = torch.from_numpy(numpy_rng(seed, "batch-order", 0).permutation(len(X)))
     for b in range(math.ceil(len(X) / batch_size)):
         rows = order[b * batch_size : (b + 1) * batch_size]

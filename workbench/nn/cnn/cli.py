@@ -184,7 +184,8 @@ def cmd_train(args):
     n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
     config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic
     if args.nproc > 1 and not under_torchrun():
-        code = launch_torchrun(args.nproc, command_line("cnn", "train"), args.threads)
+        code = launch_torchrun(args.nproc, command_line("cnn", "train"), args.threads,
+                               batch_size=args.batch_size, device=args.device)  # fmt: skip
         if code:
             raise SystemExit(code)
         return
