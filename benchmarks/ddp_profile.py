@@ -4,8 +4,9 @@ processes: counts that do not depend on the machine's load, and CPU times that d
     PYTHONPATH=. .venv/bin/python benchmarks/ddp_profile.py [--trainer cnn rbm] [--nproc 1 2]
 
 Each configuration runs in fresh processes (torchrun, gloo, one thread each) and trains the real
-code path (``train_classifier`` for the course LeNet on Fashion-MNIST rows, ``RBM.fit`` with 500
-hidden units on mnist5k, PCD-1) under ``torch.profiler``. Printed per rank and step:
+code path under ``torch.profiler``: ``train_classifier`` for the course LeNet on Fashion-MNIST
+rows, ``RBM.fit`` with 500 hidden units on mnist5k (PCD-1, chains = batch); ``--cnn-batch`` and
+``--rbm-batch`` set the global batches. Printed per rank and step (after a warm-up run):
 
 - all-reduces and broadcasts, and the bytes they carry: those the code calls from Python
   (counted by wrapping ``torch.distributed``), and those DDP issues from C++ (the profiler's
@@ -43,7 +44,7 @@ def _counting(dist, counts):
         setattr(dist, name, wrapper)
 
 
-def worker(trainer, steps, out):
+def worker(trainer, steps, batch, out):
     import numpy as np
     import torch
     import torch.distributed as dist
@@ -66,7 +67,7 @@ def worker(trainer, steps, out):
         from workbench.nn import CNNConfig, TrainConfig, build_network, train_classifier
 
         data = load_dataset("fashion-mnist", split="train", dtype=np.float32)
-        n = 64 * steps
+        n = batch * steps
         X = torch.from_numpy(data.X[:n].reshape(-1, 1, 28, 28))
         y = torch.from_numpy(data.y[:n])
         startup["data"] = time.perf_counter() - tick
@@ -74,7 +75,7 @@ def worker(trainer, steps, out):
         net = build_network(CNNConfig(), float(X.mean()), float(X.std()))
         grad_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
         buffer_bytes = sum(b.numel() * b.element_size() for b in net.buffers())
-        cfg = TrainConfig(n_epochs=1, batch_size=64, progress=False, patience=None)
+        cfg = TrainConfig(n_epochs=1, batch_size=batch, progress=False, patience=None)
 
         def train():
             train_classifier(net, (X, y), None, cfg, model_args={})
@@ -83,9 +84,10 @@ def worker(trainer, steps, out):
 
         X = load_dataset("mnist5k", split="train", binarize=True, dtype=np.float32).X
         startup["data"] = time.perf_counter() - tick
-        epochs = max(1, steps // 80)  # 4,000 rows in batches of 50
-        steps = epochs * 80
-        rbm = RBM(500, method="pcd", k=1, learning_rate=0.05, n_epochs=epochs, batch_size=50,
+        per_epoch = -(-len(X) // batch)  # 4,000 rows
+        epochs = max(1, steps // per_epoch)
+        steps = epochs * per_epoch
+        rbm = RBM(500, method="pcd", k=1, learning_rate=0.05, n_epochs=epochs, batch_size=batch,
                   monitor=False, verbose=False, random_state=0, device="cpu")  # fmt: skip
         grad_bytes = buffer_bytes = 0  # no DDP: every collective is called from Python
 
@@ -126,8 +128,9 @@ def worker(trainer, steps, out):
         dist.destroy_process_group()
 
 
-def run(trainer, nproc, steps, out):
-    script = [HERE, "--worker", trainer, "--steps", str(steps), "--out", out]
+def run(trainer, nproc, steps, batch, out):
+    script = [HERE, "--worker", trainer, "--steps", str(steps), "--batch", str(batch), "--out",
+              out]  # fmt: skip
     if nproc == 1:
         command = [sys.executable, *script]
     else:
@@ -147,12 +150,16 @@ def main():
     parser.add_argument("--trainer", nargs="+", default=["cnn", "rbm"], choices=("cnn", "rbm"))
     parser.add_argument("--nproc", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--steps", type=int, default=160, help="training steps profiled")
+    parser.add_argument("--cnn-batch", type=int, default=64, help="global batch of the CNN")
+    parser.add_argument("--rbm-batch", type=int, default=50, help="global batch of the RBM")
+    parser.add_argument("--batch", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.worker, args.steps, args.out)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; one thread/process")
+        return worker(args.worker, args.steps, args.batch, args.out)
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; one thread/process; "
+          f"CNN batch {args.cnn_batch}, RBM batch {args.rbm_batch}")  # fmt: skip
     head = (f"{'trainer':<8}{'proc':>5}{'rank':>5}{'AR/step':>8}{'AR kB/step':>11}"
             f"{'bcast/step':>11}{'item/step':>10}{'MFLOP/step':>11}{'CPU ms/step':>12}"
             f"{'main ms':>8}{'wall ms':>8}{'coll ms':>8}{'start s':>8}")  # fmt: skip
@@ -161,7 +168,8 @@ def main():
         for trainer in args.trainer:
             cpu_one = None
             for nproc in args.nproc:
-                ranks = run(trainer, nproc, args.steps, out)
+                batch = args.cnn_batch if trainer == "cnn" else args.rbm_batch
+                ranks = run(trainer, nproc, args.steps, batch, out)
                 for r in ranks:
                     s = r["steps"]
                     n_ar = r["python_all_reduce"] + r["ddp_all_reduce"]
