@@ -10,7 +10,8 @@ history (start-up, evaluation and figures excluded), the command's wall time is 
 - CNN: the course LeNet, ``--batch-size 256`` (128 rows per process at 2 processes), other
   settings the defaults; then the default batch of 64 at 1 x 1 and 2 x 1, the case
   ``--nproc`` warns about (``--skip-default-batch`` leaves it out).
-- RBM: 500 hidden units, the Fashion-MNIST defaults (PCD-1, batch 100, chains = batch).
+- RBM: 500 hidden units, the Fashion-MNIST defaults (PCD-1, batch 100, chains = batch;
+  ``--rbm-batch`` changes the batch).
 
 Runs of one model are checked to agree (train loss, reconstruction error) to float rounding.
 The load average is printed before and after, with a warning when it exceeds the core count:
@@ -62,14 +63,15 @@ def cnn(batch, configs):
     return f"CNN, batch {batch}", payload["n_train"], rows
 
 
-def rbm(configs):
-    argv = ["rbm", "train", "--data", "fashion-mnist", "--hidden", "500", "--epochs", "1"]
+def rbm(batch, configs):
+    argv = ["rbm", "train", "--data", "fashion-mnist", "--hidden", "500", "--epochs", "1",
+            "--batch-size", str(batch)]  # fmt: skip
     rows = []
     for nproc, threads in configs:
         payload, wall = run_command(argv, nproc, threads)
         seconds = payload["history"][-1]["seconds"]  # training time of the epoch
         rows.append((nproc, threads, seconds, wall, payload["final"]["reconstruction_error"]))
-    return "RBM 500 hidden, batch 100", 60000, rows
+    return f"RBM 500 hidden, batch {batch}", 60000, rows
 
 
 def report(name, n, rows):
@@ -87,6 +89,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["cnn", "rbm"], choices=("cnn", "rbm"))
     parser.add_argument("--cnn-batch", type=int, default=256)
+    parser.add_argument("--rbm-batch", type=int, default=100, help="the Fashion-MNIST default")
     parser.add_argument("--skip-default-batch", action="store_true")
     args = parser.parse_args()
     tick = time.perf_counter()
@@ -98,7 +101,7 @@ def main():
         if not args.skip_default_batch:
             report(*cnn(64, CONFIGS[:2]))
     if "rbm" in args.models:
-        report(*rbm(CONFIGS))
+        report(*rbm(args.rbm_batch, CONFIGS))
     print(load_note("at the end"))
     print(f"benchmark time {time.perf_counter() - tick:.0f} s")
 
