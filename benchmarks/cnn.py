@@ -10,7 +10,9 @@ second on Fashion-MNIST, and 1 -> 2 data-parallel processes, as ratios in one ru
 2. Throughput: training images per second of that epoch.
 3. Scaling: ``workbench cnn train --nproc 1`` against ``--nproc 2`` (torchrun, gloo), one
    epoch each, ``--threads`` threads per process; the epoch time comes from the run's history,
-   so start-up is excluded.
+   so start-up is excluded. At this default batch of 64 two CPU processes cannot pay off (32
+   rows per process; ``--nproc`` warns): ``benchmarks/scaling.py`` measures the scaling of
+   record (batch 256, and one process with two threads), docs/benchmarks.md section 13.
 """
 
 import argparse
