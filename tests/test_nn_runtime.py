@@ -236,6 +236,15 @@ def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
     assert scaling_warning(4, 1, batch_size=8, device="cuda") is None  # not measured on GPUs
 
 
+def test_ddp_broadcasts_buffers_only_for_running_statistics():
+    """The CNN's constant pixel mean/std need no broadcast per step; batch norm's do."""
+    from workbench.nn import CNNConfig, build_network
+    from workbench.nn.runtime.classifier import _moving_buffers
+
+    assert not _moving_buffers(build_network(CNNConfig(), 0.3, 0.2))
+    assert _moving_buffers(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)))
+
+
 # --- the training loop ---------------------------------------------------------------------
 
 

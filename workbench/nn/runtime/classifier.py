@@ -119,8 +119,8 @@ def _moving_buffers(model):
     """Whether training changes buffers (batch-norm running statistics), which DDP must then
     broadcast from rank 0 before every forward; constant buffers (a CNN's pixel mean and
     standard deviation, the same on every rank) are not worth that collective per step."""
-    norms = torch.nn.modules.batchnorm._NormBase
-    return any(isinstance(m, norms) and m.track_running_stats for m in model.modules())
+    return any(name.rsplit(".", 1)[-1] in ("running_mean", "running_var")
+               for name, _ in model.named_buffers())  # fmt: skip
 
 
 def _fusable(model):
