@@ -178,7 +178,7 @@ def cmd_train(args):
     n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
     config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic
     return run_ranks(args, ("cnn", "train"), lambda a, device: _train_process(
-        a, device, train, test, n_classes, config))  # fmt: skip
+        a, device, train, test, n_classes, config), batch_size=args.batch_size)  # fmt: skip
 
 
 def _train_process(args, device, train, test, n_classes, config):

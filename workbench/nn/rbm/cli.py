@@ -35,6 +35,9 @@ DATASET_DEFAULTS = {
     "fashion-mnist": {"hidden": 256, "epochs": 5, "lr": 0.05, "batch_size": 100},
     "file": {"hidden": 64, "epochs": 20, "lr": 0.05, "batch_size": 32},
 }  # fmt: skip
+# Data-parallel CPU runs need this many rows (and chains) of the global batch per process to
+# beat one process by 1.6x at 500 hidden units (docs/benchmarks.md, section 13).
+MIN_ROWS_PER_PROCESS = 50
 COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
           "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
 
@@ -176,7 +179,9 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
 def _train(args):
     from workbench.nn.runtime.command import run_ranks
 
-    return run_ranks(args, ("rbm", "train"), _train_process)
+    batch = args.batch_size or defaults_for(args.data)["batch_size"]
+    return run_ranks(args, ("rbm", "train"), _train_process, batch_size=batch,
+                     min_rows=MIN_ROWS_PER_PROCESS)  # fmt: skip
 
 
 def _train_process(args, device):

@@ -164,12 +164,13 @@ def load_split(name, *, binarize=False, data_dir=None):
     return (*loaded, None) if len(loaded) == 1 else tuple(loaded)
 
 
-def run_ranks(args, words, process):
+def run_ranks(args, words, process, **scaling):
     """Run ``process(args, device)`` once, or with ``args.nproc`` > 1 in that many torchrun
     ranks: the command line as typed (``words``, e.g. ``("rbm", "train")``, name the
     sub-command) is re-run under ``torchrun --standalone``, and each rank sets up the process
     group, runs ``process`` and tears the group down. Returns what ``process`` returns (None in
-    the launching process)."""
+    the launching process). ``scaling`` (``batch_size``, ``min_rows``) feeds the relaunch's
+    warning when the run will not pay off (:func:`workbench.nn.runtime.launch.scaling_warning`)."""
     from workbench.nn.runtime import (
         command_line,
         init_distributed,
@@ -181,7 +182,9 @@ def run_ranks(args, words, process):
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise InputError("nproc", "an integer >= 1", repr(nproc))
     if nproc > 1 and not under_torchrun():
-        code = launch_torchrun(nproc, command_line(*words), args.threads)
+        code = launch_torchrun(nproc, command_line(*words), args.threads,
+                               device=getattr(args, "device", "auto"),
+                               **scaling)  # fmt: skip
         if code:
             raise SystemExit(code)
         return None
