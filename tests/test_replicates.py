@@ -97,10 +97,11 @@ def test_quiet_dask_restores_logger_levels():
 
 def test_risk_cli_on_a_scheduler(client, capsys, tmp_path):
     words = ["risk", "beta-binomial", "--replicates", "3", "--methods", "map", "ml",
-             "--seed", "4", "--json", "--out", str(tmp_path)]  # fmt: skip
-    assert main([*words, "--scheduler", client.scheduler.address]) in (0, None)
+             "--seed", "4", "--json"]  # fmt: skip
+    address = client.scheduler.address
+    assert main([*words, "--scheduler", address, "--out", str(tmp_path / "a")]) in (0, None)
     remote = json.loads(capsys.readouterr().out)
-    assert main([*words, "--workers", "1"]) in (0, None)
+    assert main([*words, "--workers", "1", "--out", str(tmp_path / "b")]) in (0, None)
     local = json.loads(capsys.readouterr().out)
     assert remote["risk"] == local["risk"] and remote["replicates"] == 3
 
