@@ -115,6 +115,8 @@ def run_replicates(task, shared, items, *, client=None, scheduler=None, n_worker
     stderr is a terminal)."""
     from tqdm.auto import tqdm
 
+    from workbench.output import progress_bars
+
     if n_workers is None:
         n_workers = default_workers()
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
@@ -123,7 +125,7 @@ def run_replicates(task, shared, items, *, client=None, scheduler=None, n_worker
         raise InputError("scheduler", "an address such as tcp://HOST:PORT", repr(scheduler))
     items = list(items)
     if progressbar is None:
-        progressbar = sys.stderr.isatty()
+        progressbar = progress_bars()
     bar = tqdm(total=len(items), desc=desc, disable=not progressbar, file=sys.stderr)
     with bar, dask_client(client=client, scheduler=scheduler, n_workers=n_workers) as dask:
         if dask is None:
