@@ -8,6 +8,10 @@ Variants, chosen by ``Settings.method`` and ``Settings.n_temperatures``:
 
 - CD-k: Gibbs chains restarted at the data rows for every update;
 - PCD-k: ``n_chains`` persistent ("fantasy") chains kept across updates;
+- hidden units: binary, or (``hidden="gaussian"``) linear with unit-variance Gaussian noise,
+  E(v, h) = ... - b.h - v W h + |h|^2 / 2, so p(h | v) = N(b + v W, 1) and the CD statistics
+  keep their form with E[h | v] = b + v W in place of p(h = 1 | v) (Hinton & Salakhutdinov's
+  code layer; Bernoulli visible units, CD or PCD without tempering);
 - parallel tempering: persistent chains at the inverse temperatures 1, (K-1)/K, ..., 1/K of the
   joint energy, Metropolis swaps of neighbouring temperatures after the k sweeps (Bernoulli
   visible units). At inverse temperature beta the visible marginal is
@@ -53,11 +57,13 @@ __all__ = [
     "check_params",
     "bernoulli",
     "cd_negative_phase",
+    "hidden_mean",
     "hidden_probs",
     "init_state",
     "joint_energy",
     "learning_rate_at",
     "momentum_at",
+    "sample_hidden",
     "sample_visible",
     "swap",
     "swap_log_ratio",
@@ -75,6 +81,7 @@ class Settings(NamedTuple):
 
     n_hidden: int
     visible: str
+    hidden: str
     sigma: float
     method: str
     k: int
@@ -121,6 +128,7 @@ def check_params(estimator):
 
     for name, allowed in (
         ("visible", LAYERS),
+        ("hidden", LAYERS),
         ("method", METHODS),
         ("lr_schedule", SCHEDULES),
     ):
@@ -148,6 +156,12 @@ def check_params(estimator):
     ):
         raise InputError("doubling", "None unless visible='bernoulli' and n_temperatures=1",
                          repr(estimator.doubling))  # fmt: skip
+    if estimator.hidden == "gaussian" and (
+        estimator.visible != "bernoulli" or estimator.n_temperatures > 1
+        or estimator.doubling is not None or estimator.sparsity_target is not None
+    ):  # fmt: skip
+        raise InputError("hidden", "'bernoulli' unless visible='bernoulli', n_temperatures=1, "
+                         "doubling=None and sparsity_target=None", "'gaussian'")  # fmt: skip
     if estimator.n_temperatures > 1 and (
         estimator.method != "pcd" or estimator.visible != "bernoulli"
     ):
@@ -215,6 +229,19 @@ def hidden_probs(v, W, b, beta=1.0):
     return torch.sigmoid(beta * (v @ W + b))
 
 
+def hidden_mean(v, W, b, hidden, beta=1.0):
+    """E[h | v]: p(h_j = 1 | v) for binary units, b + v W for Gaussian ones, (..., n_hidden)."""
+    field = beta * (v @ W + b)
+    return torch.sigmoid(field) if hidden == "bernoulli" else field
+
+
+def sample_hidden(mean, hidden, generator, shard=None):
+    """A draw of h | v from its mean: Bernoulli, or N(mean, 1) for Gaussian units."""
+    if hidden == "bernoulli":
+        return bernoulli(mean, generator, shard)
+    return mean + noise(torch.randn, mean, generator, shard, dtype=mean.dtype)
+
+
 def visible_mean(h, W, a, visible, sigma):
     """E[v | h]: (..., n_hidden) -> (..., n_visible)."""
     field = h @ W.T + a
@@ -250,9 +277,9 @@ def cd_negative_phase(h0, W, a, b, settings, generator, shard=None):
     h, (W_up, W_down) = h0, coupled(W, settings)
     for step in range(settings.k):
         v = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator, shard)
-        ph = hidden_probs(v, W_up, b)
+        ph = hidden_mean(v, W_up, b, settings.hidden)
         if step < settings.k - 1:
-            h = bernoulli(ph, generator, shard)
+            h = sample_hidden(ph, settings.hidden, generator, shard)
     return v, ph
 
 
@@ -296,7 +323,8 @@ def tempered_negative_phase(chains, W, a, b, settings, parity, generator):
     column = betas[:, None, None]  # (K, 1, 1)
     W_up, W_down = coupled(W, settings)  # both W unless doubling (then K == 1)
     for _ in range(settings.k):
-        h = bernoulli(hidden_probs(chains, W_up, b, column), generator)
+        h = sample_hidden(hidden_mean(chains, W_up, b, settings.hidden, column),
+                          settings.hidden, generator)  # fmt: skip
         if K == 1:
             chains = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator)
         else:
@@ -378,9 +406,9 @@ def update(state, batch, settings, lr, momentum, generator):
     _, world, shard = _shard(B)
     v0 = batch if shard is None else batch[shard[0] : shard[1]]
     W_up = coupled(W, settings)[0]
-    ph0 = hidden_probs(v0, W_up, b)
+    ph0 = hidden_mean(v0, W_up, b, settings.hidden)
     if settings.method == "cd":
-        h0 = bernoulli(ph0, generator, shard)
+        h0 = sample_hidden(ph0, settings.hidden, generator, shard)
         vk, phk = cd_negative_phase(h0, W, a, b, settings, generator, shard)
         C = B  # rows behind the negative statistics
     else:
@@ -393,7 +421,7 @@ def update(state, batch, settings, lr, momentum, generator):
             counts = torch.stack([accept.sum(), proposed]).to(chains.dtype)
             state["swap_counts"] = state.get("swap_counts", 0.0) + counts
         state["chains"], vk = chains, chains[0]
-        phk, C = hidden_probs(vk, W_up, b), vk.shape[0]
+        phk, C = hidden_mean(vk, W_up, b, settings.hidden), vk.shape[0]
     stats = [v0.T @ ph0, v0.sum(0), ph0.sum(0), vk.T @ phk, vk.sum(0), phk.sum(0)]
     if world > 1:  # sums over this rank's rows
         shared = stats if settings.method == "cd" else stats[:3]
