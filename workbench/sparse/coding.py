@@ -126,7 +126,7 @@ def _check(X, dictionary, alpha, method, max_iter, tol, init):
 
 @torch.no_grad()
 def sparse_code(X, dictionary, alpha, *, method="fista", max_iter=1000, tol=1e-6, init=None,
-                check_every=10, device="cpu"):  # fmt: skip
+                check_every=10, restart=True, device="cpu"):  # fmt: skip
     """Lasso codes of the rows of ``X`` on ``dictionary``, minimising per row
     ``0.5 ||x - h D||^2 + alpha ||h||_1``.
 
@@ -149,6 +149,8 @@ def sparse_code(X, dictionary, alpha, *, method="fista", max_iter=1000, tol=1e-6
     check_every : int, default=10
         Iterations between duality-gap checks (a check costs about what an iteration costs;
         1 gives exact iteration counts).
+    restart : bool, default=True
+        FISTA only: adaptive restart of the momentum (False: the plain Beck-Teboulle sequence).
     device : str, default="cpu"
         "auto", "cpu", "cuda" or "cuda:N". float32 input (both ``X`` and ``dictionary``)
         is solved in float32, anything else in float64.
@@ -176,7 +178,7 @@ def sparse_code(X, dictionary, alpha, *, method="fista", max_iter=1000, tol=1e-6
     Dt = torch.as_tensor(D, dtype=tdtype, device=dev)
     H0 = None if init is None else torch.as_tensor(init, dtype=tdtype, device=dev)
     codes, n_iter, gap, primal = solve_batch(Xt, Dt, float(alpha), method, max_iter, tol, H0,
-                                        check_every)  # fmt: skip
+                                             check_every, restart=restart)  # fmt: skip
     sq = (Xt * Xt).sum(1)
     converged = gap <= tol * 0.5 * sq
     if not bool(converged.all()):
@@ -213,7 +215,7 @@ def gram_product(H, G):
     return H @ G
 
 
-def solve_batch(X, D, alpha, method, max_iter, tol, H0, check_every):
+def solve_batch(X, D, alpha, method, max_iter, tol, H0, check_every, *, restart=True):
     """The solver behind :func:`sparse_code` on tensors already checked and placed (``X``
     (n, n_features), ``D`` (n_atoms, n_features), ``H0`` (n, n_atoms) or None), without the
     warning: returns tensors ``(codes, n_iter, gap, primal)``, one entry per row."""
@@ -269,6 +271,7 @@ def solve_batch(X, D, alpha, method, max_iter, tol, H0, check_every):
             HG_new = gram_product(H_new, G)
             # adaptive restart (gradient test): drop a row's momentum when it points uphill
             uphill = ((Y - H_new) * (H_new - H)).sum(1, keepdim=True) > 0
+            uphill &= restart
             t_new = torch.where(uphill, 1.0, 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * t * t)))
             beta = torch.where(uphill, 0.0, (t - 1.0) / t_new)
             Y = H_new + beta * (H_new - H)
