@@ -21,7 +21,8 @@ summed squared error per row, on the data's own scale (pixels in [0, 1]).
 Usage::
 
     ae = Autoencoder(30, kind="deep", hidden_layers=(1000, 500, 250), pretrain="rbm",
-                     n_epochs=60, batch_size=100, weight_decay=0.1, random_state=0).fit(X)
+                     code_activation="linear", n_epochs=60, batch_size=100,
+                     weight_decay=0.1, random_state=0).fit(X)   # mnist5k: 2.16x below PCA
     ae.transform(X)            # codes (n, 30)
     ae.reconstruction_error(X_test)
 """
