@@ -109,6 +109,26 @@ def test_fista_is_far_ahead_of_ista_at_equal_iterations():
     assert np.all(excess["fista"] * 100 < excess["ista"])
 
 
+def test_adaptive_restart_needs_fewer_iterations_for_the_same_codes():
+    """Atoms that are noisy copies of non-negative signals (the dictionary of raw image rows,
+    badly conditioned): restarting FISTA's momentum reaches a tight gap in far fewer
+    iterations than the plain momentum sequence, at the same solution (sklearn's Lasso)."""
+    rng = np.random.default_rng(2)
+    signals = rng.random((80, 30))
+    D = signals[:48] + 0.05 * rng.normal(size=(48, 30))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = signals[48:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the plain sequence stalls
+        runs = {r: sparse_code(X, D, 0.05, max_iter=5000, tol=1e-8, check_every=1, restart=r)
+                for r in (True, False)}  # fmt: skip
+    assert runs[True].converged.all()  # measured: 1,009 iterations against 13,196 at 1e-9
+    assert runs[True].n_iter.mean() < 0.3 * runs[False].n_iter.mean(), (
+        runs[True].n_iter.mean(), runs[False].n_iter.mean())  # fmt: skip
+    best = lasso_objective(X, D, lasso_codes(X, D, 0.05), 0.05)
+    np.testing.assert_allclose(runs[True].objective, best, rtol=1e-6)
+
+
 def test_gap_bounds_the_suboptimality():
     X, D = problem(n_samples=10, seed=5)
     best = lasso_objective(X, D, lasso_codes(X, D, 0.2), 0.2)

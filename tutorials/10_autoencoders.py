@@ -204,8 +204,8 @@ for name, model in (("sigmoid", plain), ("contractive", cae)):
 # On the 8x8 digits a small version shows the effect of the starting point: the same net, the
 # same optimiser and the same number of fine-tuning epochs, from the unrolled RBMs and from
 # random weights. (The command `workbench ae train --data mnist5k --kind deep --layers
-# 1000,500,250,30 --pretrain rbm --epochs 60 --batch-size 100 --weight-decay 0.1` runs the
-# full-size one.)
+# 1000,500,250,30 --pretrain rbm --code-activation linear --epochs 60 --batch-size 100
+# --weight-decay 0.1` runs the full-size one.)
 
 # %%
 fine_tune, pretrain_epochs = run_size((10, 10), quick=(3, 3))

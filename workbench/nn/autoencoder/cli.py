@@ -1,7 +1,7 @@
 """``workbench ae train``: autoencoders on the shared data sets from the command line.
 
     workbench ae train --data mnist5k --kind deep --layers 1000,500,250,30 --pretrain rbm \
-        --epochs 60 --batch-size 100 --weight-decay 0.1 --json
+        --code-activation linear --epochs 60 --batch-size 100 --weight-decay 0.1 --json
 
 Artefacts go under ``--out``: the checkpoint ``autoencoder.pt`` (``--resume`` continues it),
 ``metrics.json`` and the figures (reconstructions, code-space scatter, first-layer filters).

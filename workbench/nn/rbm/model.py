@@ -1,11 +1,13 @@
 """Restricted Boltzmann machines trained with Torch: CD-k, persistent CD-k, parallel tempering.
 
-Energy of a visible vector v and a binary hidden vector h (the same parametrisation as
+Energy of a visible vector v and a hidden vector h (the same parametrisation as
 :class:`workbench.energy.RBM`, so weights move between the two unchanged)::
 
     E(v, h) = -a.v - b.h - v W h  [+ sum_i v_i^2 / (2 sigma^2) for Gaussian visible units]
+                                  [+ sum_j h_j^2 / 2 for Gaussian hidden units]
 
     F(v) = -a.v [+ v^2 / (2 sigma^2)] - sum_j softplus(b_j + (v W)_j)       (free energy)
+    [Gaussian hidden units: softplus(c) becomes c^2 / 2 + log(2 pi) / 2]
 
 The log-likelihood gradient is <v h>_data - <v h>_model; the model term is estimated by Gibbs
 chains: restarted at the data for every update (CD-k), kept across updates (PCD-k), or kept at
@@ -39,13 +41,18 @@ __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
 
 class RBM(TransformerMixin, BaseEstimator):
-    """Restricted Boltzmann machine with binary hidden units, trained by CD-k or PCD-k.
+    """Restricted Boltzmann machine, trained by CD-k or PCD-k.
 
     Parameters
     ----------
     n_hidden : int, default=64
     visible : {"bernoulli", "gaussian"}, default="bernoulli"
         Binary {0, 1} data, or real data (standardise it first) with fixed noise ``sigma``.
+    hidden : {"bernoulli", "gaussian"}, default="bernoulli"
+        Binary hidden units, or linear ones with unit-variance Gaussian noise, p(h | v) =
+        N(b + v W, 1) (energy term + |h|^2 / 2; the linear code layer of Hinton &
+        Salakhutdinov's deep autoencoder); Gaussian needs Bernoulli visible units, no
+        tempering, doubling or sparsity target, and a small learning rate (about 1e-3).
     method : {"cd", "pcd"}, default="pcd"
         Contrastive divergence (chains restart at the data) or persistent CD.
     k : int, default=1
@@ -114,6 +121,7 @@ class RBM(TransformerMixin, BaseEstimator):
         n_hidden=64,
         *,
         visible="bernoulli",
+        hidden="bernoulli",
         method="pcd",
         k=1,
         learning_rate=0.05,
@@ -142,6 +150,7 @@ class RBM(TransformerMixin, BaseEstimator):
     ):
         self.n_hidden = n_hidden
         self.visible = visible
+        self.hidden = hidden
         self.method = method
         self.k = k
         self.learning_rate = learning_rate
@@ -254,9 +263,9 @@ class RBM(TransformerMixin, BaseEstimator):
         ``exact_max_units`` units: then ``log_partition("auto")`` and the monitors enumerate it
         exactly instead of running AIS."""
         check_is_fitted(self, "_state")
-        smaller = (
-            self.n_hidden if self.visible == "gaussian" else min(self.n_hidden, self.n_features_in_)
-        )
+        smaller = min(self.n_hidden, self.n_features_in_)
+        if "gaussian" in (self.visible, self.hidden):  # the other layer is enumerated
+            smaller = self.n_hidden if self.visible == "gaussian" else self.n_features_in_
         return smaller <= self.exact_max_units
 
     def _log_likelihood(self, X, log_z):
@@ -296,7 +305,8 @@ class RBM(TransformerMixin, BaseEstimator):
     # (the bodies live in workbench.nn.rbm.sampling)
     @torch.no_grad()
     def transform(self, X):
-        """Hidden probabilities p(h_j = 1 | v): (n_samples, n_visible) -> (n_samples, n_hidden)."""
+        """E[h | v]: hidden probabilities p(h_j = 1 | v), or b + v W for Gaussian hidden units:
+        (n_samples, n_visible) -> (n_samples, n_hidden)."""
         check_is_fitted(self, "_state")
         return sampling.hidden_probs(self, training.check_X(self, X, reset=False)).cpu().numpy()
 
@@ -396,7 +406,7 @@ class RBM(TransformerMixin, BaseEstimator):
             self.visible_bias_.astype(np.float64),
             self.hidden_bias_.astype(np.float64),
             visible=self.visible,
-            hidden="bernoulli",
+            hidden=self.hidden,
             sigma=self.sigma,
         )
 

@@ -10,6 +10,8 @@ The estimator's methods of the same names call these in one line each::
     sampling.gibbs(rbm, V, 100, burn_in=10, random_state=0)   # rbm.gibbs(V, 100, ...)
 """
 
+import math
+
 import numpy as np
 import torch
 
@@ -29,9 +31,10 @@ __all__ = [
 
 
 def hidden_probs(est, v, beta=1.0):
-    """p(h_j = 1 | v): (N, n_visible) -> (N, n_hidden)."""
+    """E[h | v]: p(h_j = 1 | v), or b + v W for Gaussian hidden units: (N, n_visible) ->
+    (N, n_hidden)."""
     W, _, b = est._params
-    return training.hidden_probs(v, W, b, beta)
+    return training.hidden_mean(v, W, b, est.hidden, beta)
 
 
 def visible_mean(est, h):
@@ -50,7 +53,12 @@ def free_energy(est, v, params=None):
     estimator's float32 ones)."""
     W, a, b = params or est._params
     v = v.to(W.dtype)
-    value = -(v @ a) - torch.nn.functional.softplus(v @ W + b).sum(-1)
+    field = v @ W + b
+    if est.hidden == "gaussian":  # minus log of the Gaussian integral over each h_j
+        marginal = 0.5 * field**2 + 0.5 * math.log(2 * math.pi)
+    else:
+        marginal = torch.nn.functional.softplus(field)
+    value = -(v @ a) - marginal.sum(-1)
     if est.visible == "gaussian":
         value = value + (v**2).sum(-1) / (2.0 * est.sigma**2)
     return value
@@ -93,7 +101,7 @@ def gibbs(est, V, n_steps, *, clamp=None, burn_in=0, random_state=None):
     W, a, _ = est._params
     v, total = V.clone(), torch.zeros_like(V)
     for step in range(n_steps):
-        h = training.bernoulli(hidden_probs(est, v), generator)
+        h = training.sample_hidden(hidden_probs(est, v), est.hidden, generator)
         mean = visible_mean(est, h)
         v = training.sample_visible(h, W, a, est.visible, est.sigma, generator)
         if mask is not None:

@@ -8,6 +8,10 @@ Variants, chosen by ``Settings.method`` and ``Settings.n_temperatures``:
 
 - CD-k: Gibbs chains restarted at the data rows for every update;
 - PCD-k: ``n_chains`` persistent ("fantasy") chains kept across updates;
+- hidden units: binary, or (``hidden="gaussian"``) linear with unit-variance Gaussian noise,
+  E(v, h) = ... - b.h - v W h + |h|^2 / 2, so p(h | v) = N(b + v W, 1) and the CD statistics
+  keep their form with E[h | v] = b + v W in place of p(h = 1 | v) (Hinton & Salakhutdinov's
+  code layer; Bernoulli visible units, CD or PCD without tempering);
 - parallel tempering: persistent chains at the inverse temperatures 1, (K-1)/K, ..., 1/K of the
   joint energy, Metropolis swaps of neighbouring temperatures after the k sweeps (Bernoulli
   visible units). At inverse temperature beta the visible marginal is
@@ -59,11 +63,13 @@ __all__ = [
     "bernoulli",
     "cd_negative_phase",
     "chain_free_energy",
+    "hidden_mean",
     "hidden_probs",
     "init_state",
     "joint_energy",
     "learning_rate_at",
     "momentum_at",
+    "sample_hidden",
     "sample_visible",
     "swap",
     "swap_log_ratio",
@@ -81,6 +87,7 @@ class Settings(NamedTuple):
 
     n_hidden: int
     visible: str
+    hidden: str
     sigma: float
     method: str
     k: int
@@ -127,6 +134,7 @@ def check_params(estimator):
 
     for name, allowed in (
         ("visible", LAYERS),
+        ("hidden", LAYERS),
         ("method", METHODS),
         ("lr_schedule", SCHEDULES),
     ):
@@ -154,6 +162,12 @@ def check_params(estimator):
     ):
         raise InputError("doubling", "None unless visible='bernoulli' and n_temperatures=1",
                          repr(estimator.doubling))  # fmt: skip
+    if estimator.hidden == "gaussian" and (
+        estimator.visible != "bernoulli" or estimator.n_temperatures > 1
+        or estimator.doubling is not None or estimator.sparsity_target is not None
+    ):  # fmt: skip
+        raise InputError("hidden", "'bernoulli' unless visible='bernoulli', n_temperatures=1, "
+                         "doubling=None and sparsity_target=None", "'gaussian'")  # fmt: skip
     if estimator.n_temperatures > 1 and (
         estimator.method != "pcd" or estimator.visible != "bernoulli"
     ):
@@ -221,6 +235,19 @@ def hidden_probs(v, W, b, beta=1.0):
     return torch.sigmoid(beta * (v @ W + b))
 
 
+def hidden_mean(v, W, b, hidden, beta=1.0):
+    """E[h | v]: p(h_j = 1 | v) for binary units, b + v W for Gaussian ones, (..., n_hidden)."""
+    field = beta * (v @ W + b)
+    return torch.sigmoid(field) if hidden == "bernoulli" else field
+
+
+def sample_hidden(mean, hidden, generator, shard=None):
+    """A draw of h | v from its mean: Bernoulli, or N(mean, 1) for Gaussian units."""
+    if hidden == "bernoulli":
+        return bernoulli(mean, generator, shard)
+    return mean + noise(torch.randn, mean, generator, shard, dtype=mean.dtype)
+
+
 def visible_mean(h, W, a, visible, sigma):
     """E[v | h]: (..., n_hidden) -> (..., n_visible)."""
     field = h @ W.T + a
@@ -256,9 +283,9 @@ def cd_negative_phase(h0, W, a, b, settings, generator, shard=None):
     h, (W_up, W_down) = h0, coupled(W, settings)
     for step in range(settings.k):
         v = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator, shard)
-        ph = hidden_probs(v, W_up, b)
+        ph = hidden_mean(v, W_up, b, settings.hidden)
         if step < settings.k - 1:
-            h = bernoulli(ph, generator, shard)
+            h = sample_hidden(ph, settings.hidden, generator, shard)
     return v, ph
 
 
@@ -302,7 +329,8 @@ def tempered_negative_phase(chains, W, a, b, settings, parity, generator, shard=
     column = betas[:, None, None]  # (K, 1, 1)
     W_up, W_down = coupled(W, settings)  # both W unless doubling (then K == 1)
     for _ in range(settings.k):
-        h = bernoulli(hidden_probs(chains, W_up, b, column), generator, shard)
+        h = sample_hidden(hidden_mean(chains, W_up, b, settings.hidden, column),
+                          settings.hidden, generator, shard)  # fmt: skip
         if K == 1:
             chains = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator,
                                     shard)  # fmt: skip
@@ -317,7 +345,11 @@ def tempered_negative_phase(chains, W, a, b, settings, parity, generator, shard=
 def chain_free_energy(v, field, a, settings):
     """F(v) per row, (C, n_visible) -> (C,), from the hidden field ``v W + b`` (C, n_hidden)
     already computed (as :func:`workbench.nn.rbm.sampling.free_energy`)."""
-    value = -(v @ a) - torch.nn.functional.softplus(field).sum(-1)
+    if settings.hidden == "gaussian":  # minus log of the Gaussian integral over each h_j
+        marginal = 0.5 * field**2 + 0.5 * math.log(2 * math.pi)
+    else:
+        marginal = torch.nn.functional.softplus(field)
+    value = -(v @ a) - marginal.sum(-1)
     if settings.visible == "gaussian":
         value = value + (v**2).sum(-1) / (2.0 * settings.sigma**2)
     return value
@@ -396,12 +428,12 @@ def update(state, batch, settings, lr, momentum, generator):
     world, shard = distributed_context().world, rows_of(B)
     v0 = batch if shard is None else batch[shard[0] : shard[1]]
     W_up = coupled(W, settings)[0]
-    ph0 = hidden_probs(v0, W_up, b)
+    ph0 = hidden_mean(v0, W_up, b, settings.hidden)
     shapes = {"W": (n_visible, n_hidden), "a": (n_visible,), "b": (n_hidden,)}
     if settings.sparsity_target is not None:
         shapes.update(v0_mean=(n_visible,), h0_mean=(n_hidden,))
     if settings.method == "cd":
-        h0 = bernoulli(ph0, generator, shard)
+        h0 = sample_hidden(ph0, settings.hidden, generator, shard)
         vk, phk = cd_negative_phase(h0, W, a, b, settings, generator, shard)
         C = B  # rows behind the negative statistics
     else:
@@ -413,7 +445,7 @@ def update(state, batch, settings, lr, momentum, generator):
         )
         vk = chains[0]
         field = vk @ W_up + b  # (C share, n_hidden)
-        phk = torch.sigmoid(field)
+        phk = field if settings.hidden == "gaussian" else torch.sigmoid(field)
         if W_up is not W:  # doubled visible layer: the model's own field for F
             field = vk @ W + b
         shapes.update(chains=(K, C, n_visible), energies=(C,))
