@@ -242,7 +242,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         dbn = DBN(net.sizes[1:], visible="bernoulli" if pixels else "gaussian",
                   rbm_params=params, n_epochs=self.pretrain_epochs, device=str(self.device_),
                   random_state=seed, verbose=self.verbose)  # fmt: skip
-        self.pretrainer_ = dbn.fit(X, probabilities=pixels)
+        self.pretrainer_ = dbn.fit(X)  # pixels in [0, 1]: probabilities
         net.unroll(dbn.rbms_)
 
     @torch.no_grad()

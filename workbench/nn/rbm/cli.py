@@ -14,6 +14,7 @@ policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per 
 import sys
 from pathlib import Path
 
+from workbench.errors import InputError
 from workbench.nn.runtime.command import add_run_options, dataset_defaults, finish_run
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
@@ -156,6 +157,13 @@ def _train_process(args, device):
     }  # fmt: skip
     settings.update({k: v for k, v in overrides.items() if v is not None})
     train, test = _split(args.data, args.visible, args.binarize)
+    if args.visible == "bernoulli" and not ((train.X == 0) | (train.X == 1)).all():
+        raise InputError("X", detail="binary data expected (the final log-likelihoods need "
+                         f"them), got values in [{train.X.min():.3g}, {train.X.max():.3g}]; pass "
+                         "--binarize (threshold 0.5) or --visible gaussian")  # fmt: skip
+    if settings["batch_size"] > len(train.X):  # the library takes it as one batch; a typo here
+        raise InputError("batch_size", detail=f"{settings['batch_size']} is larger than the data "
+                         f"({len(train.X)} rows); use at most {len(train.X)}")  # fmt: skip
     out = Path(args.out)
     checkpoint = out / "rbm.pt"
     if args.resume:  # continue in OUT/rbm.pt from a copy of the given checkpoint
