@@ -118,7 +118,9 @@ class DBM(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def __sklearn_tags__(self):
-        return torch_tags(super().__sklearn_tags__(), positive_only=self.binarize is None)
+        tags = torch_tags(super().__sklearn_tags__(), positive_only=self.binarize is None)
+        tags.transformer_tags.preserves_dtype = ["float64"]  # mean field runs in float64
+        return tags
 
     def _expected_failed_checks(self):
         """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
@@ -257,6 +259,8 @@ class DBM(TransformerMixin, BaseEstimator):
         (``method="exact"``) or by AIS (``"ais"``, ``ais_options`` as for
         :meth:`log_partition`), or ``log_z`` as given (a float or a LogPartition). When the
         hidden layers are too large for log p*(v), use :meth:`lower_bound`."""
+        check_is_fitted(self, "_state")
+        self._rows(X)  # the data's errors before log Z's
         if log_z is None:
             log_z = self.log_partition(method, max_states=max_states, **ais_options)
         return self.unnormalised_log_prob(X, max_states=max_states) - float(log_z)
