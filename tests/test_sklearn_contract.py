@@ -10,6 +10,7 @@ thread (on a shared machine two threads contend and take ten times longer).
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -121,3 +122,14 @@ def test_grid_search_over_rbm_hidden_units_matches_cross_validation():
             assert score == pytest.approx(each.mean(), abs=1e-12)
     assert search.best_params_["rbm__n_hidden"] in (4, 16)
     assert search.best_estimator_.named_steps["rbm"].n_features_in_ == X.shape[1]
+
+
+def test_dbn_takes_grey_pixels_as_probabilities():
+    """Grey rows in [0, 1] train a DBN and go up through p(h | v) of each layer (checked
+    against the sigmoid up-pass written out from the fitted weights)."""
+    P = np.random.default_rng(0).random((20, 9))
+    dbn = DBN((4, 3), n_epochs=2, random_state=0, rbm_params={"batch_size": 5}, **QUIET).fit(P)
+    low, top = dbn.rbms_
+    expected = expit(expit(P @ low.weights_ + low.hidden_bias_) @ top.weights_ + top.hidden_bias_)
+    np.testing.assert_allclose(dbn.transform(P), expected, rtol=1e-5)
+    assert not hasattr(dbn, "predict")  # until fine_tune

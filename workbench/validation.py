@@ -37,21 +37,19 @@ def check_data(
     min_samples=1,
     min_features=1,
     writable=False,
-    allow_nd=False,
 ):
     """``X`` as a 2-D, finite array of ``dtype`` (a dtype or a list of accepted ones) through
     ``sklearn.utils.validation.validate_data``; ``reset`` records ``n_features_in_`` (and
     feature names), else they must match; ``writable``: copy read-only memory (for
-    ``torch.from_numpy``); ``allow_nd``: arrays of images (n, ...) too. A torch tensor is
-    taken as its NumPy values. Raises InputError naming ``name`` (TypeError for sparse input,
-    as scikit-learn does)."""
+    ``torch.from_numpy``). A torch tensor is taken as its NumPy values. Raises InputError
+    naming ``name`` (TypeError for sparse input, as scikit-learn does)."""
     from sklearn.utils.validation import validate_data
 
     if type(X).__module__.startswith("torch"):
         X = X.detach().cpu().numpy()
     try:
         X = validate_data(estimator, X, reset=reset, dtype=dtype, ensure_min_samples=min_samples,
-                          ensure_min_features=min_features, allow_nd=allow_nd)  # fmt: skip
+                          ensure_min_features=min_features)  # fmt: skip
     except ValueError as err:
         raise InputError(name, detail=str(err)) from None
     return X.copy() if writable and not X.flags.writeable else X

@@ -241,13 +241,21 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
         return expected_failures(self)
 
+    def _pixels(self, X, reset):
+        """X checked by :func:`workbench.validation.check_data` as rows of pixels (so
+        ``n_features_in_`` counts pixels whatever the layout), returned in its own layout."""
+        shape = np.shape(X)
+        if len(shape) <= 2:
+            return check_data(self, X, reset=reset)
+        return check_data(self, np.reshape(X, (shape[0], -1)), reset=reset).reshape(shape)
+
     def fit(self, X, y):
         """Train on images X (see :func:`as_images`) and labels y of shape (n,): any labels
         (``classes_`` their sorted unique values), or integers 0..n_classes-1 with ``n_classes``."""
         import torch
 
         self._validate_params()
-        X = check_data(self, X, reset=True, allow_nd=True)  # scikit-learn's checks first
+        X = self._pixels(X, reset=True)  # scikit-learn's checks first
         y = check_labels(y, len(X))
         if self.n_classes is None:
             self.classes_, y = np.unique(y, return_inverse=True)
@@ -296,7 +304,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         check_is_fitted(self)
-        X = as_images(check_data(self, X, reset=False, allow_nd=True), self.image_shape)
+        X = as_images(self._pixels(X, reset=False), self.image_shape)
         if X.shape[1:] != tuple(self.config_.input_shape):
             raise ValueError(
                 f"X: images of shape {X.shape[1:]} (C, H, W), but the network was "
