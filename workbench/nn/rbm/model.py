@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from workbench.errors import InputError
 from workbench.nn.rbm import fitting, sampling, training
 from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
-from workbench.nn.runtime import resolve_seed
+from workbench.nn.runtime import derive_seed, resolve_seed
 from workbench.nn.runtime.threads import blas_threads_like_torch
 from workbench.validation import expected_failures, torch_tags
 
@@ -315,9 +315,11 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def score_samples(self, X, *, method="auto", **ais_options):
         """Log-likelihood log p(v) per row (n_samples,): exact when a layer is small enough,
-        AIS otherwise (see :meth:`log_partition`)."""
-        log_z = self.log_partition(method, **ais_options)
-        return self._log_likelihood(training.check_X(self, X, reset=False), log_z)
+        AIS otherwise (see :meth:`log_partition`; seeded from ``seed_`` unless ``random_state``
+        is given, so repeated calls agree)."""
+        X = training.check_X(self, X, reset=False)
+        ais_options.setdefault("random_state", derive_seed(self.seed_, "score-ais"))
+        return self._log_likelihood(X, self.log_partition(method, **ais_options))
 
     def score(self, X, y=None):
         """Mean log-likelihood per row."""
