@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/b
 .PHONY: demo test test-slow lint lock clean notebooks
 
 demo: $(STAMP)
-	$(BIN)/workbench demo
+	$(BIN)/workbench demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -10,7 +10,9 @@ second on Fashion-MNIST, and 1 -> 2 data-parallel processes, as ratios in one ru
 2. Throughput: training images per second of that epoch.
 3. Scaling: ``workbench cnn train --nproc 1`` against ``--nproc 2`` (torchrun, gloo), one
    epoch each, ``--threads`` threads per process; the epoch time comes from the run's history,
-   so start-up is excluded.
+   so start-up is excluded. At this default batch of 64 two CPU processes cannot pay off (32
+   rows per process; ``--nproc`` warns): ``benchmarks/scaling.py`` measures the scaling of
+   record (batch 256, and one process with two threads), docs/benchmarks.md section 13.
 """
 
 import argparse
@@ -33,7 +35,7 @@ from workbench.nn.runtime import numpy_rng
 
 def hand_loop(net, X, y, batch_size, learning_rate, seed):
     """The minimal loop: permutation, slices, forward, loss, backward, step."""
-    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4, fused=True)
     order = torch.from_numpy(numpy_rng(seed, "batch-order", 0).permutation(len(X)))
     for b in range(math.ceil(len(X) / batch_size)):
         rows = order[b * batch_size : (b + 1) * batch_size]

@@ -37,7 +37,7 @@ def one_process(tmp_path_factory):
     out = tmp_path_factory.mktemp("one")
     code = main(["cnn", "train", *SMALL, "--epochs", "2", "--out", str(out), "--json"])
     assert code == 0
-    return json.loads((out / "result.json").read_text()), out
+    return json.loads((out / "metrics.json").read_text()), out
 
 
 def test_train_json_and_artefacts(one_process):
@@ -67,7 +67,7 @@ def test_json_is_the_only_stdout(capsys, tmp_path):
     )
     assert code == 0
     assert json.loads(out)["history"][0]["epoch"] == 1
-    assert "epoch 1/1" in err  # the progress bar went to stderr
+    assert "epoch 1/1" not in err and "train_loss" not in err  # no bar, no log with --json
 
 
 def test_summary_json_counts_match_torch(capsys):
@@ -123,7 +123,7 @@ def test_two_processes_one_step_equals_full_batch_step_and_one_process(tmp_path)
     assert code == 0, err
     two = json.loads(out)
     assert main([*argv, "--out", str(tmp_path / "one")]) == 0
-    one = json.loads((tmp_path / "one" / "result.json").read_text())
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
     assert (two["world_size"], one["world_size"]) == (2, 1)
     assert two["test_accuracy"] == one["test_accuracy"]
     np.testing.assert_allclose(

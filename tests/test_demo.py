@@ -80,3 +80,14 @@ def test_diagnostics_and_cnn_verdicts(run):
     assert "healthy run converged; funnel NOT converged" in lines["section_diagnostics"]
     accuracy, rbm_accuracy = numbers(lines["section_cnn"])
     assert accuracy > 0.9 and 0.5 < rbm_accuracy <= 1.0  # 10 classes: chance is 0.1
+
+
+def test_quick_demo_reads_well_in_a_browser(run, open_report):
+    """The quick demo's report in headless Chromium (checks in ``conftest.page_problems``):
+    no console error, every figure decoded, every section reachable from the contents with a
+    "what to look at" line, numbers right-aligned; every table is an HTML table."""
+    out, summary, _ = run
+    facts = open_report(out / "report.html", "report-quick-demo")
+    assert facts["problems"] == []
+    assert len(facts["sections"]) == len(summary["sections"]) and facts["pre"] == 0
+    assert len(facts["images"]) >= 5 and facts["tables"] >= len(summary["sections"]) - 1

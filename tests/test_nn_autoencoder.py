@@ -222,7 +222,8 @@ def test_cli_json_matches_the_estimator_and_pca(capsys, tmp_path):
     assert torch.load(out["checkpoint"], weights_only=True)["kind"] == "autoencoder"
     for name in ("reconstructions", "code_scatter", "filters"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
-    assert main(["ae", "train", "--data", "digits", "--code", "0", "--out", str(tmp_path)]) == 2
+    bad = ["ae", "train", "--data", "digits", "--code", "0", "--out", str(tmp_path / "bad")]
+    assert main(bad) == 2
     assert "--code" in capsys.readouterr().err
 
 

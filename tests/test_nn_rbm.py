@@ -5,11 +5,12 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 from scipy.special import logsumexp
 
 from workbench.data import load_dataset
 from workbench.errors import InputError
-from workbench.nn.rbm import training
+from workbench.nn.rbm import sampling, training
 from workbench.nn.rbm.cli import defaults_for
 from workbench.nn.rbm.model import RBM
 
@@ -95,6 +96,21 @@ def test_cd1_update_equals_enumerated_statistics():
     step = (rbm._state["W"] - before).double().numpy()
     se = np.sqrt(0.25 / n)  # v h terms lie in [0, 1]: sd <= 1/2
     assert np.max(np.abs(step - expected)) < 4 * se, (step, expected)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_update_returns_the_chains_free_energies_under_the_parameters_that_drew_them(visible):
+    """PCD's update returns F(v) of its new cold chains under the parameters before the update
+    (computed from the hidden field it needs anyway), as sampling.free_energy evaluates it."""
+    X = (np.random.default_rng(0).random((30, 5)) < 0.5).astype(np.float32)
+    rbm = RBM(4, visible=visible, method="pcd", n_chains=6, n_epochs=2, batch_size=10,
+              monitor=False, verbose=False, random_state=0).fit(X)  # fmt: skip
+    before = tuple(t.clone() for t in rbm._params)
+    energies = training.update(rbm._state, torch.from_numpy(X[:10]), training.Settings.of(rbm),
+                               0.05, 0.5, torch.Generator().manual_seed(1))  # fmt: skip
+    expected = sampling.free_energy(rbm, rbm._state["chains"][0], before)
+    assert not torch.equal(before[0], rbm._state["W"])  # the parameters moved
+    torch.testing.assert_close(energies, expected, rtol=1e-6, atol=1e-5)
 
 
 def test_ais_within_three_standard_errors_of_exact():

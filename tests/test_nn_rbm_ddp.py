@@ -21,11 +21,14 @@ from workbench.nn.rbm.model import RBM
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 # Uneven shards (batch 5 on 2 ranks: 3 + 2 rows), a partial last batch (14 = 5 + 5 + 4), CD-2,
-# PCD with sparsity and replicated chains, Gaussian visible units (normal noise).
+# PCD with sparsity and 7 chains shared out 4 + 3, parallel tempering (3 temperatures, 5 chains:
+# the sweeps and swaps of each rank's chains), Gaussian visible units (normal noise).
 CASES = {
     "cd2": {"n_hidden": 6, "method": "cd", "k": 2, "batch_size": 5},
     "pcd": {"n_hidden": 6, "method": "pcd", "batch_size": 5, "n_chains": 7,
             "sparsity_target": 0.2},
+    "tempered": {"n_hidden": 6, "method": "pcd", "batch_size": 5, "n_chains": 5,
+                 "n_temperatures": 3},
     "gauss": {"n_hidden": 4, "visible": "gaussian", "method": "cd", "batch_size": 4,
               "learning_rate": 0.01},
 }  # fmt: skip
@@ -48,6 +51,8 @@ for name, params in cases.items():
                    f"{name}_b": rbm.hidden_bias_})
     if rbm.method == "pcd":
         fitted[f"{name}_chains"] = rbm._state["chains"].numpy()
+        fitted[f"{name}_energies"] = torch.stack(list(rbm._window)).numpy()
+        fitted[f"{name}_swaps"] = rbm._state["swap_counts"].numpy()
 rank = distributed_context().rank
 np.savez(f"{out}/rank{rank}.npz", **fitted)
 torch.distributed.destroy_process_group()
@@ -72,8 +77,10 @@ def test_two_processes_reproduce_the_one_process_parameters(tmp_path):
     for name, params in CASES.items():
         one = RBM(**params, **COMMON).fit(bars_stripes(3))
         reference = {"W": one.weights_, "a": one.visible_bias_, "b": one.hidden_bias_}
-        if one.method == "pcd":
+        if one.method == "pcd":  # all chains, their free energies and swap counts everywhere
             reference["chains"] = one._state["chains"].numpy()
+            reference["energies"] = torch.stack(list(one._window)).numpy()
+            reference["swaps"] = one._state["swap_counts"].numpy()
         for key, value in reference.items():
             # the ranks hold bit-identical parameters (same all-reduced sums, same update)
             np.testing.assert_array_equal(ranks[0][f"{name}_{key}"], ranks[1][f"{name}_{key}"])

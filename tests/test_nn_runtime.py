@@ -221,6 +221,30 @@ def test_relaunch_forwards_every_flag_but_nproc(monkeypatch):
         torchrun_command(0, argv)
 
 
+def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
+    from workbench.nn.runtime.launch import scaling_warning
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert "more processes than the 2 CPU cores" in scaling_warning(3, device="cpu")
+    assert "use --threads 1" in scaling_warning(2, threads=2, device="cpu")
+    message = scaling_warning(2, 1, batch_size=64, min_rows=64, device="cpu")
+    assert "leaves 32 rows per process" in message and "--batch-size >= 128" in message
+    assert "\n" not in message  # one line on stderr
+    for quiet in ({"batch_size": 128, "min_rows": 64}, {"batch_size": None}):
+        assert scaling_warning(2, 1, device="cpu", **quiet) is None
+    assert scaling_warning(1, 4, batch_size=1, device="cpu") is None  # no relaunch, no warning
+    assert scaling_warning(4, 1, batch_size=8, device="cuda") is None  # not measured on GPUs
+
+
+def test_ddp_broadcasts_buffers_only_for_running_statistics():
+    """The CNN's constant pixel mean/std need no broadcast per step; batch norm's do."""
+    from workbench.nn import CNNConfig, build_network
+    from workbench.nn.runtime.classifier import _moving_buffers
+
+    assert not _moving_buffers(build_network(CNNConfig(), 0.3, 0.2))
+    assert _moving_buffers(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2)))
+
+
 # --- the training loop ---------------------------------------------------------------------
 
 

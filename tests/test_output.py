@@ -36,7 +36,7 @@ from workbench.output import (
     write_text,
 )
 from workbench.plots import plot_estimates
-from workbench.report import HtmlReport, save_result
+from workbench.report import HtmlReport, estimate_tables, format_table, save_result
 
 
 @pytest.fixture
@@ -246,3 +246,20 @@ def test_saved_results_and_reports_hold_what_they_were_given(tmp_path, pyplot_un
         matplotlib.image.imread(io.BytesIO(figure_png(fig))),
     )
     assert "<figcaption>a caption</figcaption>" in page
+
+
+def test_estimate_tables_hold_the_result_and_only_the_methods_run():
+    result, draws, point = _toy_result()
+    result.sd = {n: draws[n].std(axis=(0, 1), ddof=1) for n in draws}
+    result.mcse = {n: result.sd[n] / 20 for n in draws}
+    (table,) = estimate_tables(result, max_components=2)
+    assert table.columns == ["parameter", "MAP", "CM", "sd", "mcse", "90% HDI from", "to"]
+    assert [row[0] for row in table.rows] == ["mu", "x[0]", "x[1]"]
+    assert table.notes[0] == "... 1 more components of x (see --json or --out)"
+    mu, x1 = table.rows[0], table.rows[2]
+    assert mu[1:] == [0.9, 1.0, pytest.approx(draws["mu"].std(ddof=1)),
+                      pytest.approx(draws["mu"].std(ddof=1) / 20), 0.2, 1.8]  # fmt: skip
+    assert x1[1:3] == [point["map"]["x"][1], point["cm"]["x"][1]]
+    text = format_table(result, max_components=2)
+    assert text.splitlines()[0] == "model: toy" and "ML" not in text.split()
+    assert text.splitlines()[3].split()[:3] == ["mu", "0.9", "1"]

@@ -51,7 +51,7 @@ def test_learn_then_resume_then_code(learned, capsys):
     assert coded["objective"] == pytest.approx(lasso_objective(X, atoms, codes, 0.3).mean())
     by_npy = run(capsys, "sparse", "code", "--data", "digits", "--dictionary",
                  str(out / "atoms.npy"), "--alpha", "0.3", "--tol", "1e-4",
-                 "--out", str(out))  # fmt: skip
+                 "--out", str(out), "--overwrite")  # a second `sparse code` run here  # fmt: skip
     assert by_npy["objective"] == pytest.approx(coded["objective"], rel=1e-6)
 
 

@@ -180,3 +180,17 @@ plot_images(np.concatenate([test.X[:8], recon[:8]]), (8, 8), title="held-out dig
 # From the command line: `workbench sparse learn --data digits --atoms 64 --alpha 0.3`,
 # `workbench sparse code --data digits --dictionary workbench-sparse/dictionary.pt`, and
 # `workbench estimate sparse-coding`.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/09_sparse_coding.py`.
+#
+# 1. Solve the problem of the lasso path at one alpha with scikit-learn's `Lasso` (no
+#    intercept, the atoms as the columns of the design) and find the alpha it needs to give
+#    the same code. Compare the objectives.
+# 2. Check the optimality (KKT) conditions of a FISTA code: the correlation of the residual
+#    with each atom equals alpha times the sign of the code where the code is nonzero, and lies
+#    within [-alpha, alpha] where it is zero.
+# 3. In the model of `sparse-coding`, alpha = sigma^2 / b. Halve and double the prior scale b
+#    and count the zeros of the MAP. Which way does a wider prior move the mode, and why?

@@ -176,3 +176,17 @@ for name, probs in [("sleep-trained q", q_sleep), ("best q for KL(q || p)", q_mo
 # itself finds implausible. The q that minimises KL(q || p) instead commits to one mode.
 # Reweighting repairs much of the damage: the importance weights send almost all the credit
 # to the codes that do explain v, so the generative update sees the posterior, not q.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/11_helmholtz_machines.py`.
+#
+# 1. Over factorial distributions q, show that KL(p || q) is smallest when q is the product of
+#    the marginals of p. Check it on the explaining-away posterior above by a grid search.
+# 2. Build a net with `SigmoidBeliefNet.from_weights` (three hidden units, four visible units,
+#    random weights) and compute log p(v) for all 16 visible vectors by summing over the eight
+#    hidden codes yourself. Compare with `log_likelihood(..., method="exact")`.
+# 3. With the same net and the recognition net left at zero (q(h | v) = 1/2 per unit), average
+#    the importance estimate with K = 2 and K = 1000 over many runs. Which one is biased, and
+#    in which direction?

@@ -157,3 +157,17 @@ comparison_figure(rows)
 # above the floor, so differences between runs are real, not Monte Carlo noise. The demo
 # report (`workbench demo`) adds a 5x5 data set of independent bars, whose entropy is found by
 # enumerating the 2^10 bar patterns.
+
+# %% [markdown]
+# ## Exercises
+#
+# Solutions: `tutorials/solutions/12_deep_boltzmann_machines.py`.
+#
+# 1. Compute log Z of the small DBM by enumerating only the 16 states of h1: given h1, sum out
+#    v and h2 in closed form (each unit contributes a softplus). Compare with the brute-force
+#    value.
+# 2. For one visible vector, compute KL(q || p) between the mean-field q and the exact posterior
+#    p(h1, h2 | v), and check that it equals the gap between the exact log-likelihood and the
+#    mean-field bound.
+# 3. Scale both weight matrices by 0.3 and repeat the mean-field comparison. How does the
+#    largest error of mean field change, and why?

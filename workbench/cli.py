@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from workbench import __version__
 from workbench.completion import SHELLS, bash_script
 from workbench.errors import InputError
-from workbench.output import emit
+from workbench.output import emit, progress_bars
+from workbench.signals import Interrupted, exit_code, terminate_as_interrupt
 
 __all__ = ["flag_for", "main"]
 
@@ -43,10 +44,9 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     parser.add_argument("--draws", type=int, default=draws, help="NUTS draws per chain")
     parser.add_argument("--tune", type=int, default=1000, help="NUTS warm-up steps per chain")
     parser.add_argument("--chains", type=int, default=chains, help="number of chains")
-    parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie")
-    parser.add_argument(
-        "--seed", type=int, default=None, help="random seed (same seed, same result)"
-    )
+    parser.add_argument("--sampler", choices=("nutpie", "pymc"), default="nutpie",
+                        help="NUTS implementation")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same result")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", default=None, help="folder for figures, draws and JSON")
     # library argument -> flag; each setting KEY of the chosen model maps to "--set KEY" too
@@ -86,7 +86,7 @@ def build_parser():
     _add_run_options(p)
 
     p = sub.add_parser("models", help="list the model catalogue with settings and defaults")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = sub.add_parser("completion", help="print a shell completion script "
                        "(bash: source <(workbench completion bash))")  # fmt: skip
@@ -94,11 +94,13 @@ def build_parser():
 
     p = sub.add_parser("risk", help="frequentist risk of each estimator over prior draws")
     p.add_argument("model")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model setting, repeatable (e.g. --set heads=3)")  # fmt: skip
     p.add_argument("--data", default=None, help="data file fixing the design (size, covariates)")
-    p.add_argument("--replicates", type=int, default=100)
+    p.add_argument("--replicates", type=int, default=100, help="data sets drawn from the prior")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
-    p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"], metavar="METHOD")
+    p.add_argument("--methods", nargs="+", default=["map", "ml", "cm", "cm_ml"], metavar="METHOD",
+                   help="estimators compared, a subset of: map ml cm cm_ml")  # fmt: skip
     p.add_argument(
         "--converged-only",
         action="store_true",
@@ -107,14 +109,45 @@ def build_parser():
     _add_run_options(p, draws=500, chains=2)
 
     p = sub.add_parser("demo", help="the main job: the estimator comparison report")
+    p.add_argument("--section", action="append", dest="sections", metavar="NAME",
+                   help="run only this section (repeatable; e.g. energy, ppca, cnn)")  # fmt: skip
+    p.set_defaults(flag_names={"sections": "--section"})
     p.add_argument("--out", default="workbench-demo", help="output folder (default workbench-demo)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same result")
     p.add_argument("--replicates", type=int, default=60, help="risk-study replicates")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
     for module_name in COMMAND_MODULES:
         COMMANDS.update(importlib.import_module(module_name).register(sub))
+    for leaf in _leaf_parsers(parser):
+        _common_conventions(leaf)
     return parser
+
+
+def _leaf_parsers(parser):
+    """The parsers of ``parser``'s tree that run a command (no sub-commands below them)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for a in subs for child in dict.fromkeys(a.choices.values())
+            for leaf in _leaf_parsers(child)]  # fmt: skip
+
+
+def _common_conventions(p):
+    """What every command shares, added in one place: ``--overwrite`` where there is ``--out``
+    (see :mod:`workbench.runfolder`), and each option's default shown in its help."""
+    options = {s for a in p._actions for s in a.option_strings}
+    if "--out" in options and "--overwrite" not in options:
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace the results an earlier run of this command left in --out "
+                       "(deletes the files its manifest.json lists); without it such a folder "
+                       "is refused")  # fmt: skip
+    for action in p._actions:
+        if not action.option_strings or action.help in (None, argparse.SUPPRESS):
+            continue
+        shown = action.default not in (None, False, argparse.SUPPRESS, [], ())
+        if shown and "default" not in action.help:
+            action.help += " (default %(default)s)"
 
 
 def flag_for(args, argument):
@@ -182,6 +215,7 @@ def cmd_estimate(args):
             var_names=spec.var_names,
             sampler=args.sampler,
             name=args.model,
+            progressbar=progress_bars(quiet=args.json),
         )
         result = estimator.run(seed=args.seed)
     payload = result.to_dict()
@@ -222,7 +256,11 @@ def cmd_demo(args):
     from workbench.demo import run_demo
 
     summary = run_demo(
-        out_dir=args.out, seed=args.seed, replicates=args.replicates, echo=not args.json
+        out_dir=args.out,
+        seed=args.seed,
+        replicates=args.replicates,
+        echo=not args.json,
+        sections=args.sections,
     )
     if args.json:
         emit(args, summary, "")
@@ -259,14 +297,67 @@ def _cli_logging():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    with _cli_logging():
-        return _run(args)
+    """Run ``workbench <argv>`` (default: the command line); returns the exit code: 0, 1
+    (``diagnose --strict`` verdicts), 2 (bad input, one line on stderr), 130 / 143 (stopped by
+    SIGINT / SIGTERM, one line on stderr; a training run saves its checkpoint first)."""
+    with terminate_as_interrupt() as received:  # from the first line on: Ctrl-C while the
+        try:  # libraries import is one line, not a traceback
+            argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            args.typed_options = typed_options(parser, args, argv)
+            with _cli_logging():
+                return _run(args, argv)
+        except KeyboardInterrupt as err:
+            print(f"workbench: {str(err) or 'interrupted (SIGINT)'}", file=sys.stderr)
+            return exit_code(err)
+        except Exception:
+            if received.first is None:
+                raise
+            # a library turned the interruption into its own error (an ImportError)
+            print(f"workbench: interrupted ({received.first})", file=sys.stderr)
+            return exit_code(Interrupted(received.first))
 
 
-def _run(args):
+def command_name(args):
+    """The sub-command of parsed ``args`` as typed: "estimate", "rbm train", ..."""
+    words = [args.command]
+    words += [str(v) for k, v in vars(args).items() if k.endswith("_command") and v]
+    return " ".join(words)
+
+
+def typed_options(parser, args, argv):
+    """The destinations of the options ``argv`` spells out (``--hid 9`` counts for ``--hidden``
+    as argparse reads it), as opposed to those left at their defaults: what ``--resume``
+    compares with the checkpoint."""
+    leaf = parser
+    for word in command_name(args).split():
+        sub = next(a for a in leaf._actions if isinstance(a, argparse._SubParsersAction))
+        leaf = sub.choices[word]
+    options = {s: a.dest for a in leaf._actions for s in a.option_strings}
+    typed = set()
+    for token in argv:
+        if token == "--":
+            break
+        word = token.split("=", 1)[0]
+        if not word.startswith("-") or word == "-":
+            continue
+        matches = [o for o in options if o == word] or [
+            o for o in options if word.startswith("--") and o.startswith(word)]  # fmt: skip
+        if len({options[o] for o in matches}) == 1:
+            typed.add(options[matches[0]])
+    return typed
+
+
+def _run(args, argv):
+    from workbench.runfolder import open_run_folder
+
     try:
-        COMMANDS[args.command](args)
+        with open_run_folder(getattr(args, "out", None), command=command_name(args), argv=argv,
+                             overwrite=getattr(args, "overwrite", False),
+                             resume=bool(getattr(args, "resume", None)),
+                             resumable=hasattr(args, "resume")):  # fmt: skip
+            COMMANDS[args.command](args)
     except BrokenPipeError:  # `workbench ... | head`: the reader left, nothing to report
         return 0
     except InputError as err:
@@ -275,9 +366,6 @@ def _run(args):
     except (ValueError, OSError) as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("workbench: interrupted", file=sys.stderr)
-        return 130
     return 0
 
 

@@ -5,6 +5,7 @@ Capabilities and their CLIs write through here; nothing here switches a backend 
 global state.
 """
 
+import glob
 import io
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "atomic_path",
+    "progress_bars",
     "emit",
     "figure_png",
     "new_figure",
@@ -28,22 +30,49 @@ __all__ = [
 ]
 
 
+def progress_bars(quiet=False):
+    """Whether to draw progress bars: only on a terminal (stderr a TTY) and not when ``quiet``
+    (the CLI's ``--json``), so logs and pipes never fill with bar frames. The one decision for
+    the training loop's and the samplers' bars."""
+    return not quiet and sys.stderr.isatty()
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+def _remove_orphans(path):
+    """Delete the temporary files of ``path`` that a killed process (SIGKILL, power loss) left:
+    ``.NAME.PID.*`` whose PID no longer runs."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # alive (another user's) or not ours to judge
+            pass
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+    """Yield a temporary path beside ``path`` (``.NAME.PID.XXXX``); move it into place only if
+    the block succeeds. On any exception, KeyboardInterrupt included, the temporary file is
+    removed; those a killed process left behind are removed by the next write of ``path``.
 
     The file gets the mode a plain ``open`` would give it (0666 less the umask), not the 0600
     of a temporary file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    _remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=path.suffix, dir=path.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)

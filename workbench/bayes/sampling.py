@@ -4,10 +4,10 @@ A :class:`NutsRunner` compiles its model once; later runs may swap ``pm.Data`` v
 recompiling (the risk study relies on this).
 """
 
-import sys
-
 import numpy as np
 import pymc as pm
+
+from workbench.output import progress_bars
 
 __all__ = ["SAMPLERS", "NutsRunner"]
 
@@ -33,7 +33,7 @@ class NutsRunner:
     def __call__(self, *, draws, tune, chains, seed, data=None, progressbar=None):
         """Sample; ``data`` maps ``pm.Data`` names to new values for this run only."""
         if progressbar is None:
-            progressbar = sys.stderr.isatty()
+            progressbar = progress_bars()
         seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
         if self.sampler == "nutpie":
             import nutpie

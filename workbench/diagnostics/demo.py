@@ -39,14 +39,18 @@ def section_diagnostics(report, seed, **_):
 
     starts = np.random.default_rng(seed).normal(scale=3.0, size=(4, 2))
     healthy = diagnose(metropolis.sample(logdensity, starts, draws=4000, warmup=1000, seed=seed))
-    report.heading("Convergence diagnostics: a healthy run and a funnel")
+    report.heading(
+        "Convergence diagnostics: a healthy run and a funnel",
+        look="the verdict column: every entry ok for the healthy run; for the funnel, the "
+        "divergences, the low E-BFMI and the problems listed under its table.",
+    )
     report.paragraph(
         "Random-walk Metropolis on a correlated 2-D Gaussian, 4 chains from dispersed starts, "
         "step size tuned during warm-up. R-hat near 1 says the chains agree; the ESS says how "
         "many independent draws the autocorrelated chains are worth; the MCSE is the error of "
         "the reported mean. The rank plot shows each chain's rank ECDF inside the band."
     )
-    report.pre(healthy.table())
+    report.table(healthy.as_table())
     report.figure(healthy.plot("rank").get_viz("figure"), "Rank plot: chains agree.")
 
     with warnings.catch_warnings():
@@ -69,7 +73,7 @@ def section_diagnostics(report, seed, **_):
         "transitions and a low energy BFMI, and the workbench says what they mean and what to "
         "do (the non-centred form fixes it; see tutorials/02_mcmc_convergence.py)."
     )
-    report.pre(funnel.table())
+    report.table(funnel.as_table())
     report.figure(
         funnel.plot("trace", var_names=["v"]).get_viz("figure"),
         "Trace of v (log-scale of the funnel); divergences marked.",

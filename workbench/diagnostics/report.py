@@ -50,10 +50,6 @@ def _plain(value):
     return [_plain(v) for v in arr]
 
 
-def _cell(value, width, digits):
-    return f"{value:>{width}.{digits}f}" if np.isfinite(value) else "-".rjust(width)
-
-
 def _label(name, index):
     return name if index == () else f"{name}[{','.join(map(str, index))}]"
 
@@ -112,18 +108,14 @@ class DiagnosticsReport:
 
     def table(self, max_components=8):
         """Text table: one row per scalar (vectors: up to ``max_components`` worst entries)."""
-        head = (
-            f"{'variable':<18}{'r_hat':>8}{'ess_bulk':>10}{'ess_tail':>10}"
-            f"{'mcse_mean':>11}{'mcse_sd':>10}  verdict"
-        )
-        lines = [
-            f"{self.chains} chains x {self.draws} draws; converged means R-hat < "
-            f"{self.thresholds.r_hat:g}, bulk and tail ESS >= "
-            f"{self.thresholds.ess_per_chain * self.chains:g}, divergences <= "
-            f"{self.thresholds.max_divergences}, E-BFMI >= {self.thresholds.bfmi:g}",
-            head,
-            "-" * len(head),
-        ]
+        return self.as_table(max_components).text()
+
+    def as_table(self, max_components=8):
+        """The diagnostics as a :class:`~workbench.report.Table` (rows as in :meth:`table`;
+        the thresholds as its title; sampler statistics, verdict and problems as notes)."""
+        from workbench.report import Table
+
+        rows, notes = [], []
         for name, v in self.variables.items():
             shape = np.shape(v.r_hat)
             indices = list(np.ndindex(shape))
@@ -133,24 +125,15 @@ class DiagnosticsReport:
                 order = np.lexsort((ess, -rhat))[:max_components]
                 indices = [np.unravel_index(i, shape) for i in sorted(order)]
             for index in indices:
-                ok = self._component_ok(v, index)
-                lines.append(
-                    f"{_label(name, tuple(map(int, index))):<18}"
-                    + "".join(
-                        _cell(float(np.asarray(a)[index]), w, p)
-                        for a, w, p in (
-                            (v.r_hat, 8, 3),
-                            (v.ess_bulk, 10, 0),
-                            (v.ess_tail, 10, 0),
-                            (v.mcse_mean, 11, 4),
-                            (v.mcse_sd, 10, 4),
-                        )
-                    )
-                    + ("  ok" if ok else "  FAIL")
+                values = (v.r_hat, v.ess_bulk, v.ess_tail, v.mcse_mean, v.mcse_sd)
+                rows.append(
+                    [_label(name, tuple(map(int, index)))]
+                    + [float(np.asarray(a)[index]) for a in values]
+                    + ["ok" if self._component_ok(v, index) else "FAIL"]
                 )
             hidden = int(np.prod(shape)) - len(indices)
             if hidden:
-                lines.append(f"{'':<18}... {hidden} more entries of {name} (worst shown)")
+                notes.append(f"... {hidden} more entries of {name} (worst shown)")
         stats = []
         if self.divergences is not None:
             stats.append(f"divergences {self.divergences}")
@@ -161,12 +144,21 @@ class DiagnosticsReport:
                 "acceptance " + " ".join(f"{a:.2f}" for a in np.ravel(self.acceptance_rate))
             )
         if stats:
-            lines.append("sampler: " + "; ".join(stats))
-        lines.append("verdict: " + ("converged" if self.converged else "NOT converged"))
+            notes.append("sampler: " + "; ".join(stats))
+        notes.append("verdict: " + ("converged" if self.converged else "NOT converged"))
         for name, v in self.variables.items():
-            lines += [f"problem ({name}): {p}" for p in v.problems]
-        lines += [f"problem: {p}" for p in self.problems]
-        return "\n".join(lines)
+            notes += [f"problem ({name}): {p}" for p in v.problems]
+        notes += [f"problem: {p}" for p in self.problems]
+        title = (
+            f"{self.chains} chains x {self.draws} draws; converged means R-hat < "
+            f"{self.thresholds.r_hat:g}, bulk and tail ESS >= "
+            f"{self.thresholds.ess_per_chain * self.chains:g}, divergences <= "
+            f"{self.thresholds.max_divergences}, E-BFMI >= {self.thresholds.bfmi:g}"
+        )
+        columns = ["variable", "r_hat", "ess_bulk", "ess_tail", "mcse_mean", "mcse_sd", "verdict"]
+        formats = {"r_hat": ".3f", "ess_bulk": ".0f", "ess_tail": ".0f"}
+        formats |= {"mcse_mean": ".4f", "mcse_sd": ".4f"}
+        return Table(columns, rows, formats=formats, title=title, notes=notes)
 
     def _component_ok(self, v, index):
         ok = entry_converged(v.r_hat, v.ess_bulk, v.ess_tail, self.chains, self.thresholds)

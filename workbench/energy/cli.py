@@ -99,20 +99,21 @@ def register(sub):
     inner = p.add_subparsers(dest="energy_command", required=True, metavar="ENERGY_COMMAND")
     q = inner.add_parser("logz", help="exact or AIS log Z (and the data's log-likelihood)")
     q.add_argument("weights", help=".npz with W, visible_bias, hidden_bias")
-    q.add_argument("--method", choices=("exact", "ais", "reverse_ais"), default="exact")
+    q.add_argument("--method", choices=("exact", "ais", "reverse_ais"), default="exact",
+                   help="exact enumeration, or annealed importance sampling")  # fmt: skip
     q.add_argument("--data", default=None, help="visible data (.npy/.csv/.txt), one row each")
     q.add_argument("--ais-runs", type=int, default=100, help="AIS runs")
     q.add_argument("--ais-betas", type=int, default=1000,
                    help="AIS inverse temperatures from 0 to 1, both included")  # fmt: skip
-    q.add_argument("--seed", type=int, default=None, help="AIS seed (none: fresh entropy)")
+    q.add_argument("--seed", type=int, default=0, help="AIS seed; same seed, same result")
     q.set_defaults(
         flag_names={"n_runs": "--ais-runs", "n_betas": "--ais-betas", "weights": "weights"}
     )
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     t = inner.add_parser("table", help="every (v, h) of a tiny Bernoulli RBM")
     t.add_argument("weights")
     t.set_defaults(flag_names={"weights": "weights"})
-    t.add_argument("--json", action="store_true")
+    t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     def dispatch(args):
         return {"logz": cmd_logz, "table": cmd_table}[args.energy_command](args)

@@ -94,24 +94,30 @@ class JointTable:
     marginal: np.ndarray  # (2^n_visible,)
 
     def __str__(self):
-        nv, nh = self.visible.shape[1], self.hidden.shape[1]
-        width = max(nv, 1) + 1
-        lines = [f"{'v':<{width}}{'h':<{max(nh, 1) + 2}}{'E(v,h)':>9}{'exp(-E)':>11}{'p(v,h)':>9}"]
-        for v, h, e, w, p in zip(
-            self.visible, self.hidden, self.energy, self.weight, self.probability, strict=True
-        ):
-            lines.append(
-                f"{_bits_text(v):<{width}}{_bits_text(h):<{nh + 2}}{e:9.3f}{w:11.4f}{p:9.4f}"
+        return self.as_table().text()
+
+    def as_table(self):
+        """The joint states as a :class:`~workbench.report.Table` (one row per (v, h); Z and
+        p(v) as notes)."""
+        from workbench.report import Table
+
+        rows = [
+            [_bits_text(v), _bits_text(h), e, w, p]
+            for v, h, e, w, p in zip(
+                self.visible, self.hidden, self.energy, self.weight, self.probability, strict=True
             )
-        lines.append(f"Z = {np.exp(self.log_z):.4f} (log Z = {self.log_z:.4f})")
-        lines.append(
+        ]
+        notes = [
+            f"Z = {np.exp(self.log_z):.4f} (log Z = {self.log_z:.4f})",
             "p(v): "
             + "  ".join(
                 f"{_bits_text(v)}: {p:.4f}"
                 for v, p in zip(self.visible_states, self.marginal, strict=True)
-            )
-        )
-        return "\n".join(lines)
+            ),
+        ]
+        columns = ["v", "h", "E(v,h)", "exp(-E)", "p(v,h)"]
+        formats = {"E(v,h)": ".3f", "exp(-E)": ".4f", "p(v,h)": ".4f"}
+        return Table(columns, rows, formats=formats, notes=notes)
 
 
 def _bits_text(x):

@@ -20,13 +20,13 @@ FA_METHODS = ("em", "map", "nuts", "advi")
 def _add_options(parser, methods, default):
     parser.add_argument("--data", required=True, help="data set name or .npy/.csv/.tsv/.txt file")
     parser.add_argument("--q", type=int, required=True, help="number of latent components")
-    parser.add_argument("--method", choices=methods, default=default)
+    parser.add_argument("--method", choices=methods, default=default, help="how to fit")
     parser.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files")
     parser.add_argument("--max-rows", type=int, default=None, help="use the first N rows only")
     parser.add_argument("--draws", type=int, default=500, help="NUTS draws per chain / ADVI draws")
     parser.add_argument("--tune", type=int, default=500, help="NUTS warm-up steps per chain")
-    parser.add_argument("--chains", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=None, help="random seed")
+    parser.add_argument("--chains", type=int, default=4, help="NUTS chains (Bayesian method)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same result")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.add_argument("--out", default=None, help="folder for figures and result.json")
     parser.set_defaults(
@@ -44,7 +44,7 @@ def register(sub):
     _add_options(p, PPCA_METHODS, "closed")
     p = sub.add_parser("fa", help="factor analysis (EM, MAP, NUTS, ADVI; optional varimax)")
     _add_options(p, FA_METHODS, "em")
-    p.add_argument("--rotation", choices=("varimax",), default=None)
+    p.add_argument("--rotation", choices=("varimax",), default=None, help="rotate the loadings")
     return {"ppca": cmd_ppca, "fa": cmd_fa}
 
 

@@ -19,8 +19,14 @@ FLAG_NAMES = {"X": "--data", "name": "--data", "n_atoms": "--atoms", "n_epochs":
               "random_state": "--seed", "dictionary": "--dictionary"}  # fmt: skip
 
 
+# `sparse learn --resume`: option -> the parameter the checkpoint saved (a typed value must match)
+RESUME_OPTIONS = {dest: f"state.params.{param}" for dest, param in {
+    "atoms": "n_atoms", "alpha": "alpha", "batch_size": "batch_size", "max_iter": "max_iter",
+    "tol": "tol", "seed": "random_state"}.items()}  # fmt: skip
+
+
 def register(sub):
-    from workbench.nn.runtime.command import add_run_options
+    from workbench.nn.runtime.command import add_resume_option, add_run_options
 
     parser = sub.add_parser("sparse", help="sparse coding: learn a dictionary, code data (Torch)")
     actions = parser.add_subparsers(dest="sparse_command", required=True, metavar="ACTION")
@@ -29,15 +35,14 @@ def register(sub):
     p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
     p.add_argument("--atoms", type=int, default=64, help="number of atoms (default 64)")
     p.add_argument("--alpha", type=float, default=0.1, help="weight of |h|_1 (default 0.1)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=10, help="passes over the data")
+    p.add_argument("--batch-size", type=int, default=64, help="rows per dictionary update")
     p.add_argument("--max-iter", type=int, default=300, help="FISTA iterations per batch")
     p.add_argument("--tol", type=float, default=1e-3, help="FISTA's relative duality gap")
     p.add_argument("--patch", type=int, default=None, metavar="P",
                    help="learn on random P x P patches of the images")  # fmt: skip
     p.add_argument("--patches", type=int, default=10_000, help="patches drawn (with --patch)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue OUT/dictionary.pt up to --epochs")  # fmt: skip
+    add_resume_option(p, "dictionary.pt")
     add_run_options(p, out="workbench-sparse")
     p.set_defaults(flag_names=FLAG_NAMES)
 
@@ -50,11 +55,13 @@ def register(sub):
     )
     p.add_argument("--alpha", type=float, default=None,
                    help="weight of |h|_1 (default: the dictionary's own, or 0.1)")  # fmt: skip
-    p.add_argument("--method", choices=("fista", "ista", "cd"), default="fista")
-    p.add_argument("--max-iter", type=int, default=1000)
-    p.add_argument("--tol", type=float, default=1e-6)
-    p.add_argument("--patch", type=int, default=None, metavar="P")
-    p.add_argument("--patches", type=int, default=10_000)
+    p.add_argument("--method", choices=("fista", "ista", "cd"), default="fista",
+                   help="lasso solver")  # fmt: skip
+    p.add_argument("--max-iter", type=int, default=1000, help="solver iterations per row")
+    p.add_argument("--tol", type=float, default=1e-6, help="relative duality gap to stop at")
+    p.add_argument("--patch", type=int, default=None, metavar="P",
+                   help="code random P x P patches of the images")  # fmt: skip
+    p.add_argument("--patches", type=int, default=10_000, help="patches drawn (with --patch)")
     add_run_options(p, out="workbench-sparse")
     p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--dictionary"})
     return {"sparse": run}
@@ -101,11 +108,10 @@ def _patches(X, shape, size, n, rng):
 
 
 def _learn(args):
-    import sys
 
     import numpy as np
 
-    from workbench.nn.runtime.command import finish_run
+    from workbench.nn.runtime.command import finish_run, resume_checkpoint, verbose
     from workbench.output import atomic_path
     from workbench.sparse import DictionaryLearning, sparse_code
     from workbench.sparse.plots import plot_atoms, plot_training
@@ -113,27 +119,30 @@ def _learn(args):
     X, X_test, shape = _rows(args)
     out = Path(args.out)
     checkpoint = out / "dictionary.pt"
-    verbose = not args.json or sys.stderr.isatty()
+    resume = resume_checkpoint(args, out, "dictionary.pt", "dictionary", RESUME_OPTIONS)
     dl = DictionaryLearning(args.atoms, alpha=args.alpha, batch_size=args.batch_size,
                             n_epochs=args.epochs, max_iter=args.max_iter, tol=args.tol,
                             checkpoint=str(checkpoint), device=args.device,
-                            random_state=args.seed, verbose=verbose)  # fmt: skip
-    dl.fit(X, resume=args.resume)
+                            random_state=args.seed, verbose=verbose(args))  # fmt: skip
+    if resume is not None:  # the checkpoint's settings, not the defaults of the options
+        dl = DictionaryLearning.load(checkpoint, device=args.device)
+        dl.set_params(n_epochs=args.epochs, checkpoint=str(checkpoint), verbose=verbose(args))
+    dl.fit(X, resume=resume is not None)
     evaluated = X if X_test is None else X_test
-    result = sparse_code(evaluated, dl.components_, args.alpha, max_iter=max(args.max_iter, 1000),
-                         tol=min(args.tol, 1e-4), device=args.device)  # fmt: skip
+    result = sparse_code(evaluated, dl.components_, dl.alpha, max_iter=max(dl.max_iter, 1000),
+                         tol=min(dl.tol, 1e-4), device=args.device)  # fmt: skip
     residual = evaluated - result.codes @ dl.components_
     with atomic_path(out / "atoms.npy") as tmp, open(tmp, "wb") as fh:
         np.save(fh, dl.components_)
     payload = {
         "data": args.data,
         "settings": {
-            "atoms": args.atoms,
-            "alpha": args.alpha,
+            "atoms": dl.n_atoms,
+            "alpha": dl.alpha,
             "epochs": args.epochs,
-            "batch_size": args.batch_size,
+            "batch_size": dl.batch_size,
             "patch": args.patch,
-            "seed": args.seed,
+            "seed": dl.random_state,
             "device": args.device,
         },  # fmt: skip
         "final": {

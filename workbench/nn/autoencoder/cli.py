@@ -11,10 +11,16 @@ held-out split), the same for PCA with as many components as the code, ``history
 pixels in [0, 1]. ``--nproc N`` trains data-parallel under torchrun.
 """
 
-import sys
 from pathlib import Path
 
-from workbench.nn.runtime.command import add_run_options, finish_run, int_list
+from workbench.nn.runtime.command import (
+    add_resume_option,
+    add_run_options,
+    finish_run,
+    int_list,
+    resume_checkpoint,
+    verbose,
+)
 
 __all__ = ["register"]
 
@@ -25,6 +31,16 @@ FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_components": "--code",
               "code_activation": "--code-activation", "weight_decay": "--weight-decay"}  # fmt: skip
 
 
+# `--resume`: option -> its place in the checkpoint (a typed value must match; the loop checks
+# the layer sizes)
+RESUME_OPTIONS = {"kind": "config.model.kind", "pretrain": "config.model.pretrain",
+                  "corruption": "config.model.corruption", "noise": "config.model.noise",
+                  "sparsity": "config.model.sparsity", "contraction": "config.model.contraction",
+                  "lr": "config.train.learning_rate", "batch_size": "config.train.batch_size",
+                  "weight_decay": "config.train.weight_decay",
+                  "seed": "config.train.seed"}  # fmt: skip
+
+
 def register(sub):
     from workbench.nn.autoencoder import KINDS
 
@@ -32,7 +48,7 @@ def register(sub):
     ae_sub = parser.add_subparsers(dest="ae_command", required=True, metavar="ACTION")
     p = ae_sub.add_parser("train", help="train an autoencoder on a data set")
     p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
-    p.add_argument("--kind", choices=KINDS, default="sigmoid")
+    p.add_argument("--kind", choices=KINDS, default="sigmoid", help="which autoencoder")
     p.add_argument("--code", type=int, default=30, help="code units (default %(default)s)")
     p.add_argument("--layers", type=int_list, default=(),
                    help="encoder layers, e.g. 1000,500,250,30 (last: the code)")  # fmt: skip
@@ -41,16 +57,17 @@ def register(sub):
     p.add_argument("--pretrain-epochs", type=int, default=30,
                    help="RBM epochs per layer (default %(default)s)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=20, help="(fine-)tuning epochs")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="rows per update")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW)")
     p.add_argument("--code-activation", choices=("auto", "sigmoid", "linear"), default="auto",
                    help="code layer activation (auto: as the hidden layers)")  # fmt: skip
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
-    p.add_argument("--corruption", choices=("masking", "gaussian"), default="masking")
+    p.add_argument("--corruption", choices=("masking", "gaussian"), default="masking",
+                   help="denoising corruption")  # fmt: skip
     p.add_argument("--noise", type=float, default=0.3, help="denoising corruption level")
     p.add_argument("--sparsity", type=float, default=1e-3, help="L1 weight on the code")
     p.add_argument("--contraction", type=float, default=0.1, help="Jacobian penalty weight")
-    p.add_argument("--resume", action="store_true", help="continue OUT/autoencoder.pt")
+    add_resume_option(p, "autoencoder.pt")
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
     add_run_options(p, out="workbench-ae")
     p.set_defaults(flag_names=FLAG_NAMES)
@@ -88,14 +105,15 @@ def _train_process(args, device):
     layers = tuple(args.layers)
     hidden = layers[:-1] if layers and layers[-1] == args.code else layers
     out = Path(args.out)
+    resume = resume_checkpoint(args, out, "autoencoder.pt", "autoencoder", RESUME_OPTIONS)
     ae = Autoencoder(
         args.code, kind=args.kind, hidden_layers=hidden, pretrain=args.pretrain,
         pretrain_epochs=args.pretrain_epochs, code_activation=args.code_activation,
         weight_decay=args.weight_decay, corruption=args.corruption, noise=args.noise,
         sparsity=args.sparsity, contraction=args.contraction, n_epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, device=device,
-        random_state=args.seed, checkpoint=str(out / "autoencoder.pt"), resume=args.resume,
-        verbose=not args.json or sys.stderr.isatty(),
+        random_state=args.seed, checkpoint=str(out / "autoencoder.pt"),
+        resume=resume is not None, verbose=verbose(args),
     )  # fmt: skip
     ae.fit(train.X, X_val=None if test is None else test.X)
     rank, world, _ = distributed_context()

@@ -19,7 +19,10 @@ def section_autoencoder(report, seed, **_):
         ae = Autoencoder(k, kind="linear", n_epochs=20, batch_size=64, learning_rate=5e-2,
                          random_state=seed).fit(train.X)  # fmt: skip
     error = ae.reconstruction_error(train.X)
-    report.heading("Autoencoders: a linear one is PCA")
+    report.heading(
+        "Autoencoders: a linear one is PCA",
+        look="the training error ends just above the PCA optimum, never below it.",
+    )
     report.paragraph(
         f"A linear autoencoder with a {k}-unit code, trained by gradient descent on the 8x8 "
         "digits, cannot beat principal component analysis: the smallest mean squared "

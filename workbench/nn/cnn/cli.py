@@ -12,7 +12,7 @@ from pathlib import Path
 
 __all__ = ["register"]
 
-TRAIN_DEFAULTS = {"epochs": 15, "batch_size": 64, "lr": 3e-3, "seed": 0}
+TRAIN_DEFAULTS = {"epochs": 15, "batch_size": 64, "lr": 3e-3}
 
 
 def _input_shape(text):
@@ -57,13 +57,15 @@ def _add_architecture_options(p):
 
 
 def register(sub):
+    from workbench.nn.runtime.command import add_resume_option, add_run_options
+
     parser = sub.add_parser("cnn", help="convolutional networks on Torch: train, summary")
     cnn = parser.add_subparsers(dest="cnn_command", required=True, metavar="CNN_COMMAND")
 
     p = cnn.add_parser("train", help="train a CNN on a named data set")
     p.add_argument("--data", required=True, help="digits, mnist5k or fashion-mnist")
     p.add_argument("--data-dir", default=None, help="folder of the Fashion-MNIST IDX files")
-    p.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
+    p.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"], help="epochs")
     p.add_argument(
         "--batch-size",
         type=int,
@@ -78,20 +80,12 @@ def register(sub):
         default=None,
         help="random translations of up to SHIFT pixels (default: side // 14)",
     )
-    p.add_argument("--validation-fraction", type=float, default=0.1)
+    p.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="share of the training images held out to select the epoch")  # fmt: skip
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads per process (default: cores / processes)",
-    )
-    p.add_argument("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
-    p.add_argument("--out", default="workbench-cnn", help="folder for checkpoint and figures")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    add_resume_option(p, "checkpoint.pt")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    add_run_options(p, out="workbench-cnn")
     _add_architecture_options(p)
     p.set_defaults(
         flag_names={
@@ -106,8 +100,8 @@ def register(sub):
 
     p = cnn.add_parser("summary", help="layer table: output shapes and parameter counts")
     p.add_argument("--input-shape", default="1x28x28", help="CxHxW or HxW (default 1x28x28)")
-    p.add_argument("--classes", type=int, default=10)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--classes", type=int, default=10, help="number of classes")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     _add_architecture_options(p)
     return {"cnn": cmd_cnn}
 
@@ -165,39 +159,43 @@ def _check_args(args):
         raise ValueError(f"--threads: expected a positive integer, got {args.threads}")
 
 
-def cmd_train(args):
-    import numpy as np
+# `--resume`: option -> its place in the checkpoint (a typed value must match; the
+# architecture options are compared as the architecture they build)
+RESUME_OPTIONS = {"batch_size": "config.train.batch_size", "lr": "config.train.learning_rate",
+                  "patience": "config.train.patience", "shift": "config.train.shift",
+                  "seed": "config.train.seed", "validation_fraction": "config.data.n_val",
+                  "architecture": "config.model"}  # fmt: skip
 
-    from workbench.nn.runtime import (
-        command_line,
-        distributed_context,
-        init_distributed,
-        launch_torchrun,
-        resolve_device,
-        set_process_threads,
-        under_torchrun,
-    )
+
+def cmd_train(args):
+    from workbench.nn.runtime import resolve_device, set_process_threads
+    from workbench.nn.runtime.command import run_ranks
 
     _check_args(args)
+    set_process_threads(args.threads)  # the thread policy: --threads, else cores per process
     resolve_device(args.device)  # a bad device fails here, not once per worker
     train, test = _load(args)
     n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
     config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic
-    if args.nproc > 1 and not under_torchrun():
-        code = launch_torchrun(args.nproc, command_line("cnn", "train"), args.threads)
-        if code:
-            raise SystemExit(code)
-        return
+    return run_ranks(args, ("cnn", "train"), lambda a, device: _train_process(
+        a, device, train, test, n_classes, config), batch_size=args.batch_size)  # fmt: skip
 
-    import torch
+
+def _train_process(args, device, train, test, n_classes, config):
+    import numpy as np
 
     from workbench.nn.cnn.estimator import CNNClassifier
+    from workbench.nn.runtime import distributed_context
+    from workbench.nn.runtime.command import finish_run, resume_checkpoint, verbose
 
-    if under_torchrun():
-        init_distributed(args.device)
     rank, world, _ = distributed_context()
-    set_process_threads(args.threads)
     out = Path(args.out)
+    typed = getattr(args, "typed_options", None)
+    if typed is not None and typed & {"conv", "pool", "hidden"}:
+        typed.add("architecture")  # the architecture options compare as what they build
+    n_val = int(round(args.validation_fraction * len(train.X)))  # as the estimator splits
+    given = {"architecture": config.to_dict(), "validation_fraction": n_val}
+    resume = resume_checkpoint(args, out, "checkpoint.pt", "cnn", RESUME_OPTIONS, given=given)
     tick = time.perf_counter()
     clf = CNNClassifier(
         config,
@@ -209,19 +207,15 @@ def cmd_train(args):
         shift=args.shift,
         patience=args.patience,
         validation_fraction=args.validation_fraction,
-        device=args.device,
+        device=device,
         random_state=args.seed,
         checkpoint=str(out / "checkpoint.pt"),
-        resume=args.resume,
-        progress=rank == 0,
+        resume=resume is not None,
+        progress=rank == 0 and verbose(args),
     )
-    try:
-        clf.fit(train.X, train.y)
-    finally:
-        if under_torchrun() and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    clf.fit(train.X, train.y)
     if rank != 0:
-        return
+        return None
     predicted = clf.predict(test.X)
     payload = {
         "data": args.data,
@@ -238,14 +232,13 @@ def cmd_train(args):
         "architecture": config.to_dict(),
         "seconds": round(time.perf_counter() - tick, 2),
     }
-    if not args.no_figures:
-        payload["files"] = _figures(clf, test, predicted, out)
-    from workbench.output import write_text
+    figures = {} if args.no_figures else _figures(clf, test, predicted)
+    return finish_run(args, out, payload, figures, lambda done: _table(done, clf, test))
 
-    write_text(out / "result.json", json.dumps(payload, indent=2))
-    if args.json:
-        print(json.dumps(payload, indent=2))
-        return
+
+def _table(payload, clf, test):
+    import numpy as np
+
     lines = [f"{'epoch':>5} {'train loss':>11} {'val loss':>9} {'val acc':>8} {'s':>6}"]
     for h in clf.history_:
         lines.append(
@@ -253,27 +246,20 @@ def cmd_train(args):
             f"{h.get('val_accuracy', np.nan):>8.4f} {h['seconds']:>6.1f}"
         )
     lines.append(
-        f"test accuracy ({args.data}, {len(test.X)} images): {payload['test_accuracy']:.4f}"
+        f"test accuracy ({payload['data']}, {len(test.X)} images): {payload['test_accuracy']:.4f}"
     )
     lines.append(f"checkpoint: {payload['checkpoint']}")
-    if "files" in payload:
+    if payload.get("files"):
         lines.append(f"figures: {', '.join(payload['files'].values())}")
-    print("\n".join(lines))
+    return "\n".join(lines)
 
 
-def _figures(clf, test, predicted, out):
+def _figures(clf, test, predicted):
     from workbench.nn.cnn import plots
-    from workbench.output import atomic_path, figure_png
 
-    figures = {
+    return {
         "learning_curves": plots.plot_learning_curves(clf.history_),
         "confusion": plots.plot_confusion(test.y, predicted, test.classes),
         "filters": plots.plot_filters(clf.network_),
         "feature_maps": plots.plot_feature_maps(clf, test.X[0]),
     }
-    files = {}
-    for name, fig in figures.items():
-        with atomic_path(out / f"{name}.png") as tmp:
-            tmp.write_bytes(figure_png(fig))
-        files[name] = str(out / f"{name}.png")
-    return files

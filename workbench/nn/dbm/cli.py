@@ -6,7 +6,6 @@ prints ``{"final": {...}, "history": [...], "checkpoint": ...}`` (and ``files``)
 The common options and the ending come from :mod:`workbench.nn.runtime.command`.
 """
 
-import sys
 from pathlib import Path
 
 __all__ = ["DATASET_DEFAULTS", "register"]
@@ -25,6 +24,12 @@ FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_epochs": "--epochs", "learnin
               "pretrain_epochs": "--pretrain-epochs", "checkpoint": "--resume"}  # fmt: skip
 
 
+# `--resume`: option -> the estimator parameter the checkpoint saved (a typed value must match)
+RESUME_OPTIONS = {dest: f"state.params.{param}" for dest, param in {
+    "layers": "layers", "lr": "learning_rate", "batch_size": "batch_size", "chains": "n_chains",
+    "mean_field_steps": "mean_field_steps", "seed": "random_state"}.items()}  # fmt: skip
+
+
 def _defaults(name):
     from workbench.nn.runtime.command import dataset_defaults
 
@@ -38,7 +43,7 @@ def _ais_options(p):
 
 
 def register(sub):
-    from workbench.nn.runtime.command import add_run_options, int_list
+    from workbench.nn.runtime.command import add_resume_option, add_run_options, int_list
 
     parser = sub.add_parser("dbm", help="train, sample and evaluate deep Boltzmann machines")
     dbm_sub = parser.add_subparsers(dest="dbm_command", required=True, metavar="ACTION")
@@ -51,11 +56,12 @@ def register(sub):
                    help="epochs per pre-training RBM (default --epochs)")  # fmt: skip
     p.add_argument("--no-pretrain", action="store_true", help="start from small random weights")
     p.add_argument("--lr", type=float, default=None, help="learning rate")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="rows per update (default per data set)")  # fmt: skip
     p.add_argument("--chains", type=int, default=100, help="persistent chains")
-    p.add_argument("--mean-field-steps", type=int, default=10)
-    p.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                   help="continue training from a checkpoint up to --epochs")  # fmt: skip
+    p.add_argument("--mean-field-steps", type=int, default=10,
+                   help="mean-field updates of the posterior per batch")  # fmt: skip
+    add_resume_option(p, "dbm.pt")
     _ais_options(p)
     add_run_options(p, out="workbench-dbm")
     p.set_defaults(flag_names=FLAG_NAMES)
@@ -69,7 +75,7 @@ def register(sub):
 
     p = dbm_sub.add_parser("eval", help="log-likelihood, bound and samples on a data set")
     p.add_argument("checkpoint")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, help="data set name or file to evaluate on")
     _ais_options(p)
     add_run_options(p, out="workbench-dbm")
     p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "checkpoint"})
@@ -114,8 +120,7 @@ def final_metrics(dbm, X, *, ais=False, n_runs=100, n_betas=2000, seed=0):
 def _train(args):
     from workbench.nn.dbm.model import DBM
     from workbench.nn.rbm.plots import plot_filters, plot_images, plot_learning_curves
-    from workbench.nn.runtime.command import finish_run, load_split
-    from workbench.output import write_bytes
+    from workbench.nn.runtime.command import finish_run, load_split, resume_checkpoint, verbose
 
     settings = _defaults(args.data)
     overrides = {"layers": args.layers, "epochs": args.epochs, "lr": args.lr,
@@ -124,14 +129,13 @@ def _train(args):
     train, test = load_split(args.data, binarize=True)
     out = Path(args.out)
     checkpoint = out / "dbm.pt"
-    verbose = not args.json or sys.stderr.isatty()
     X_val = None if test is None else test.X
-    if args.resume:
-        dbm = DBM.load(args.resume, device=args.device)
-        if Path(args.resume).resolve() != checkpoint.resolve():
-            write_bytes(checkpoint, Path(args.resume).read_bytes())
-        dbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint), verbose=verbose)
+    if resume_checkpoint(args, out, "dbm.pt", "dbm", RESUME_OPTIONS, epochs=settings["epochs"]):
+        dbm = DBM.load(checkpoint, device=args.device)
+        dbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
+                       verbose=verbose(args))  # fmt: skip
         dbm.fit(train.X, X_val=X_val, resume=True)
+        settings.update(layers=list(dbm.layers), lr=dbm.learning_rate, batch_size=dbm.batch_size)
     else:
         dbm = DBM(tuple(settings["layers"]), n_epochs=settings["epochs"],
                   learning_rate=settings["lr"], batch_size=settings["batch_size"],
@@ -139,7 +143,8 @@ def _train(args):
                   pretrain=not args.no_pretrain, pretrain_epochs=args.pretrain_epochs,
                   rbm_params={"method": "pcd", "learning_rate": 2 * settings["lr"]},
                   weight_decay=0.0, checkpoint=str(checkpoint), device=args.device,
-                  random_state=args.seed, verbose=verbose).fit(train.X, X_val=X_val)  # fmt: skip
+                  random_state=args.seed, verbose=verbose(args))  # fmt: skip
+        dbm.fit(train.X, X_val=X_val)
     data = test if test is not None else train
     final = final_metrics(dbm, data.X, ais=args.ais, n_runs=args.ais_runs,
                           n_betas=args.ais_betas, seed=args.seed)  # fmt: skip
@@ -151,9 +156,9 @@ def _train(args):
                                train.image_shape, title="samples"),
     }  # fmt: skip
     payload = {"data": args.data,
-               "settings": {**settings, "layers": list(dbm.layers), "seed": args.seed,
-                            "chains": args.chains, "mean_field_steps": args.mean_field_steps,
-                            "pretrain": not args.no_pretrain, "device": args.device},
+               "settings": {**settings, "layers": list(dbm.layers), "seed": dbm.random_state,
+                            "chains": dbm.n_chains, "mean_field_steps": dbm.mean_field_steps,
+                            "pretrain": dbm.pretrain, "device": args.device},
                "final": final, "history": dbm.history_, "checkpoint": str(checkpoint)}  # fmt: skip
     finish_run(args, out, payload, figures, _table)
 

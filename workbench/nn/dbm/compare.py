@@ -30,8 +30,8 @@ from workbench.errors import InputError
 from workbench.nn.runtime import derive_seed, torch_threads
 
 __all__ = ["DATASETS", "MODELS", "compare", "compare_heldout", "comparison_figure",
-           "dbn_importance_log_likelihood", "dbn_log_likelihood", "format_table",
-           "truth"]  # fmt: skip
+           "comparison_table", "dbn_importance_log_likelihood", "dbn_log_likelihood",
+           "format_table", "truth"]  # fmt: skip
 
 DATASETS = ("bars-stripes-3", "bars-5")
 MODELS = ("rbm", "dbn", "dbm", "sbn")
@@ -137,13 +137,19 @@ def compare(names=DATASETS, *, models=MODELS, seed=0, quick=False, threads=1):
     return rows
 
 
+def comparison_table(rows):
+    """The comparison as a :class:`~workbench.report.Table` (NLL, floor and gap in nats)."""
+    from workbench.report import Table
+
+    keys = ("data", "model", "parameters", "nll", "entropy", "gap", "seconds")
+    formats = dict.fromkeys(("NLL", "floor", "gap"), ".3f") | {"s": ".1f"}
+    columns = ["data", "model", "params", "NLL", "floor", "gap", "s"]
+    return Table(columns, [[r[k] for k in keys] for r in rows], formats=formats)
+
+
 def format_table(rows):
     """The comparison as a text table."""
-    lines = [f"{'data':<16}{'model':<6}{'params':>7}{'NLL':>9}{'floor':>9}{'gap':>8}{'s':>7}"]
-    for r in rows:
-        lines.append(f"{r['data']:<16}{r['model']:<6}{r['parameters']:>7}{r['nll']:>9.3f}"
-                     f"{r['entropy']:>9.3f}{r['gap']:>8.3f}{r['seconds']:>7.1f}")  # fmt: skip
-    return "\n".join(lines)
+    return comparison_table(rows).text()
 
 
 def comparison_figure(rows):

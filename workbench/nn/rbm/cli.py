@@ -11,11 +11,17 @@ with N workers (:func:`workbench.nn.runtime.launch_torchrun`), as ``torchrun --n
 policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per process.
 """
 
-import sys
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.nn.runtime.command import add_run_options, dataset_defaults, finish_run
+from workbench.nn.runtime.command import (
+    add_resume_option,
+    add_run_options,
+    dataset_defaults,
+    finish_run,
+    resume_checkpoint,
+    verbose,
+)
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
 
@@ -30,6 +36,9 @@ DATASET_DEFAULTS = {
     "fashion-mnist": {"hidden": 256, "epochs": 5, "lr": 0.05, "batch_size": 100},
     "file": {"hidden": 64, "epochs": 20, "lr": 0.05, "batch_size": 32},
 }  # fmt: skip
+# Data-parallel CPU runs need this many rows (and chains) of the global batch per process to
+# beat one process by 1.6x at 500 hidden units (docs/benchmarks.md, section 13).
+MIN_ROWS_PER_PROCESS = 50
 COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
           "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
 
@@ -38,6 +47,20 @@ COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
 FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_hidden": "--hidden", "n_epochs": "--epochs",
               "learning_rate": "--lr", "n_chains": "--chains", "n_temperatures": "--temperatures",
               "random_state": "--seed"}  # fmt: skip
+
+
+# `--resume`: option -> the estimator parameter the checkpoint saved (a typed value must match)
+RESUME_OPTIONS = {dest: f"state.params.{param}" for dest, param in {
+    "hidden": "n_hidden", "visible": "visible", "method": "method", "k": "k",
+    "lr": "learning_rate", "lr_schedule": "lr_schedule", "momentum": "momentum",
+    "weight_decay": "weight_decay", "sparsity_target": "sparsity_target",
+    "batch_size": "batch_size", "chains": "n_chains", "temperatures": "n_temperatures",
+    "seed": "random_state"}.items()}  # fmt: skip
+# the reported settings of a resumed run, from the checkpoint's estimator
+SETTINGS = {"hidden": "n_hidden", "method": "method", "k": "k", "lr": "learning_rate",
+            "lr_schedule": "lr_schedule", "momentum": "momentum", "weight_decay": "weight_decay",
+            "batch_size": "batch_size", "n_chains": "n_chains",
+            "monitor_every": "monitor_every"}  # fmt: skip
 
 
 def defaults_for(name):
@@ -52,25 +75,43 @@ def register(sub):
     p = rbm_sub.add_parser("train", help="train an RBM on a data set")
     p.add_argument("--data", required=True, help="data set name or file (see workbench.data)")
     p.add_argument("--hidden", type=int, default=None, help="hidden units (default per data set)")
-    p.add_argument("--visible", choices=("bernoulli", "gaussian"), default="bernoulli")
+    p.add_argument("--visible", choices=("bernoulli", "gaussian"), default="bernoulli",
+                   help="visible units: binary, or real-valued with unit variance")  # fmt: skip
     p.add_argument("--binarize", action="store_true",
                    help="threshold a user file at 0.5 (named image sets are binarised for "
                         "Bernoulli units anyway)")  # fmt: skip
-    p.add_argument("--method", choices=("cd", "pcd"), default=None)
+    p.add_argument("--method", choices=("cd", "pcd"), default=None,
+                   help="contrastive divergence or persistent chains (default per data "
+                   "set)")  # fmt: skip
     p.add_argument("--k", type=int, default=None, help="Gibbs steps per update")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default per data set)")
     p.add_argument("--lr", type=float, default=None, help="learning rate")
-    p.add_argument("--lr-schedule", choices=("constant", "linear", "cosine"), default=None)
-    p.add_argument("--momentum", type=float, default=None)
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--sparsity-target", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "linear", "cosine"),
+        default=None,
+        help="learning-rate decay over the epochs (default per data set)",
+    )
+    p.add_argument("--momentum", type=float, default=None, help="momentum (default per data set)")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="L2 penalty on the weights (default per data set)",
+    )
+    p.add_argument(
+        "--sparsity-target",
+        type=float,
+        default=None,
+        help="mean hidden activation to aim for (default: no sparsity penalty)",
+    )
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="rows per update (default per data set)")  # fmt: skip
     p.add_argument("--chains", type=int, default=None, help="persistent chains (PCD)")
     p.add_argument("--temperatures", type=int, default=1, help="parallel tempering (PCD)")
     p.add_argument("--ais", action="store_true", help="AIS log-likelihood at the end")
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
-    p.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                   help="continue training from a checkpoint up to --epochs")  # fmt: skip
+    add_resume_option(p, "rbm.pt")
     add_run_options(p, out="workbench-rbm")
     p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--resume"})
 
@@ -84,7 +125,7 @@ def register(sub):
 
     p = rbm_sub.add_parser("eval", help="metrics and figures of a trained RBM on a data set")
     p.add_argument("checkpoint")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, help="data set name or file to evaluate on")
     p.add_argument("--ais", action="store_true", help="AIS log-likelihood with its error")
     p.add_argument("--ais-runs", type=int, default=100, help="AIS runs")
     p.add_argument("--ais-betas", type=int, default=2000,
@@ -139,14 +180,15 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
 def _train(args):
     from workbench.nn.runtime.command import run_ranks
 
-    return run_ranks(args, ("rbm", "train"), _train_process)
+    batch = args.batch_size or defaults_for(args.data)["batch_size"]
+    return run_ranks(args, ("rbm", "train"), _train_process, batch_size=batch,
+                     min_rows=MIN_ROWS_PER_PROCESS)  # fmt: skip
 
 
 def _train_process(args, device):
     from workbench.nn.rbm.model import RBM
     from workbench.nn.rbm.plots import plot_filters, plot_images, plot_learning_curves
     from workbench.nn.runtime import distributed_context
-    from workbench.output import write_bytes
 
     settings = defaults_for(args.data)
     overrides = {
@@ -156,23 +198,25 @@ def _train_process(args, device):
         "n_chains": args.chains,
     }  # fmt: skip
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    train, test = _split(args.data, args.visible, args.binarize)
-    if args.visible == "bernoulli" and not ((train.X == 0) | (train.X == 1)).all():
+    out = Path(args.out)
+    checkpoint = out / "rbm.pt"
+    resumed = resume_checkpoint(args, out, "rbm.pt", "rbm", RESUME_OPTIONS,
+                                epochs=settings["epochs"])  # fmt: skip
+    rbm = RBM.load(checkpoint, device=device) if resumed else None  # the checkpoint's settings
+    visible = rbm.visible if rbm else args.visible
+    train, test = _split(args.data, visible, args.binarize)
+    if visible == "bernoulli" and not ((train.X == 0) | (train.X == 1)).all():
         raise InputError("X", detail="binary data expected (the final log-likelihoods need "
                          f"them), got values in [{train.X.min():.3g}, {train.X.max():.3g}]; pass "
                          "--binarize (threshold 0.5) or --visible gaussian")  # fmt: skip
-    if settings["batch_size"] > len(train.X):  # the library takes it as one batch; a typo here
+    if not resumed and settings["batch_size"] > len(train.X):  # the library: one batch; a typo
         raise InputError("batch_size", detail=f"{settings['batch_size']} is larger than the data "
                          f"({len(train.X)} rows); use at most {len(train.X)}")  # fmt: skip
-    out = Path(args.out)
-    checkpoint = out / "rbm.pt"
-    if args.resume:  # continue in OUT/rbm.pt from a copy of the given checkpoint
-        rbm = RBM.load(args.resume, device=device)
-        if Path(args.resume).resolve() != checkpoint.resolve():
-            write_bytes(checkpoint, Path(args.resume).read_bytes())  # atomic: ranks may race
+    if resumed:
         rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
-                       verbose=not args.json or sys.stderr.isatty())  # fmt: skip
+                       verbose=verbose(args))  # fmt: skip
         rbm.fit(train.X, X_val=None if test is None else test.X, resume=True)
+        settings.update({key: rbm.get_params()[param] for key, param in SETTINGS.items()})
     else:
         rbm = RBM(
             settings["hidden"],
@@ -192,7 +236,7 @@ def _train_process(args, device):
             checkpoint=str(checkpoint),
             device=device,
             random_state=args.seed,
-            verbose=True,
+            verbose=verbose(args),
         )
         rbm.fit(train.X, X_val=None if test is None else test.X)
     rank, world, _ = distributed_context()
@@ -209,8 +253,8 @@ def _train_process(args, device):
     }  # fmt: skip
     payload = {
         "data": args.data,
-        "settings": {**settings, "visible": args.visible, "seed": args.seed,
-                     "temperatures": args.temperatures, "device": args.device,
+        "settings": {**settings, "visible": rbm.visible, "seed": rbm.random_state,
+                     "temperatures": rbm.n_temperatures, "device": args.device,
                      "world_size": world},
         "final": final,
         "history": rbm.history_,

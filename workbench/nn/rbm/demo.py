@@ -10,6 +10,7 @@ def section_rbm_training(report, seed, **_):
     from workbench.nn.rbm.model import RBM
     from workbench.nn.rbm.plots import plot_images, plot_learning_curves
     from workbench.nn.runtime import torch_threads
+    from workbench.report import Table
 
     X = load_dataset("bars-stripes-3").X
     common = dict(learning_rate=0.1, n_epochs=4000, batch_size=14, momentum=0.5, n_chains=100,
@@ -19,7 +20,11 @@ def section_rbm_training(report, seed, **_):
         runs = {name: RBM(16, method=m, k=k, **common).fit(X)
                 for name, m, k in (("CD-1", "cd", 1), ("PCD-1", "pcd", 1))}  # fmt: skip
     optimum = -np.log(len(X))
-    report.heading("Restricted Boltzmann machines: the negative phase is a sampler")
+    report.heading(
+        "Restricted Boltzmann machines: the negative phase is a sampler",
+        look="PCD-1's exact log-likelihood ends close to -ln 14 while CD-1 stalls below it; "
+        "the samples should look like bars and stripes.",
+    )
     report.paragraph(
         "An RBM with 16 hidden units learns the 14 bars-and-stripes patterns of a 3x3 grid. "
         "With 9 visible units the partition function is an exact sum, so the log-likelihood is "
@@ -27,12 +32,12 @@ def section_rbm_training(report, seed, **_):
         "restarts its Gibbs chains at the data and stalls; persistent chains explore the model "
         "and get close to the optimum with the same work per update."
     )
-    lines = [f"{'method':<8}{'exact LL':>10}{'chain R-hat':>13}"]
-    for name, rbm in runs.items():
-        last = rbm.history_[-1]
-        rhat = "-" if last["chain_rhat"] is None else f"{last['chain_rhat']:.3f}"
-        lines.append(f"{name:<8}{last['log_likelihood_exact']:>10.3f}{rhat:>13}")
-    report.pre("\n".join(lines))
+    rows = [
+        [name, rbm.history_[-1]["log_likelihood_exact"], rbm.history_[-1]["chain_rhat"]]
+        for name, rbm in runs.items()
+    ]
+    columns = ["method", "exact LL", "chain R-hat"]
+    report.table(Table(columns, rows, formats=dict.fromkeys(columns[1:], ".3f")))
     report.figure(plot_learning_curves({k: v.history_ for k, v in runs.items()}, optimum=optimum),
                   "Exact log-likelihood and monitors per epoch.")  # fmt: skip
     samples = runs["PCD-1"].sample(16, n_steps=1000, random_state=seed)

@@ -5,7 +5,10 @@ checkpoint (kind "rbm") that :meth:`workbench.nn.rbm.RBM.load` reads.
 The loop (:func:`workbench.nn.runtime.run_loop`) owns the batch order, progress, checkpoints,
 SIGINT/SIGTERM and resume; the task below owns the parameters, chains and generator. Rank 0
 alone monitors (``history_`` stays empty elsewhere). A checkpoint holds everything the next
-update needs, so a resumed run continues exactly as the uninterrupted one.
+update needs, so a resumed run continues exactly as the uninterrupted one. The chain
+diagnostics read the cold chains' free energies that each update returns: every state under the
+parameters that drew it (computed from the hidden field the update needs anyway, so no extra
+product per update; before issue 18 they were evaluated after the update, one product more).
 """
 
 import math
@@ -15,7 +18,7 @@ from pathlib import Path
 import torch
 
 from workbench.errors import InputError
-from workbench.nn.rbm import sampling, training
+from workbench.nn.rbm import training
 from workbench.nn.runtime import (
     derive_seed,
     distributed_context,
@@ -92,9 +95,9 @@ class _Task:
         lr = training.learning_rate_at(settings, epoch)
         momentum = training.momentum_at(settings, epoch)
         rows = self.X[batch.to(self.X.device)]  # (B, n_visible)
-        training.update(est._state, rows, settings, lr, momentum, est._generator)
-        if settings.method == "pcd":  # the cold chains' free energies, kept on the device
-            est._window.append(sampling.free_energy(est, est._state["chains"][0]))
+        energies = training.update(est._state, rows, settings, lr, momentum, est._generator)
+        if energies is not None:  # PCD: the cold chains' free energies, kept on the device
+            est._window.append(energies)
         return None
 
     def end_epoch(self, epoch):

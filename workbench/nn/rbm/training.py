@@ -24,15 +24,19 @@ update); everything the next update needs is in it, so saving it resumes a run e
 
 Data-parallel training: under ``torchrun --nproc-per-node N`` (a process group joined by
 :func:`workbench.nn.runtime.init_distributed`; gloo on CPU, NCCL on CUDA) every rank loads the
-same data, draws the same global mini-batch order from the shared generator, takes its
-contiguous share of each global batch, and the sums (not means) of the CD statistics are
-all-reduced and divided by the global batch size before the update, so all ranks hold identical
-parameters. The Gibbs noise of a shard is its rows of the noise the whole batch would get (each
-rank draws the global batch's random numbers and keeps its rows), and the persistent chains are
-replicated (every rank runs all of them with the same generator). Hence the samples, statistics
-and parameters equal the one-process run's up to float rounding of the split sums (relative
-~1e-7 per update; a Bernoulli draw changes only when a rounding difference straddles its uniform
-number, which did not happen in the tests). The PCD negative phase is not divided among ranks.
+same data, draws the same global mini-batch order from the shared generator and takes its
+contiguous share of each global batch; PCD's persistent chains are shared out the same way
+(every rank holds all of them between updates and advances its own share). The Gibbs noise of a
+share is its rows of the noise the whole batch (or all chains) would get: each rank draws the
+global random numbers and keeps its rows. After the sweeps each rank adds its rows' part of the
+gradient, ``sum_pos / B - sum_neg / C``, and its new chains and their free energies into one
+flat buffer (the chains at their rows, zeros elsewhere), and a single all-reduce per update
+gives every rank the global gradient, all chains and all energies. Hence the samples, the
+statistics and the parameters equal the one-process run's up to float rounding of the split
+sums (relative ~1e-7 per update; a Bernoulli draw changes only when a rounding difference
+straddles its uniform number, which did not happen in the tests), and the work per rank is
+1/N of the batch and of the chains. Bytes per update: one gradient (n_visible x n_hidden +
+n_visible + n_hidden numbers) plus the chains, not the six statistics.
 """
 
 import math
@@ -43,6 +47,7 @@ import torch
 
 from workbench.errors import InputError, check_count
 from workbench.nn.runtime import distributed_context, resolve_device
+from workbench.nn.runtime.distributed import all_reduce, flat_views, rows_of
 from workbench.validation import binarized, check_binarize, check_data
 
 __all__ = [
@@ -54,6 +59,7 @@ __all__ = [
     "check_params",
     "bernoulli",
     "cd_negative_phase",
+    "chain_free_energy",
     "hidden_probs",
     "init_state",
     "joint_energy",
@@ -178,11 +184,11 @@ def check_X(estimator, X, *, reset, name="X", binary=False):
 # ---------------------------------------------------------------------- Gibbs conditionals
 def noise(draw, like, generator, shard=None, **options):
     """``draw`` (torch.rand or torch.randn) of the shape of ``like``; with ``shard = (start,
-    stop, rows)`` the rows start:stop of a draw for all ``rows`` rows of the global batch, so a
-    rank's share gets the numbers that the one-process run gives those rows."""
-    shape = like.shape if shard is None else (shard[2], *like.shape[1:])
+    stop, rows)`` the rows start:stop (dimension -2: data rows, or chains) of a draw for all
+    ``rows`` rows, so a rank's share gets the numbers the one-process run gives those rows."""
+    shape = like.shape if shard is None else (*like.shape[:-2], shard[2], like.shape[-1])
     values = draw(shape, generator=generator, device=like.device, **options)
-    return values if shard is None else values[shard[0] : shard[1]]
+    return values if shard is None else values[..., shard[0] : shard[1], :]
 
 
 def bernoulli(p, generator, shard=None):
@@ -248,19 +254,18 @@ def swap_log_ratio(beta_cold, beta_hot, energy_cold, energy_hot):
     return (beta_cold - beta_hot) * (energy_cold - energy_hot)
 
 
-def swap(chains, energies, betas, parity, generator):
+def swap(chains, energies, betas, parity, generator, shard=None):
     """Metropolis swaps of neighbouring temperatures, pairs (0, 1), (2, 3), ... when
     ``parity`` is 0 and (1, 2), (3, 4), ... when it is 1.
 
-    chains (K, C, n_visible), energies (K, C) joint energies of the chains' states, betas (K,).
+    chains (K, C, n_visible), energies (K, C) joint energies of the chains' states, betas (K,);
+    ``shard``: these are the chains start:stop of all (see :func:`noise`).
     Returns the chains after the swaps and the accepted swaps, boolean (pairs, C).
     """
     cold = torch.arange(parity, len(betas) - 1, 2, device=chains.device)
     hot = cold + 1
     log_ratio = swap_log_ratio(betas[cold, None], betas[hot, None], energies[cold], energies[hot])
-    u = torch.rand(
-        log_ratio.shape, generator=generator, device=chains.device, dtype=log_ratio.dtype
-    )
+    u = noise(torch.rand, log_ratio[..., None], generator, shard, dtype=log_ratio.dtype)[..., 0]
     accept = torch.log(u) < log_ratio  # (pairs, C)
     chains = chains.clone()
     low, high, take = chains[cold], chains[hot], accept[..., None]
@@ -268,23 +273,34 @@ def swap(chains, energies, betas, parity, generator):
     return chains, accept
 
 
-def tempered_negative_phase(chains, W, a, b, settings, parity, generator):
+def tempered_negative_phase(chains, W, a, b, settings, parity, generator, shard=None):
     """k sweeps of the persistent chains (K, C, n_visible) at every temperature, then one round
-    of swaps (when K > 1). Returns the chains and the accepted swaps, boolean (pairs, C)."""
+    of swaps (when K > 1); ``shard``: these are the chains start:stop of all (see
+    :func:`noise`). Returns the chains and the accepted swaps, boolean (pairs, C)."""
     K = chains.shape[0]
     betas = temperatures(K, dtype=chains.dtype, device=chains.device)
     column = betas[:, None, None]  # (K, 1, 1)
     W_up, W_down = coupled(W, settings)  # both W unless doubling (then K == 1)
     for _ in range(settings.k):
-        h = bernoulli(hidden_probs(chains, W_up, b, column), generator)
+        h = bernoulli(hidden_probs(chains, W_up, b, column), generator, shard)
         if K == 1:
-            chains = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator)
+            chains = sample_visible(h, W_down, a, settings.visible, settings.sigma, generator,
+                                    shard)  # fmt: skip
         else:
-            chains = bernoulli(torch.sigmoid(column * (h @ W.T + a)), generator)
+            chains = bernoulli(torch.sigmoid(column * (h @ W.T + a)), generator, shard)
     if K == 1:
         return chains, torch.zeros((0, chains.shape[1]), dtype=torch.bool, device=chains.device)
-    h = bernoulli(hidden_probs(chains, W, b, column), generator)
-    return swap(chains, joint_energy(chains, h, W, a, b), betas, parity, generator)
+    h = bernoulli(hidden_probs(chains, W, b, column), generator, shard)
+    return swap(chains, joint_energy(chains, h, W, a, b), betas, parity, generator, shard)
+
+
+def chain_free_energy(v, field, a, settings):
+    """F(v) per row, (C, n_visible) -> (C,), from the hidden field ``v W + b`` (C, n_hidden)
+    already computed (as :func:`workbench.nn.rbm.sampling.free_energy`)."""
+    value = -(v @ a) - torch.nn.functional.softplus(field).sum(-1)
+    if settings.visible == "gaussian":
+        value = value + (v**2).sum(-1) / (2.0 * settings.sigma**2)
+    return value
 
 
 # ---------------------------------------------------------------------- schedules
@@ -336,63 +352,87 @@ def init_state(X, settings, generator):
     return state
 
 
-def _shard(B):
-    """(rank, world, (start, stop, B)) of this process's rows of a global batch of B rows, as
-    torch.tensor_split splits; shard None in a one-process run."""
-    rank, world, _ = distributed_context()
-    if world == 1:
-        return rank, world, None
-    start = rank * (B // world) + min(rank, B % world)
-    return rank, world, (start, start + B // world + (rank < B % world), B)
+def _write_rows(view, part, own, dim):
+    """``part`` into ``view`` at rows ``own`` (start, stop, n) along ``dim``, zeros elsewhere
+    (so that the all-reduce's sum places every rank's rows); all of it when ``own`` is None."""
+    if own is None:
+        view.copy_(part)
+        return
+    view.zero_()
+    view.narrow(dim, own[0], own[1] - own[0]).copy_(part)
 
 
 def update(state, batch, settings, lr, momentum, generator):
     """One closed-form gradient step on the global mini-batch ``batch`` (B, n_visible).
 
-    In a data-parallel run this rank takes its share of the rows, and the sums of the positive
-    statistics (and of CD's negative ones) are all-reduced before the update; the persistent
-    chains are replicated on every rank.
+    Returns the free energies (C,) of the cold persistent chains after their sweeps, under the
+    parameters that drew them (those before this step), for the chain diagnostics; None for CD.
+    In a data-parallel run this rank takes its share of the rows and of the chains, and one
+    all-reduce of a flat buffer sums the gradient parts, new chains and energies (module
+    docstring).
     """
     W, a, b = state["W"], state["a"], state["b"]
-    B = batch.shape[0]
-    _, world, shard = _shard(B)
+    (n_visible, n_hidden), B = W.shape, batch.shape[0]
+    world, shard = distributed_context().world, rows_of(B)
     v0 = batch if shard is None else batch[shard[0] : shard[1]]
     W_up = coupled(W, settings)[0]
     ph0 = hidden_probs(v0, W_up, b)
+    shapes = {"W": (n_visible, n_hidden), "a": (n_visible,), "b": (n_hidden,)}
+    if settings.sparsity_target is not None:
+        shapes.update(v0_mean=(n_visible,), h0_mean=(n_hidden,))
     if settings.method == "cd":
         h0 = bernoulli(ph0, generator, shard)
         vk, phk = cd_negative_phase(h0, W, a, b, settings, generator, shard)
         C = B  # rows behind the negative statistics
     else:
-        parity = state["step"] % 2
+        K, C = state["chains"].shape[:2]
+        own = rows_of(C)
+        mine = state["chains"] if own is None else state["chains"][:, own[0] : own[1]]
         chains, accept = tempered_negative_phase(
-            state["chains"], W, a, b, settings, parity, generator
+            mine, W, a, b, settings, state["step"] % 2, generator, own
         )
-        if accept.numel():  # accepted and proposed swaps, summed until the monitor reads them
-            proposed = torch.tensor(accept.numel(), device=accept.device)
-            counts = torch.stack([accept.sum(), proposed]).to(chains.dtype)
-            state["swap_counts"] = state.get("swap_counts", 0.0) + counts
-        state["chains"], vk = chains, chains[0]
-        phk, C = hidden_probs(vk, W_up, b), vk.shape[0]
-    stats = [v0.T @ ph0, v0.sum(0), ph0.sum(0), vk.T @ phk, vk.sum(0), phk.sum(0)]
-    if world > 1:  # sums over this rank's rows
-        shared = stats if settings.method == "cd" else stats[:3]
-        flat = torch.cat([t.reshape(-1) for t in shared])
-        torch.distributed.all_reduce(flat)
-        parts = torch.split(flat, [t.numel() for t in shared])
-        stats[: len(shared)] = [part.view_as(t) for part, t in zip(parts, shared, strict=True)]
-    vh0, v0_sum, h0_sum, vhk, vk_sum, hk_sum = stats
-    grads = {
-        "W": vh0 / B - vhk / C - settings.weight_decay * W,
-        "a": v0_sum / B - vk_sum / C,
-        "b": h0_sum / B - hk_sum / C,
-    }
+        vk = chains[0]
+        field = vk @ W_up + b  # (C share, n_hidden)
+        phk = torch.sigmoid(field)
+        if W_up is not W:  # doubled visible layer: the model's own field for F
+            field = vk @ W + b
+        shapes.update(chains=(K, C, n_visible), energies=(C,))
+        if K > 1:  # accepted and proposed swaps, summed until the monitor reads them
+            shapes["swaps"] = (2,)
+    flat, parts = flat_views(shapes, W)
+    # this rank's part of the gradient: its rows' positive sums / B - negative sums / C
+    torch.mm(vk.T, phk, out=parts["W"]).addmm_(v0.T, ph0, beta=-1.0 / C, alpha=1.0 / B)
+    torch.sub(v0.sum(0) / B, vk.sum(0) / C, out=parts["a"])
+    torch.sub(ph0.sum(0) / B, phk.sum(0) / C, out=parts["b"])
+    if settings.sparsity_target is not None:
+        torch.div(v0.sum(0), B, out=parts["v0_mean"])
+        torch.div(ph0.sum(0), B, out=parts["h0_mean"])
+    if settings.method == "pcd":
+        _write_rows(parts["chains"], chains, own, 1)
+        _write_rows(parts["energies"], chain_free_energy(vk, field, a, settings), own, 0)
+        if "swaps" in parts:
+            parts["swaps"][0], parts["swaps"][1] = accept.sum(), accept.numel()
+    if world > 1:
+        all_reduce(flat)
+    dW, da, db, grad_b = state["dW"], state["da"], state["db"], parts["b"]
     if settings.sparsity_target is not None:  # Hinton's guide, section 11
-        state["q"].mul_(0.9).add_(h0_sum / B, alpha=0.1)
+        state["q"].mul_(0.9).add_(parts["h0_mean"], alpha=0.1)
         excess = settings.sparsity_cost * (state["q"] - settings.sparsity_target)
-        grads["b"] -= excess
-        grads["W"] -= torch.outer(v0_sum / B, excess)
-    for name, grad in grads.items():
-        state["d" + name].mul_(momentum).add_(grad, alpha=lr)
-        state[name].add_(state["d" + name])
+        grad_b = grad_b - excess
+    # velocities and parameters in place: few passes over the n_visible x n_hidden weights
+    dW.mul_(momentum).add_(parts["W"], alpha=lr)
+    if settings.weight_decay:
+        dW.add_(W, alpha=-lr * settings.weight_decay)
+    if settings.sparsity_target is not None:
+        dW.addr_(parts["v0_mean"], excess, alpha=-lr)
+    da.mul_(momentum).add_(parts["a"], alpha=lr)
+    db.mul_(momentum).add_(grad_b, alpha=lr)
+    for param, velocity in ((W, dW), (a, da), (b, db)):
+        param.add_(velocity)
     state["step"] += 1
+    if settings.method == "cd":
+        return None
+    state["chains"] = parts["chains"].clone()
+    if "swaps" in parts:
+        state["swap_counts"] = state.get("swap_counts", 0.0) + parts["swaps"]
+    return parts["energies"].clone()

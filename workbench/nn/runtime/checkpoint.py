@@ -117,9 +117,11 @@ def load_estimator(cls, path, kind, restore, *, device=None):
     return estimator
 
 
-def check_config(ckpt, config, path, *, argument="checkpoint"):
+def check_config(ckpt, config, path, *, argument="checkpoint",
+                 advice="use the same settings, or another checkpoint path"):  # fmt: skip
     """Raise :class:`InputError` unless ``ckpt["config"] == config``, naming each entry that
-    differs (one level of nested dicts is spelled ``outer.inner``)."""
+    differs (nested dicts are spelled ``outer.inner``), then ``advice``. The CLI's ``--resume``
+    passes the options as typed (``{"--hidden": 99}``) against the checkpoint's values."""
     have = ckpt.get("config")
     if have == config:
         return
@@ -128,9 +130,7 @@ def check_config(ckpt, config, path, *, argument="checkpoint"):
         for key, old, new in _differences(have if isinstance(have, dict) else {}, config)
     ]
     raise InputError(
-        argument,
-        detail=f"{path} belongs to a different run ({'; '.join(diffs)}); use the same "
-        "settings, or another checkpoint path",
+        argument, detail=f"{path} belongs to a different run ({'; '.join(diffs)}); {advice}"
     )
 
 

@@ -19,13 +19,16 @@ from workbench.errors import InputError
 from workbench.output import emit
 
 __all__ = [
+    "add_resume_option",
     "add_run_options",
     "dataset_defaults",
     "finish_run",
     "finish_samples",
     "int_list",
     "load_split",
+    "resume_checkpoint",
     "run_ranks",
+    "verbose",
 ]
 
 DEFAULT_SEED = 0
@@ -34,7 +37,8 @@ FIGURE_DPI = 90
 
 def add_run_options(p, *, out):
     """Add ``--seed`` (default 0), ``--device`` (default auto), ``--threads``, ``--out``
-    (default ``out``) and ``--json`` to the argparse parser ``p``."""
+    (default ``out``) and ``--json`` to the argparse parser ``p``; the CLI adds ``--overwrite``
+    to every command with ``--out`` (see :mod:`workbench.runfolder`)."""
     p.add_argument(
         "--seed", type=int, default=DEFAULT_SEED,
         help="random seed; same seed, same result (default %(default)s)",
@@ -49,6 +53,79 @@ def add_run_options(p, *, out):
         help="folder for the checkpoint, figures and metrics.json (default %(default)s)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def verbose(args):
+    """Whether a training run logs its epochs on stderr: not with ``--json``; its progress bar
+    is drawn only on a terminal besides (:func:`workbench.output.progress_bars`)."""
+    return not args.json
+
+
+def add_resume_option(p, checkpoint):
+    """Add ``--resume [CHECKPOINT]`` (the same meaning in every training command): continue
+    from CHECKPOINT, or with the bare flag from ``OUT/checkpoint``."""
+    p.add_argument(
+        "--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+        help=f"continue training from CHECKPOINT (the bare flag: OUT/{checkpoint}) up to "
+        "--epochs, which may not be below the epochs done; the settings come from the "
+        "checkpoint, and an option typed with another value is an error naming it. May change: "
+        "--epochs (and so where the learning-rate schedule ends), --device, --threads, "
+        "--nproc, --json, --out",
+    )  # fmt: skip
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def _saved(ckpt, where):
+    value = ckpt
+    for key in where.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def resume_checkpoint(args, out, name, kind, options, *, epochs=None, given=None):
+    """The checkpoint ``OUT/name`` to continue with ``--resume``, or None without it.
+
+    ``--resume PATH`` is copied to ``OUT/name`` first (atomically), the bare flag uses
+    ``OUT/name`` itself, which must exist. Each option in ``options`` (argparse dest -> dotted
+    place in the checkpoint dict, e.g. ``{"hidden": "state.params.n_hidden"}``) that was typed
+    (``args.typed_options``; every non-None one when called from Python) must equal the saved
+    value (``given`` overrides ``getattr(args, dest)``), else an :class:`InputError` naming
+    ``resume`` lists every conflict; ``epochs`` (default ``args.epochs``) below the epochs done
+    is an InputError naming ``epochs``."""
+    from workbench.nn.runtime.checkpoint import check_config, load_checkpoint
+    from workbench.output import write_bytes
+
+    if not getattr(args, "resume", None):
+        return None
+    target = Path(out) / name
+    source = target if args.resume is True else Path(args.resume)
+    if not source.is_file():
+        hint = "; train once without --resume first" if args.resume is True else ""
+        raise InputError("resume", detail=f"no checkpoint to continue at {source}{hint}")
+    ckpt = load_checkpoint(source, kind, argument="resume")
+    typed, given = getattr(args, "typed_options", None), given or {}
+    have, want = {}, {}
+    for dest, where in options.items():
+        value = given.get(dest, getattr(args, dest, None))
+        if (typed is not None and dest not in typed) or value is None:
+            continue
+        saved = _saved(ckpt, where)
+        if _plain(value) != _plain(saved):
+            flag = "--" + dest.replace("_", "-")
+            have[flag], want[flag] = saved, value
+    check_config({"config": have}, want, source, argument="resume",
+                 advice="leave those options out (the checkpoint's values are used), or train "
+                 "anew without --resume")  # fmt: skip
+    done = _saved(ckpt, "state.loop.epoch")
+    epochs = getattr(args, "epochs", None) if epochs is None else epochs
+    if done is not None and epochs is not None and epochs < done:
+        raise InputError("epochs", f"at least the {done} epochs {source} has done", epochs)
+    if source.resolve() != target.resolve():
+        write_bytes(target, source.read_bytes())
+    return target
 
 
 def dataset_defaults(name, table, common=None):
@@ -87,12 +164,13 @@ def load_split(name, *, binarize=False, data_dir=None):
     return (*loaded, None) if len(loaded) == 1 else tuple(loaded)
 
 
-def run_ranks(args, words, process):
+def run_ranks(args, words, process, **scaling):
     """Run ``process(args, device)`` once, or with ``args.nproc`` > 1 in that many torchrun
     ranks: the command line as typed (``words``, e.g. ``("rbm", "train")``, name the
     sub-command) is re-run under ``torchrun --standalone``, and each rank sets up the process
     group, runs ``process`` and tears the group down. Returns what ``process`` returns (None in
-    the launching process)."""
+    the launching process). ``scaling`` (``batch_size``, ``min_rows``) feeds the relaunch's
+    warning when the run will not pay off (:func:`workbench.nn.runtime.launch.scaling_warning`)."""
     from workbench.nn.runtime import (
         command_line,
         init_distributed,
@@ -104,7 +182,9 @@ def run_ranks(args, words, process):
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise InputError("nproc", "an integer >= 1", repr(nproc))
     if nproc > 1 and not under_torchrun():
-        code = launch_torchrun(nproc, command_line(*words), args.threads)
+        code = launch_torchrun(nproc, command_line(*words), args.threads,
+                               device=getattr(args, "device", "auto"),
+                               **scaling)  # fmt: skip
         if code:
             raise SystemExit(code)
         return None

@@ -4,6 +4,7 @@ Outside torchrun every function answers for a single process (rank 0 of 1), so m
 calls them unconditionally.
 """
 
+import math
 import os
 from typing import NamedTuple
 
@@ -17,7 +18,9 @@ __all__ = [
     "all_reduce",
     "collective_device",
     "distributed_context",
+    "flat_views",
     "init_distributed",
+    "rows_of",
     "under_torchrun",
 ]
 
@@ -65,3 +68,25 @@ def all_reduce(tensor, op="sum"):
     if distributed_context().world > 1:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX)
     return tensor
+
+
+def rows_of(n):
+    """``(start, stop, n)``: this rank's contiguous share of ``n`` rows, as
+    ``torch.tensor_split(rows, world)[rank]`` cuts them (the first ``n % world`` ranks get one
+    more); None in a single process."""
+    rank, world, _ = distributed_context()
+    if world == 1:
+        return None
+    start = rank * (n // world) + min(rank, n % world)
+    return start, start + n // world + (rank < n % world), n
+
+
+def flat_views(shapes, like):
+    """``(flat, views)``: one uninitialised flat buffer (dtype and device of the tensor
+    ``like``) and a dict of views of it with the ``shapes`` (name -> shape). Write the parts
+    into the views, then one ``all_reduce(flat)`` sums them all: one collective per step instead
+    of one per tensor."""
+    sizes = [math.prod(shape) for shape in shapes.values()]
+    flat = like.new_empty(sum(sizes))
+    views = torch.split(flat, sizes)
+    return flat, {k: v.view(shape) for (k, shape), v in zip(shapes.items(), views, strict=True)}

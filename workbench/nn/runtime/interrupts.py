@@ -15,7 +15,7 @@ Example::
             train_step()
             if stop.requested(step + 1):
                 save_checkpoint()
-                raise KeyboardInterrupt
+                raise Interrupted(stop.signal)
 """
 
 import signal
@@ -24,10 +24,9 @@ import threading
 import torch
 
 from workbench.nn.runtime.distributed import all_reduce, collective_device, distributed_context
+from workbench.signals import SIGNALS, Interrupted
 
 __all__ = ["SIGNALS", "Interrupts"]
-
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupts:
@@ -40,7 +39,7 @@ class Interrupts:
 
     def _handler(self, signum, frame):
         if self.flag:  # a second signal: stop now
-            raise KeyboardInterrupt
+            raise Interrupted(signal.Signals(signum).name)
         self.flag, self.signal = True, signal.Signals(signum).name
 
     def requested(self, step=None):

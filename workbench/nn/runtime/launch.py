@@ -6,16 +6,28 @@ with the *same command line* minus ``--nproc``: the line is taken from the comma
 typed (not rebuilt from parsed options), so every flag, including ones added later, is
 forwarded unchanged. Each worker then joins the process group
 (:func:`workbench.nn.runtime.init_distributed`).
+
+Before relaunching on CPUs, :func:`scaling_warning` says in one line on stderr when the run
+will not pay off: more processes than cores, more threads than cores, or a global batch that
+leaves fewer rows per process than measured to amortise the per-step work every process
+repeats (docs/benchmarks.md, section 13).
 """
 
 import os
+import signal
 import subprocess
 import sys
 
 from workbench.errors import InputError
 from workbench.nn.runtime.threads import default_threads
 
-__all__ = ["command_line", "launch_torchrun", "torchrun_command", "without_flag"]
+__all__ = ["MIN_ROWS_PER_PROCESS", "command_line", "launch_torchrun", "scaling_warning",
+           "torchrun_command", "without_flag"]  # fmt: skip
+
+# Below this many rows of the global batch per process, two CPU processes do not reach 1.6x one
+# (course LeNet: 32 rows per process reach 1.5x at most, 64 rows about 1.8x; the RBM's
+# threshold is its own, passed by its CLI). Measured, docs/benchmarks.md section 13.
+MIN_ROWS_PER_PROCESS = 64
 
 
 def without_flag(argv, flag="--nproc"):
@@ -41,14 +53,51 @@ def torchrun_command(nproc, argv):
     return [*runner, f"--nproc-per-node={nproc}", "-m", "workbench.cli", *without_flag(argv)]
 
 
-def launch_torchrun(nproc, argv=None, threads=None):
+def scaling_warning(nproc, threads=None, batch_size=None, *, min_rows=MIN_ROWS_PER_PROCESS,
+                    device="auto"):  # fmt: skip
+    """Why ``nproc`` data-parallel CPU processes will not pay off, in one line, or None (also on
+    a GPU, where these CPU measurements do not apply). ``batch_size``: the global batch, None
+    when unknown; ``min_rows``: the rows per process below which splitting it does not pay."""
+    import torch
+
+    if nproc < 2 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
+        return None
+    cores = os.cpu_count() or 1
+    if nproc > cores:
+        return (f"--nproc {nproc} is more processes than the {cores} CPU cores: they will take "
+                f"turns on the cores and run slower than --nproc {cores}")  # fmt: skip
+    if threads is not None and nproc * threads > cores:
+        return (f"--nproc {nproc} x --threads {threads} oversubscribes the {cores} CPU cores; "
+                f"use --threads {max(1, cores // nproc)}")  # fmt: skip
+    if batch_size is not None and batch_size // nproc < min_rows:
+        return (f"--batch-size {batch_size} leaves {batch_size // nproc} rows per process, below "
+                f"the {min_rows} measured to pay for the work each process repeats per step; "
+                f"use --batch-size >= {min_rows * nproc} or fewer processes")  # fmt: skip
+    return None
+
+
+def launch_torchrun(nproc, argv=None, threads=None, *, batch_size=None,
+                    min_rows=MIN_ROWS_PER_PROCESS, device="auto"):  # fmt: skip
     """Run ``workbench <argv>`` under torchrun with ``nproc`` workers and wait; returns the exit
     code. ``argv`` defaults to this process's command line (``sys.argv[1:]``); the CLI passes
-    the list it parsed. Workers get ``OMP_NUM_THREADS`` = ``threads`` or cores // nproc."""
+    the list it parsed. Workers get ``OMP_NUM_THREADS`` = ``threads`` or cores // nproc. First
+    prints :func:`scaling_warning` (``batch_size``, ``min_rows``, ``device``) on stderr. A
+    SIGTERM sent to this process is passed on to torchrun (which passes it to the workers, who
+    save their checkpoint; Ctrl-C reaches them directly), and they are waited for."""
     argv = sys.argv[1:] if argv is None else argv
+    warning = scaling_warning(nproc, threads, batch_size, min_rows=min_rows, device=device)
+    if warning:
+        print(f"workbench: warning: {warning}", file=sys.stderr)
     n = threads if threads is not None else default_threads(nproc)
     env = {**os.environ, "OMP_NUM_THREADS": str(n)}
-    return subprocess.run(torchrun_command(nproc, argv), env=env).returncode
+    with subprocess.Popen(torchrun_command(nproc, argv), env=env) as proc:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt as err:  # the ranks save and stop; wait for them
+            if getattr(err, "signal", "SIGINT") == "SIGTERM":  # Ctrl-C reached them already
+                proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            raise
 
 
 def command_line(*words):

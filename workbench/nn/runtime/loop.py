@@ -16,10 +16,10 @@ A family supplies a *task*, an object with
 The loop owns the rest: the batch order of epoch ``e`` (``numpy_rng(seed, "batch-order", e)``,
 a pure function, so a run resumed mid-epoch draws the same batches), the global batch shared
 among ranks (``tensor_split(batch, world)[rank]``, so N processes see what one process sees),
-the training loss averaged over all ranks, the history, a tqdm bar and log lines (below) on
-stderr (rank 0, with ``progress``), checkpoints (:mod:`~workbench.nn.runtime.checkpoint`,
-rank 0) every ``checkpoint_every`` epochs, at the end and on SIGINT/SIGTERM (agreed by every
-rank), and resume.
+the training loss averaged over all ranks, the history, a tqdm bar (only when stderr is a
+terminal) and log lines (below) on stderr (rank 0, with ``progress``), checkpoints
+(:mod:`~workbench.nn.runtime.checkpoint`, rank 0) every ``checkpoint_every`` epochs, at the end
+and on SIGINT/SIGTERM (agreed by every rank), and resume.
 
 Log lines: the history record of epoch 1, of every ``log_every``-th epoch and of the last one
 (the ``n_epochs``-th, or the one the task stopped at), so a run prints about 20 lines whatever
@@ -47,6 +47,8 @@ from workbench.nn.runtime.checkpoint import check_config, load_checkpoint, save_
 from workbench.nn.runtime.distributed import all_reduce, collective_device, distributed_context
 from workbench.nn.runtime.interrupts import Interrupts
 from workbench.nn.runtime.seeds import numpy_rng
+from workbench.output import progress_bars
+from workbench.signals import Interrupted
 
 __all__ = ["LoopResult", "run_loop"]
 
@@ -73,7 +75,8 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
     continues from ``checkpoint`` when that file exists; ``start`` (a ``LoopResult.state``, or
     ``state["loop"]`` of a checkpoint already loaded into the task) continues in memory, up to
     the new ``n_epochs``. ``log_every``: epochs between log lines (None: about 20 per run).
-    Raises KeyboardInterrupt after saving the checkpoint when interrupted."""
+    Raises :class:`~workbench.signals.Interrupted` (a KeyboardInterrupt naming the signal and
+    the checkpoint) after saving the checkpoint when interrupted."""
     sizes = {"n_train": n_train, "n_epochs": n_epochs, "batch_size": batch_size,
              "checkpoint_every": checkpoint_every}  # fmt: skip
     if log_every is not None:
@@ -96,6 +99,9 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
         ckpt = load_checkpoint(path, task.kind)
         check_config(ckpt, config, path)
         loop = ckpt["state"].pop("loop")
+        if loop["epoch"] > n_epochs:
+            raise InputError("n_epochs", f"at least the {loop['epoch']} epochs {path} has done",
+                             n_epochs)  # fmt: skip
         task.load_state_dict(ckpt["state"])
 
     def save():
@@ -103,14 +109,12 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
             save_checkpoint(path, kind=task.kind, config=config,
                             state={"loop": loop, **task.state_dict()})  # fmt: skip
 
-    def stop_now():
+    def stop_now():  # the CLI prints the message as its one line (exit 130 or 143)
         save()
-        if rank == 0:
-            where = f"checkpoint saved to {path}" if path else "no checkpoint path was set"
-            print(f"interrupted ({interrupts.signal or 'signal'}) after step {loop['step']}: "
-                  f"{where}; resume with the same settings and resume=True / --resume",
-                  file=sys.stderr)  # fmt: skip
-        raise KeyboardInterrupt
+        where = f"checkpoint saved to {path}" if path else "no checkpoint path was set"
+        raise Interrupted(interrupts.signal, f"interrupted ({interrupts.signal or 'signal'}) "
+                          f"after step {loop['step']}: {where}; resume with the same settings "
+                          "and resume=True / --resume")  # fmt: skip
 
     interrupts = Interrupts()
     with interrupts:
@@ -121,7 +125,8 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
             first = loop["step"] - epoch * steps_per_epoch  # > 0 when resuming mid-epoch
             loss_sum = 0.0  # a tensor once a step returned one (no sync per step)
             bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{n_epochs}",
-                       file=sys.stderr, leave=False, disable=not progress or rank != 0)  # fmt: skip
+                       file=sys.stderr, leave=False,
+                       disable=not (progress and rank == 0 and progress_bars()))  # fmt: skip
             for b in bar:
                 batch = order[b * B : (b + 1) * B]  # (global batch,)
                 share = torch.tensor_split(batch, world)[rank] if world > 1 else batch

@@ -8,15 +8,17 @@ stderr. The final log-likelihood is exact when the hidden layers can be enumerat
 estimated by importance sampling with the recognition net as proposal (with its standard error).
 """
 
-import sys
 from pathlib import Path
 
 from workbench.nn.runtime.command import (
+    add_resume_option,
     add_run_options,
     dataset_defaults,
     finish_run,
     int_list,
     load_split,
+    resume_checkpoint,
+    verbose,
 )
 
 __all__ = ["DATASET_DEFAULTS", "defaults_for", "register"]
@@ -36,6 +38,12 @@ EVAL_SAMPLES = 100  # importance samples per row of the final estimate
 FLAG_NAMES = {"X": "--data", "n_epochs": "--epochs", "learning_rate": "--lr",
               "n_importance": "--k", "random_state": "--seed", "n_samples": "--samples",
               "checkpoint": "checkpoint"}  # fmt: skip
+
+
+# `--resume`: option -> the estimator parameter the checkpoint saved (a typed value must match)
+RESUME_OPTIONS = {dest: f"state.params.{param}" for dest, param in {
+    "layers": "layers", "method": "method", "k": "n_importance", "lr": "learning_rate",
+    "batch_size": "batch_size", "seed": "random_state"}.items()}  # fmt: skip
 
 
 def defaults_for(name):
@@ -60,21 +68,22 @@ def register(sub):
         action="store_true",
         help="threshold a user file at 0.5 (named data sets are binarised anyway)",
     )
-    p.add_argument("--method", choices=("wake-sleep", "reweighted"), default=None)
+    p.add_argument("--method", choices=("wake-sleep", "reweighted"), default=None,
+                   help="plain or reweighted wake-sleep (default wake-sleep)")  # fmt: skip
     p.add_argument(
         "--k", type=int, default=None, help="importance samples per row of reweighted wake-sleep"
     )
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default per data set)")
     p.add_argument("--lr", type=float, default=None, help="learning rate")
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="rows per update (default per data set)")  # fmt: skip
     p.add_argument(
         "--samples",
         type=int,
         default=EVAL_SAMPLES,
         help="importance samples per row of the final log-likelihood estimate",
     )
-    p.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                   help="continue training from a checkpoint up to --epochs")  # fmt: skip
+    add_resume_option(p, "sbn.pt")
     add_run_options(p, out="workbench-sbn")
     p.set_defaults(flag_names={**FLAG_NAMES, "checkpoint": "--resume"})
 
@@ -87,7 +96,7 @@ def register(sub):
 
     p = sbn_sub.add_parser("eval", help="log-likelihood and figures of a trained net")
     p.add_argument("checkpoint")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", required=True, help="data set name or file to evaluate on")
     p.add_argument(
         "--samples",
         type=int,
@@ -156,7 +165,6 @@ def _train(args):
 
 def _train_process(args, device):
     from workbench.nn.sbn.model import SigmoidBeliefNet
-    from workbench.output import write_bytes
 
     settings = defaults_for(args.data)
     overrides = {"layers": args.layers, "method": args.method, "n_importance": args.k,
@@ -165,12 +173,10 @@ def _train_process(args, device):
     train, test = _split(args.data, args.binarize)
     out = Path(args.out)
     checkpoint = out / "sbn.pt"
-    verbose = not args.json or sys.stderr.isatty()
-    if args.resume:  # continue in OUT/sbn.pt from a copy of the given checkpoint
-        net = SigmoidBeliefNet.load(args.resume, device=device)
-        if Path(args.resume).resolve() != checkpoint.resolve():
-            write_bytes(checkpoint, Path(args.resume).read_bytes())
-        net.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint), verbose=verbose)
+    if resume_checkpoint(args, out, "sbn.pt", "sbn", RESUME_OPTIONS, epochs=settings["epochs"]):
+        net = SigmoidBeliefNet.load(checkpoint, device=device)
+        net.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
+                       verbose=verbose(args))  # fmt: skip
         net.fit(train.X, resume=True)
         settings.update(method=net.method, n_importance=net.n_importance,  # the checkpoint's
                         lr=net.learning_rate, batch_size=net.batch_size)  # fmt: skip
@@ -186,7 +192,7 @@ def _train_process(args, device):
             checkpoint=str(checkpoint),
             device=device,
             random_state=args.seed,
-            verbose=verbose,
+            verbose=verbose(args),
         )
         net.fit(train.X)
     evaluated = test if test is not None else train
@@ -194,7 +200,7 @@ def _train_process(args, device):
     final["evaluated_on"] = "test" if test is not None else "train"
     payload = {
         "data": args.data,
-        "settings": {**settings, "layers": list(net.layers), "seed": args.seed,
+        "settings": {**settings, "layers": list(net.layers), "seed": net.random_state,
                      "device": args.device},
         "final": final,
         "history": net.history_,
