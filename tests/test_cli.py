@@ -141,3 +141,36 @@ def test_building_the_parser_imports_no_capability_library():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_version_is_the_package_version(capsys):
+    import tomllib
+    from pathlib import Path
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert capsys.readouterr().out.strip() == f"workbench {pyproject['project']['version']}"
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["rb"], "rbm"),
+        (["rbm", ""], "eval sample train --help"),
+        (["rbm", "train", "--data", "digits", "--ep"], "--epochs"),
+        (["--vers"], "--version"),
+        (["estimate", "beta-binomial", "--hdi"], "--hdi-prob"),
+    ],
+)
+def test_bash_completion_completes_commands_and_flags(words, expected, capsys, tmp_path):
+    """The script `workbench completion bash` prints, run by bash on a partial command line."""
+    assert main(["completion", "bash"]) == 0
+    script = tmp_path / "workbench.bash"
+    script.write_text(capsys.readouterr().out)
+    array = " ".join(f"'{w}'" for w in ["workbench", *words])
+    code = (f"source {script}; COMP_WORDS=({array}); COMP_CWORD={len(words)}; _workbench; "
+            'echo "${COMPREPLY[*]}"')  # fmt: skip
+    done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == expected

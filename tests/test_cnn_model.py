@@ -142,18 +142,22 @@ def test_input_layouts_are_equivalent(digits):
     np.testing.assert_allclose(flat.predict_proba(test.X), square.predict_proba(test.X), atol=1e-6)
 
 
+TWO = np.arange(5) % 2  # two classes
+
+
 @pytest.mark.parametrize(
     "X,y,kwargs,match",
     [
-        (np.zeros((0, 64)), np.zeros(0), {}, "non-empty"),
-        (np.zeros((5, 63)), np.zeros(5), {}, "not square"),
-        (np.full((5, 64), np.nan), np.zeros(5), {}, "NaN"),
+        (np.zeros((0, 64)), np.zeros(0), {}, "0 sample"),
+        (np.zeros((5, 63)), TWO, {}, "not square"),
+        (np.full((5, 64), np.nan), TWO, {}, "NaN"),
         (np.zeros((5, 64)), np.arange(5) + 8, {"n_classes": 10}, r"0\.\.9.*\[10, 11, 12\]"),
-        (np.zeros((5, 64)), -np.ones(5), {}, "labels must lie"),
+        (np.zeros((5, 64)), -np.ones(5), {"n_classes": 3}, "labels must lie"),
+        (np.zeros((5, 64)), np.zeros(5), {}, "2 or more classes needed, got 1 class"),
         (np.zeros((5, 64)), np.zeros(4), {}, "expected 5 labels"),
-        (np.zeros((5, 64)), np.full(5, 0.5), {}, "integer class labels"),
-        (np.zeros((5, 49)), np.zeros(5), {}, r"pool1 \(height\)"),
-        (np.zeros((5, 64)), np.zeros(5), {"architecture": CNNConfig()}, "input_shape"),
+        (np.zeros((5, 64)), np.arange(5) / 2, {}, "Unknown label type: continuous"),
+        (np.zeros((5, 49)), TWO, {}, r"pool1 \(height\)"),
+        (np.zeros((5, 64)), TWO, {"architecture": CNNConfig()}, "input_shape"),
     ],
 )
 def test_bad_input_is_a_clear_value_error(X, y, kwargs, match):

@@ -239,10 +239,9 @@ def test_partial_last_batch_with_parallel_tempering():
 @pytest.mark.parametrize(
     ("params", "data", "message"),
     [
-        ({}, np.full((4, 3), 0.3), "binary data"),
+        ({}, np.full((4, 3), 1.3), "Values above 1 in data"),
         ({}, np.array([[0.0, np.nan], [1.0, 0.0]]), "NaN"),
         ({"k": 0}, np.eye(3), "k: expected an integer >= 1"),
-        ({"batch_size": 10}, np.eye(3), "batch_size: 10 is larger than the data"),
         ({"method": "pdc"}, np.eye(3), "method: expected one of cd, pcd"),
         ({"device": "tpu"}, np.eye(3), "device"),
     ],
@@ -252,24 +251,28 @@ def test_bad_input(params, data, message):
         RBM(2, verbose=False, **params).fit(data)
 
 
-def test_fit_on_probabilities():
-    """probabilities=True relaxes the binary check to [0, 1] (binary data train exactly as
-    without it), still names X / X_val outside [0, 1], and is refused for Gaussian units."""
-    X = load_dataset("bars-stripes-3").X
+def test_grey_data_as_probabilities_and_binarize():
+    """Bernoulli units take values in [0, 1] as probabilities (as BernoulliRBM does): grey rows
+    get only the metrics defined for them; ``binarize=t`` trains exactly as on ``X > t``; data
+    outside [0, 1] are named (X, X_val); a threshold is refused for Gaussian units."""
     settings = {"n_epochs": 2, "batch_size": 5, "random_state": 3, "verbose": False}
-    plain = RBM(4, **settings).fit(X)
-    relaxed = RBM(4, **settings).fit(X, probabilities=True)
-    np.testing.assert_array_equal(plain.weights_, relaxed.weights_)
     P = np.random.default_rng(0).random((14, 9))
-    record = RBM(4, **settings).fit(P, probabilities=True).history_[-1]
+    record = RBM(4, **settings).fit(P).history_[-1]
     assert record["log_likelihood_exact"] is None and record["pseudo_log_likelihood"] is None
     assert 0 < record["reconstruction_error"] < 1
-    with pytest.raises(InputError, match="X: expected probabilities in"):
-        RBM(4, **settings).fit(P + 0.5, probabilities=True)
-    with pytest.raises(InputError, match="X_val: expected probabilities in"):
-        RBM(4, **settings).fit(P, X_val=P - 0.5, probabilities=True)
-    with pytest.raises(InputError, match="probabilities: expected True or False"):
-        RBM(4, visible="gaussian", **settings).fit(P, probabilities=True)
+    binary = (P > 0.3).astype(np.float64)
+    assert RBM(4, **settings).fit(binary).history_[-1]["log_likelihood_exact"] is not None
+    thresholded = RBM(4, binarize=0.3, **settings).fit(P)
+    np.testing.assert_array_equal(thresholded.weights_, RBM(4, **settings).fit(binary).weights_)
+    np.testing.assert_array_equal(thresholded.transform(P), thresholded.transform(binary))
+    with pytest.raises(InputError, match=r"X: Values above 1 in data \(range \[0.5"):
+        RBM(4, **settings).fit(P + 0.5)
+    with pytest.raises(InputError, match="X_val: Negative values in data"):
+        RBM(4, **settings).fit(P, X_val=P - 0.5)
+    with pytest.raises(InputError, match="binarize: expected None for visible='gaussian'"):
+        RBM(4, visible="gaussian", binarize=0.5, **settings).fit(P)
+    with pytest.raises(InputError, match="binarize: expected None or a finite threshold"):
+        RBM(4, binarize="yes", **settings).fit(P)
 
 
 def test_resume_needs_a_checkpoint_path():
@@ -298,5 +301,5 @@ def test_device_auto_resolves_to_this_machine():
 
 def test_wrong_feature_count_after_fit():
     rbm = RBM(2, n_epochs=1, batch_size=2, verbose=False, random_state=0).fit(np.eye(3))
-    with pytest.raises(ValueError, match="expected 3 features"):
+    with pytest.raises(ValueError, match="X has 4 features, but RBM is expecting 3"):
         rbm.transform(np.eye(4))

@@ -117,5 +117,5 @@ def test_corrupt_and_incompatible_checkpoints(data, tmp_path):
         RBM.load(other)
     with pytest.raises(InputError, match="no such checkpoint file"):
         RBM.load(tmp_path / "missing.pt")
-    with pytest.raises(InputError, match="expected 9 features"):
+    with pytest.raises(InputError, match="X has 5 features, but RBM is expecting 9"):
         RBM.load(good).transform(np.zeros((2, 5)))

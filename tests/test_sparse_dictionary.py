@@ -102,6 +102,6 @@ def test_estimator_contract(planted):
     with pytest.raises(InputError, match="X"):
         a.transform(X[:, :5])
     with pytest.raises(InputError, match="batch_size"):
-        DictionaryLearning(8, batch_size=500).fit(X)
+        DictionaryLearning(8, batch_size=0).fit(X)
     with pytest.raises(InputError, match="n_atoms"):
         DictionaryLearning(0).fit(X)

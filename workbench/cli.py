@@ -17,6 +17,8 @@ import sys
 import warnings
 from contextlib import contextmanager
 
+from workbench import __version__
+from workbench.completion import SHELLS, bash_script
 from workbench.errors import InputError
 from workbench.output import emit, progress_bars
 from workbench.replicates import add_replicate_options, replicate_kwargs
@@ -61,6 +63,7 @@ def build_parser():
         prog="workbench",
         description="Bayesian inference workbench: compare MAP, ML, CM and CM-ML estimates.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("estimate", help="estimate a catalogue model's parameters")
@@ -86,6 +89,10 @@ def build_parser():
 
     p = sub.add_parser("models", help="list the model catalogue with settings and defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    p = sub.add_parser("completion", help="print a shell completion script "
+                       "(bash: source <(workbench completion bash))")  # fmt: skip
+    p.add_argument("shell", choices=SHELLS)
 
     p = sub.add_parser("risk", help="frequentist risk of each estimator over prior draws")
     p.add_argument("model")
@@ -261,7 +268,12 @@ def cmd_demo(args):
         emit(args, summary, "")
 
 
-COMMANDS = {"estimate": cmd_estimate, "models": cmd_models, "risk": cmd_risk, "demo": cmd_demo}
+def cmd_completion(args):
+    print(bash_script(build_parser()), end="")
+
+
+COMMANDS = {"estimate": cmd_estimate, "models": cmd_models, "risk": cmd_risk, "demo": cmd_demo,
+            "completion": cmd_completion}  # fmt: skip
 
 
 @contextmanager

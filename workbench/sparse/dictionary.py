@@ -37,6 +37,7 @@ from workbench.nn.runtime import load_checkpoint, resolve_device, resolve_seed, 
 from workbench.nn.runtime.checkpoint import load_estimator, plain_params
 from workbench.nn.runtime.loop import run_loop
 from workbench.sparse.coding import solve_batch, sparse_code
+from workbench.validation import check_data, expected_failures
 
 __all__ = ["KIND", "DictionaryLearning"]
 
@@ -117,20 +118,11 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         return resolve_device(self.device)
 
     def _check_X(self, X, *, reset):
-        try:
-            X = np.asarray(X.detach().cpu() if isinstance(X, torch.Tensor) else X, dtype=float)
-        except (TypeError, ValueError):
-            raise InputError("X", "a numeric 2-D array", type(X).__name__) from None
-        if X.ndim != 2 or X.shape[0] < 1:
-            raise InputError("X", "a 2-D array (n_samples, n_features)", f"shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise InputError("X", "finite numbers", "NaN or inf entries")
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise InputError("X", f"{self.n_features_in_} features (as in fit)",
-                             f"{X.shape[1]}")  # fmt: skip
-        return X
+        return check_data(self, X, reset=reset, dtype=np.float64)
+
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
 
     def fit(self, X, y=None, *, resume=False):
         """Learn ``components_`` from the rows of ``X`` (n_samples, n_features) over
@@ -141,9 +133,6 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
         if resume and self.checkpoint is None:
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
         X = self._check_X(X, reset=True)
-        if self.batch_size > X.shape[0]:
-            raise InputError("batch_size", f"at most the {X.shape[0]} rows of X",
-                             repr(self.batch_size))  # fmt: skip
         Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
         path = self.checkpoint
         if resume and path is not None and Path(path).exists():

@@ -46,6 +46,7 @@ from workbench.nn.runtime import (
     torch_seeded,
 )
 from workbench.nn.runtime.classifier import TrainConfig, train_classifier
+from workbench.validation import check_data, expected_failures
 
 __all__ = ["CODE_LEARNING_RATE", "Autoencoder"]
 
@@ -170,23 +171,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return hidden
 
     def _rows(self, X, name="X", reset=False):
-        X = np.asarray(X, dtype=np.float32)
-        width = None if reset else self.n_features_in_
-        if X.ndim != 2 or (width is not None and X.shape[1] != width) or not np.isfinite(X).all():
-            expected = f"finite rows of {width or 'n_features'} features (2-D)"
-            raise InputError(name, expected, f"shape {X.shape}")
-        return X
+        return check_data(self, X, reset=reset, name=name, writable=True)
+
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
 
     def fit(self, X, y=None, *, X_val=None):
         """Train on rows X (n, n_features); ``X_val`` adds ``val_reconstruction_error`` to every
         epoch of ``history_``. Returns self."""
         hidden = self._check_params()
         X = self._rows(X, reset=True)
-        self.n_features_in_ = X.shape[1]
         if X_val is not None:
             X_val = self._rows(X_val, "X_val")
-        if self.batch_size > len(X):
-            raise InputError("batch_size", f"at most the {len(X)} rows of X", self.batch_size)
         self.seed_ = seed = resolve_seed(self.random_state, "random_state")
         self.device_ = device = resolve_device(self.device, distributed_context().local_rank)
         pixels = bool(X.min() >= 0 and X.max() <= 1)
@@ -259,7 +256,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                       rbm_params=params, n_epochs=self.pretrain_epochs,
                       device=str(self.device_), random_state=seed,
                       verbose=self.verbose)  # fmt: skip
-            self.pretrainer_ = dbn.fit(X, probabilities=pixels)
+            self.pretrainer_ = dbn.fit(X)  # pixels in [0, 1]: probabilities
             rbms, inputs = list(dbn.rbms_), X
             for rbm in rbms if linear else ():  # the up-pass of probabilities
                 inputs = expit(inputs @ rbm.weights_ + rbm.hidden_bias_)
@@ -277,7 +274,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         rbm = RBM(self.n_components, hidden="gaussian", n_epochs=self.pretrain_epochs,
                   device=str(self.device_), random_state=seed, verbose=self.verbose,
                   monitor=False, **params)  # fmt: skip
-        self.code_rbm_ = rbm.fit(inputs, probabilities=True)
+        self.code_rbm_ = rbm.fit(inputs)  # probabilities of the layer below
         return rbm
 
     @torch.no_grad()

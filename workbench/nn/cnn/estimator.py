@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from workbench.errors import InputError
 from workbench.nn.cnn.architecture import CNNConfig, build_network, layer_table
 from workbench.nn.runtime import (
     distributed_context,
@@ -27,6 +28,7 @@ from workbench.nn.runtime import (
     torch_seeded,
 )
 from workbench.nn.runtime.classifier import TrainConfig, train_classifier
+from workbench.validation import check_data, check_labels, expected_failures
 
 __all__ = ["CNNClassifier", "as_images"]
 
@@ -235,13 +237,36 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         layer_table(config)
         return config
 
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
+
+    def _pixels(self, X, reset):
+        """X checked by :func:`workbench.validation.check_data` as rows of pixels (so
+        ``n_features_in_`` counts pixels whatever the layout), returned in its own layout."""
+        shape = np.shape(X)
+        if len(shape) <= 2:
+            return check_data(self, X, reset=reset)
+        return check_data(self, np.reshape(X, (shape[0], -1)), reset=reset).reshape(shape)
+
     def fit(self, X, y):
-        """Train on images X (see :func:`as_images`) and integer labels y of shape (n,)."""
+        """Train on images X (see :func:`as_images`) and labels y of shape (n,): any labels
+        (``classes_`` their sorted unique values), or integers 0..n_classes-1 with ``n_classes``."""
         import torch
 
         self._validate_params()
+        X = self._pixels(X, reset=True)  # scikit-learn's checks first
+        y = check_labels(y, len(X))
+        if self.n_classes is None:
+            self.classes_, y = np.unique(y, return_inverse=True)
+            n_classes = len(self.classes_)
+        else:
+            y, n_classes = _check_labels(y, len(X), self.n_classes)
+            self.classes_ = np.arange(n_classes)
+        if n_classes < 2:
+            raise InputError("y", detail=f"2 or more classes needed, got 1 class: {self.classes_}")
         X = as_images(X, self.image_shape)
-        y, n_classes = _check_labels(y, len(X), self.n_classes)
+        y = y.astype(np.int64)
         config = self._network_config(X, n_classes)
         seed = resolve_seed(self.random_state, "random_state")
         cfg = self._train_config(min(X.shape[2:]), len(X), seed)
@@ -270,7 +295,6 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             model_args=config.to_dict(),
         )
         self.network_, self.config_, self.device_, self.seed_ = network, config, device, seed
-        self.classes_ = np.arange(n_classes)
         self.history_, self.best_epoch_ = result.history, result.best_epoch
         self.stopped_early_, self.checkpoint_ = result.stopped_early, result.checkpoint
         self.n_iter_ = len(result.history)
@@ -280,7 +304,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         check_is_fitted(self)
-        X = as_images(X, self.image_shape)
+        X = as_images(self._pixels(X, reset=False), self.image_shape)
         if X.shape[1:] != tuple(self.config_.input_shape):
             raise ValueError(
                 f"X: images of shape {X.shape[1:]} (C, H, W), but the network was "
@@ -300,7 +324,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted labels, ndarray of shape (n_samples,)."""
-        return self._logits(X).argmax(1).cpu().numpy()
+        codes = self._logits(X).argmax(1).cpu().numpy()
+        return self.classes_[codes]
 
     def feature_maps(self, image):
         """Activations of every layer for one image: list of (layer name, ndarray)."""

@@ -49,7 +49,7 @@ def pretrain(est, X, device):
         rbm = RBM(n_hidden, doubling="visible" if depth == 0 else "hidden" if top else None,
                   device=str(device), monitor=False, verbose=est.verbose, random_state=seed,
                   **settings)  # fmt: skip
-        rbm.fit(inputs, probabilities=depth > 0)
+        rbm.fit(inputs)  # above the bottom: probabilities in [0, 1]
         scale = 2.0 if depth == 0 else 1.0  # the next layer's input: this RBM's up-pass
         inputs = 1.0 / (1.0 + np.exp(-(scale * inputs @ rbm.weights_ + rbm.hidden_bias_)))
         inputs = inputs.astype(np.float32)

@@ -27,6 +27,7 @@ from workbench.errors import InputError, check_count
 from workbench.nn.dbm import fitting, inference
 from workbench.nn.rbm import training as rbm_training
 from workbench.nn.runtime import resolve_device, resolve_seed, torch_generator
+from workbench.validation import check_binarize, expected_failures, torch_tags
 
 __all__ = ["DBM"]
 
@@ -69,6 +70,9 @@ class DBM(TransformerMixin, BaseEstimator):
     checkpoint : path or None, default=None
     checkpoint_every : int, default=1
     device : str, default="cpu"
+    binarize : float or None, default=None
+        Map the data to ``X > binarize`` (any real values) in fit and in every method, as
+        scikit-learn's BernoulliNB does; None: the data must be binary.
     random_state : int or None, default=None
     verbose : bool, default=True
 
@@ -87,7 +91,8 @@ class DBM(TransformerMixin, BaseEstimator):
                  n_chains=100, mean_field_steps=10, k=1, momentum=0.5, weight_decay=1e-4,
                  pretrain=True, pretrain_epochs=None, rbm_params=None, init_scale=0.01,
                  monitor=True, monitor_size=500, exact_max_units=16, checkpoint=None,
-                 checkpoint_every=1, device="cpu", random_state=None, verbose=True):  # fmt: skip
+                 checkpoint_every=1, device="cpu", binarize=None, random_state=None,
+                 verbose=True):  # fmt: skip
         self.layers = layers
         self.n_epochs = n_epochs
         self.learning_rate = learning_rate
@@ -107,11 +112,22 @@ class DBM(TransformerMixin, BaseEstimator):
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.device = device
+        self.binarize = binarize
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ validation
+    def __sklearn_tags__(self):
+        tags = torch_tags(super().__sklearn_tags__(), positive_only=self.binarize is None)
+        tags.transformer_tags.preserves_dtype = ["float64"]  # mean field runs in float64
+        return tags
+
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
+
     def _check_params(self):
+        check_binarize(self.binarize)
         layers = self.layers
         if (not isinstance(layers, (tuple, list)) or len(layers) < 2
                 or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1
@@ -138,7 +154,7 @@ class DBM(TransformerMixin, BaseEstimator):
         return resolve_device(self.device)
 
     def _rows(self, X, *, reset=False, name="X"):
-        return rbm_training.check_X(self, X, reset=reset, name=name)
+        return rbm_training.check_X(self, X, reset=reset, name=name, binary=True)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, *, X_val=None, resume=False):
@@ -155,8 +171,6 @@ class DBM(TransformerMixin, BaseEstimator):
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
         X = self._rows(X, reset=not (resume and hasattr(self, "n_features_in_")))
         X_val = None if X_val is None else self._rows(X_val, name="X_val")
-        if self.batch_size > X.shape[0]:
-            raise InputError("batch_size", f"at most {X.shape[0]} (the rows of X)", self.batch_size)
         fitting.run(self, X, X_val, resume, device)
         return self
 
@@ -245,6 +259,8 @@ class DBM(TransformerMixin, BaseEstimator):
         (``method="exact"``) or by AIS (``"ais"``, ``ais_options`` as for
         :meth:`log_partition`), or ``log_z`` as given (a float or a LogPartition). When the
         hidden layers are too large for log p*(v), use :meth:`lower_bound`."""
+        check_is_fitted(self, "_state")
+        self._rows(X)  # the data's errors before log Z's
         if log_z is None:
             log_z = self.log_partition(method, max_states=max_states, **ais_options)
         return self.unnormalised_log_prob(X, max_states=max_states) - float(log_z)

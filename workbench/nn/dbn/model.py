@@ -16,10 +16,12 @@ Usage::
 import numpy as np
 import torch
 from scipy.special import expit
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError
+from workbench.nn.rbm import training as rbm_training
 from workbench.nn.rbm.model import RBM
 from workbench.nn.runtime import (
     numpy_rng,
@@ -29,11 +31,17 @@ from workbench.nn.runtime import (
     torch_seeded,
 )
 from workbench.nn.runtime.classifier import TrainConfig, train_classifier
+from workbench.validation import check_data, expected_failures, torch_tags
 
 __all__ = ["DBN"]
 
 
-class DBN(BaseEstimator):
+def _fine_tuned(dbn):
+    """predict, predict_proba and score exist once :meth:`DBN.fine_tune` has run."""
+    return hasattr(dbn, "classifier_")
+
+
+class DBN(TransformerMixin, BaseEstimator):
     """Greedy layer-wise stack of RBMs with binary hidden units.
 
     Parameters
@@ -42,6 +50,9 @@ class DBN(BaseEstimator):
         Hidden units per layer, bottom up.
     visible : {"bernoulli", "gaussian"}, default="bernoulli"
         Units of the bottom (data) layer; higher layers see probabilities in [0, 1].
+    binarize : float or None, default=None
+        Threshold of the bottom layer (see :class:`~workbench.nn.rbm.RBM`): None takes
+        Bernoulli data as values in [0, 1] (grey pixels as probabilities).
     rbm_params : dict or None, default=None
         Further :class:`~workbench.nn.rbm.RBM` settings for every layer (method, k,
         learning_rate, batch_size, ...).
@@ -68,6 +79,7 @@ class DBN(BaseEstimator):
         layers=(256, 64),
         *,
         visible="bernoulli",
+        binarize=None,
         rbm_params=None,
         n_epochs=10,
         device="cpu",
@@ -76,19 +88,28 @@ class DBN(BaseEstimator):
     ):
         self.layers = layers
         self.visible = visible
+        self.binarize = binarize
         self.rbm_params = rbm_params
         self.n_epochs = n_epochs
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y=None, *, probabilities=False):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        return torch_tags(tags, positive_only=self.visible == "bernoulli" and self.binarize is None)
+
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
+
+    def fit(self, X, y=None):
         """Train the layers one after another; each on the hidden probabilities of the last.
-        ``probabilities``: the bottom layer takes X as probabilities in [0, 1] (grey pixels;
-        see :meth:`RBM.fit <workbench.nn.rbm.RBM.fit>`) rather than binary data.
+        The bottom layer takes X as :meth:`RBM.fit <workbench.nn.rbm.RBM.fit>` does (Bernoulli
+        units: values in [0, 1], or any values with ``binarize``).
 
         Higher layers are Bernoulli RBMs trained on probabilities (not binary samples), as in
-        Hinton, Osindero & Teh (2006); their inputs therefore skip the binary-data check.
+        Hinton, Osindero & Teh (2006).
         """
         layers = tuple(self.layers)
         if not layers or any(
@@ -97,13 +118,14 @@ class DBN(BaseEstimator):
             raise InputError("layers", "a non-empty tuple of integers >= 1", repr(layers))
         self.device_ = resolve_device(self.device)
         self.seed_ = resolve_seed(self.random_state, "random_state")
-        self.rbms_, inputs = [], X
+        self.rbms_, inputs = [], check_data(self, X, reset=True)
         for depth, n_hidden in enumerate(layers):
             layer_seed = int(seed_sequence(self.seed_, "layer", depth).generate_state(1)[0])
             rbm = RBM(
                 n_hidden,
                 **{
                     "visible": self.visible if depth == 0 else "bernoulli",
+                    "binarize": self.binarize if depth == 0 else None,
                     "n_epochs": self.n_epochs,
                     "device": str(self.device_),
                     "random_state": layer_seed,
@@ -112,20 +134,15 @@ class DBN(BaseEstimator):
                     **(self.rbm_params or {}),
                 },
             )
-            if depth == 0:
-                rbm.fit(inputs, probabilities=probabilities)
-                inputs = _up(rbm, inputs) if probabilities else rbm.transform(inputs)
-            else:  # on the previous layer's p(h | v), the standard mean-field choice
-                rbm.fit(inputs, probabilities=True)
-                inputs = _up(rbm, inputs)
+            rbm.fit(inputs)  # above the bottom: the last layer's p(h | v), the mean-field choice
+            inputs = rbm.transform(inputs) if depth == 0 else _up(rbm, inputs)
             self.rbms_.append(rbm)
-        self.n_features_in_ = self.rbms_[0].n_features_in_
         return self
 
     def transform(self, X):
         """Top-layer hidden probabilities after the deterministic up-pass: (n, layers[-1])."""
         check_is_fitted(self, "rbms_")
-        features = self.rbms_[0].transform(X)
+        features = self.rbms_[0].transform(check_data(self, X, reset=False))
         for rbm in self.rbms_[1:]:
             features = _up(rbm, features)
         return features
@@ -188,22 +205,22 @@ class DBN(BaseEstimator):
         return self
 
     def _rows(self, X):
-        """X as a float32 tensor (n, n_features_in_) on the device."""
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_ or not np.isfinite(X).all():
-            raise InputError("X", f"finite rows of {self.n_features_in_} features", X.shape)
-        return torch.from_numpy(X).to(self.device_)
+        """X checked as the bottom layer takes it: a float32 tensor (n, n_features_in_)."""
+        return rbm_training.check_X(self.rbms_[0], check_data(self, X, reset=False), reset=False)
 
+    @available_if(_fine_tuned)
     @torch.no_grad()
     def predict_proba(self, X):
         """Class probabilities (n, n_classes) from the fine-tuned net."""
         check_is_fitted(self, "classifier_")
         return torch.softmax(self.classifier_(self._rows(X)), -1).cpu().numpy()
 
+    @available_if(_fine_tuned)
     def predict(self, X):
         """Most probable class per row."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    @available_if(_fine_tuned)
     def score(self, X, y):
         """Accuracy of :meth:`predict`."""
         return float(np.mean(self.predict(X) == np.asarray(y)))

@@ -13,6 +13,7 @@ policy (:mod:`workbench.nn.runtime.threads`): ``--threads``, else the cores per 
 
 from pathlib import Path
 
+from workbench.errors import InputError
 from workbench.nn.runtime.command import (
     add_resume_option,
     add_run_options,
@@ -204,7 +205,15 @@ def _train_process(args, device):
     resumed = resume_checkpoint(args, out, "rbm.pt", "rbm", RESUME_OPTIONS,
                                 epochs=settings["epochs"])  # fmt: skip
     rbm = RBM.load(checkpoint, device=device) if resumed else None  # the checkpoint's settings
-    train, test = _split(args.data, rbm.visible if rbm else args.visible, args.binarize)
+    visible = rbm.visible if rbm else args.visible
+    train, test = _split(args.data, visible, args.binarize)
+    if visible == "bernoulli" and not ((train.X == 0) | (train.X == 1)).all():
+        raise InputError("X", detail="binary data expected (the final log-likelihoods need "
+                         f"them), got values in [{train.X.min():.3g}, {train.X.max():.3g}]; pass "
+                         "--binarize (threshold 0.5) or --visible gaussian")  # fmt: skip
+    if not resumed and settings["batch_size"] > len(train.X):  # the library: one batch; a typo
+        raise InputError("batch_size", detail=f"{settings['batch_size']} is larger than the data "
+                         f"({len(train.X)} rows); use at most {len(train.X)}")  # fmt: skip
     if resumed:
         rbm.set_params(n_epochs=settings["epochs"], checkpoint=str(checkpoint),
                        verbose=verbose(args))  # fmt: skip

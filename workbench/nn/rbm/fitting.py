@@ -82,8 +82,9 @@ class _Task:
         self.settings = training.Settings.of(estimator)
         self.n_batches = -(-X.shape[0] // estimator.batch_size)
         self.config = plain_params(estimator, exclude=RUNTIME)
-        if self.config["doubling"] is None:  # as in checkpoints written before the setting
-            del self.config["doubling"]
+        for name in ("doubling", "binarize"):  # None: as in checkpoints from before the setting
+            if self.config[name] is None:
+                del self.config[name]
         self.config["n_features_in"] = estimator.n_features_in_
 
     def step(self, batch, share, step):

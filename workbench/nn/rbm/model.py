@@ -34,8 +34,9 @@ from sklearn.utils.validation import check_is_fitted
 from workbench.errors import InputError
 from workbench.nn.rbm import fitting, sampling, training
 from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
-from workbench.nn.runtime import resolve_seed
+from workbench.nn.runtime import derive_seed, resolve_seed
 from workbench.nn.runtime.threads import blas_threads_like_torch
+from workbench.validation import expected_failures, torch_tags
 
 __all__ = ["LAYERS", "METHODS", "SCHEDULES", "RBM"]
 
@@ -47,12 +48,16 @@ class RBM(TransformerMixin, BaseEstimator):
     ----------
     n_hidden : int, default=64
     visible : {"bernoulli", "gaussian"}, default="bernoulli"
-        Binary {0, 1} data, or real data (standardise it first) with fixed noise ``sigma``.
+        Data in [0, 1] (binary, or grey values taken as probabilities, as scikit-learn's
+        BernoulliRBM takes them), or real data (standardise it first) with noise ``sigma``.
     hidden : {"bernoulli", "gaussian"}, default="bernoulli"
         Binary hidden units, or linear ones with unit-variance Gaussian noise, p(h | v) =
         N(b + v W, 1) (energy term + |h|^2 / 2; the linear code layer of Hinton &
         Salakhutdinov's deep autoencoder); Gaussian needs Bernoulli visible units, no
         tempering, doubling or sparsity target, and a small learning rate (about 1e-3).
+    binarize : float or None, default=None
+        Bernoulli units: map the data to ``X > binarize`` (any real values) in fit and in every
+        method, as scikit-learn's BernoulliNB does; None takes them as they are.
     method : {"cd", "pcd"}, default="pcd"
         Contrastive divergence (chains restart at the data) or persistent CD.
     k : int, default=1
@@ -122,6 +127,7 @@ class RBM(TransformerMixin, BaseEstimator):
         *,
         visible="bernoulli",
         hidden="bernoulli",
+        binarize=None,
         method="pcd",
         k=1,
         learning_rate=0.05,
@@ -151,6 +157,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self.n_hidden = n_hidden
         self.visible = visible
         self.hidden = hidden
+        self.binarize = binarize
         self.method = method
         self.k = k
         self.learning_rate = learning_rate
@@ -182,17 +189,27 @@ class RBM(TransformerMixin, BaseEstimator):
         """The device, after checking every hyper-parameter (InputError naming it)."""
         return training.check_params(self)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        return torch_tags(tags, positive_only=self.visible == "bernoulli" and self.binarize is None)
+
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
+
     @property
     def _params(self):
         return self._state["W"], self._state["a"], self._state["b"]
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, *, X_val=None, resume=False, probabilities=False):
+    def fit(self, X, y=None, *, X_val=None, resume=False):
         """Train for ``n_epochs`` epochs on the runtime's training loop.
 
         Parameters
         ----------
         X : array of shape (n_samples, n_visible)
+            Bernoulli units: values in [0, 1], used as they are in the data phase (grey values
+            as probabilities, e.g. a DBN's upper layers), or any values with ``binarize``.
         y : ignored
         X_val : array of shape (n_val, n_visible), optional
             Held-out rows for the free-energy gap and held-out log-likelihood.
@@ -200,37 +217,26 @@ class RBM(TransformerMixin, BaseEstimator):
             Continue from the file ``checkpoint`` when it exists (parameters, momentum,
             persistent chains, RNG, position in the epoch) up to ``n_epochs``; the other
             training settings and the data size must match it. Without the file: from scratch.
-        probabilities : bool, default=False
-            Bernoulli visible units: take ``X`` (and ``X_val``) as probabilities in [0, 1]
-            rather than binary data, as scikit-learn's BernoulliRBM does (the mean-field
-            input of a DBN's upper layers); the data phase uses them as they are, and
-            ``history_`` records only the metrics defined for them (reconstruction error,
-            chain diagnostics).
 
+        A ``batch_size`` larger than the data makes one batch of all rows per epoch.
         ``history_`` gets one dict per monitored epoch: epoch, learning_rate, seconds (training
         time so far, monitors excluded), reconstruction_error, pseudo_log_likelihood,
         free_energy_gap (held-out minus training mean free energy), log_likelihood_exact and
         log_likelihood_exact_val (None when not enumerable), chain_rhat, chain_ess (PCD),
-        swap_rate (parallel tempering).
+        swap_rate (parallel tempering). Bernoulli data that are not all 0/1 get only the
+        metrics defined for probabilities (reconstruction error, chain diagnostics).
         """
         device = self._check_params()
         if resume and self.checkpoint is None:
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
-        if not isinstance(probabilities, bool) or (probabilities and self.visible != "bernoulli"):
-            raise InputError("probabilities", "True or False (False for visible='gaussian')",
-                             f"{probabilities!r} with visible={self.visible!r}")  # fmt: skip
         reset = not (resume and hasattr(self, "n_features_in_"))
-        X = training.check_X(self, X, reset=reset, probabilities=probabilities)
+        X = training.check_X(self, X, reset=reset)
         if X_val is not None:
-            X_val = training.check_X(self, X_val, reset=False, name="X_val",
-                                     probabilities=probabilities)  # fmt: skip
-        if self.batch_size > X.shape[0]:
-            raise InputError(
-                "batch_size",
-                detail=f"{self.batch_size} is larger than the data ({X.shape[0]} rows); "
-                f"use at most {X.shape[0]}",
-            )
-        fitting.run(self, X, X_val, resume, device, binary=not probabilities)
+            X_val = training.check_X(self, X_val, reset=False, name="X_val")
+        binary = self.visible != "bernoulli" or all(  # the likelihood metrics are defined
+            bool(((rows == 0) | (rows == 1)).all()) for rows in (X, X if X_val is None else X_val)
+        )
+        fitting.run(self, X, X_val, resume, device, binary=binary)
         return self
 
     def partial_fit(self, X, y=None):
@@ -319,9 +325,11 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def score_samples(self, X, *, method="auto", **ais_options):
         """Log-likelihood log p(v) per row (n_samples,): exact when a layer is small enough,
-        AIS otherwise (see :meth:`log_partition`)."""
-        log_z = self.log_partition(method, **ais_options)
-        return self._log_likelihood(training.check_X(self, X, reset=False), log_z)
+        AIS otherwise (see :meth:`log_partition`; seeded from ``seed_`` unless ``random_state``
+        is given, so repeated calls agree)."""
+        X = training.check_X(self, X, reset=False)
+        ais_options.setdefault("random_state", derive_seed(self.seed_, "score-ais"))
+        return self._log_likelihood(X, self.log_partition(method, **ais_options))
 
     def score(self, X, y=None):
         """Mean log-likelihood per row."""

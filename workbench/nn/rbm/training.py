@@ -52,6 +52,7 @@ import torch
 from workbench.errors import InputError, check_count
 from workbench.nn.runtime import distributed_context, resolve_device
 from workbench.nn.runtime.distributed import all_reduce, flat_views, rows_of
+from workbench.validation import binarized, check_binarize, check_data
 
 __all__ = [
     "LAYERS",
@@ -155,6 +156,8 @@ def check_params(estimator):
     number("init_scale", 0.0, strict=False)
     if estimator.sparsity_target is not None:
         number("sparsity_target", 0.0, high=1.0)
+    if check_binarize(estimator.binarize) is not None and estimator.visible != "bernoulli":
+        raise InputError("binarize", "None for visible='gaussian'", repr(estimator.binarize))
     if estimator.doubling not in DOUBLINGS:
         raise InputError("doubling", "None, 'visible' or 'hidden'", repr(estimator.doubling))
     if estimator.doubling is not None and (
@@ -180,38 +183,15 @@ def check_params(estimator):
     return resolve_device(estimator.device)
 
 
-def check_X(estimator, X, *, reset, name="X", probabilities=False):
-    """``X`` as a float32 tensor on the estimator's device (InputError naming ``name``):
-    2-D and finite; binary for Bernoulli visible units, or values in [0, 1] with
-    ``probabilities``; ``reset`` records the feature count (``n_features_in_``), else it must
-    match it."""
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    try:
-        X = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as err:
-        raise InputError(name, "a numeric array", f"{type(X).__name__}: {err}") from None
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise InputError(name, "a 2-D array (samples, features)", X.shape)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        where = np.argwhere(bad)[0].tolist()
-        raise InputError(name, detail=f"{int(bad.sum())} NaN/inf entries (first at {where})")
-    if probabilities and not ((X >= 0) & (X <= 1)).all():
-        raise InputError(name, "probabilities in [0, 1]", f"[{X.min():.3g}, {X.max():.3g}]")
-    if estimator.visible == "bernoulli" and not probabilities and not np.isin(X, (0, 1)).all():
-        odd = X[~np.isin(X, (0.0, 1.0))][0]
-        raise InputError(
-            name,
-            detail=f"Bernoulli visible units need binary data in {{0, 1}}, got values in "
-            f"[{X.min():.3g}, {X.max():.3g}] (e.g. {odd:.3g}); binarise first, e.g. "
-            "X = (X > 0.5) (load_dataset(..., binarize=True), CLI --binarize), "
-            "or use visible='gaussian' for real-valued data",
-        )
-    if reset:
-        estimator.n_features_in_ = X.shape[1]
-    elif X.shape[1] != estimator.n_features_in_:
-        raise InputError(name, f"{estimator.n_features_in_} features (as fitted)", X.shape[1])
+def check_X(estimator, X, *, reset, name="X", binary=False):
+    """``X`` as a float32 tensor on the estimator's device, checked by
+    :func:`workbench.validation.check_data` (InputError naming ``name``; ``reset`` records
+    ``n_features_in_``, else it must match). For Bernoulli visible units the estimator's
+    ``binarize`` threshold maps any real data to {0, 1}; without one the values must be
+    probabilities in [0, 1], or binary with ``binary`` (:func:`workbench.validation.binarized`)."""
+    X = check_data(estimator, X, reset=reset, name=name, writable=True)
+    if getattr(estimator, "visible", "bernoulli") == "bernoulli":
+        X = binarized(X, estimator.binarize, name=name, binary=binary)
     return torch.from_numpy(X).to(resolve_device(estimator.device))
 
 

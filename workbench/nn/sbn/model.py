@@ -30,6 +30,7 @@ from workbench.nn.rbm.training import check_X
 from workbench.nn.runtime import resolve_device, resolve_seed, torch_generator
 from workbench.nn.sbn import fitting, kernels
 from workbench.nn.sbn.kernels import MAX_EXACT_STATES, METHODS
+from workbench.validation import check_binarize, expected_failures, torch_tags
 
 __all__ = ["METHODS", "SigmoidBeliefNet"]
 
@@ -67,6 +68,9 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
     checkpoint_every : int, default=1
     device : str, default="cpu"
         "auto", "cpu", "cuda" or "cuda:N".
+    binarize : float or None, default=None
+        Map the data to ``X > binarize`` (any real values) in fit and in every method, as
+        scikit-learn's BernoulliNB does; None: the data must be binary.
     random_state : int or None, default=None
         Seed of the run (initial weights, sampling noise, batch order); None: fresh entropy,
         kept in ``seed_``.
@@ -103,6 +107,7 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
         checkpoint=None,
         checkpoint_every=1,
         device="cpu",
+        binarize=None,
         random_state=None,
         verbose=True,
     ):
@@ -120,11 +125,20 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self.device = device
+        self.binarize = binarize
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        return torch_tags(super().__sklearn_tags__(), positive_only=self.binarize is None)
+
+    def _expected_failed_checks(self):
+        """{check_estimator check: why this estimator fails it} (see workbench.validation)."""
+        return expected_failures(self)
+
     def _check_params(self):
         """The device, after checking every hyper-parameter (InputError naming it)."""
+        check_binarize(self.binarize)
         layers = self.layers
         if (not isinstance(layers, (tuple, list)) or not layers
                 or any(isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1
@@ -152,10 +166,7 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
         device = self._check_params()
         if resume and self.checkpoint is None:
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
-        X = check_X(self, X, reset=not (resume and hasattr(self, "n_features_in_")))
-        if self.batch_size > X.shape[0]:
-            raise InputError("batch_size", f"at most the {X.shape[0]} rows of X",
-                             self.batch_size)  # fmt: skip
+        X = check_X(self, X, reset=not (resume and hasattr(self, "n_features_in_")), binary=True)
         fitting.run(self, X, resume, device)
         return self
 
@@ -210,7 +221,7 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ evaluation
     def _X(self, X):
         check_is_fitted(self, "_state")
-        return check_X(self, X, reset=False)
+        return check_X(self, X, reset=False, binary=True)
 
     def log_likelihood(self, X, method="exact", *, n_samples=100, max_states=MAX_EXACT_STATES,
                        return_se=False, random_state=None):  # fmt: skip
