@@ -119,7 +119,8 @@ def check_weights(argument, arrays, source):
             if arr.dtype.kind not in "fc":
                 continue
             n_bad = int((~np.isfinite(arr)).sum())
-            total = float(np.abs(arr).sum()) if not n_bad else 0.0
+            with np.errstate(over="ignore"):
+                total = float(np.abs(arr).sum()) if not n_bad else 0.0
         if n_bad:
             raise InputError(argument, detail=f"{source}: {name} has {n_bad} NaN/inf entries")
         if total == float("inf"):
