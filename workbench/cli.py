@@ -55,8 +55,16 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     )  # fmt: skip
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``workbench rbm train: error: ...``, exit code 2): the
+    usage it would print first is what ``--help`` shows."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workbench",
         description="Bayesian inference workbench: compare MAP, ML, CM and CM-ML estimates.",
     )

@@ -90,13 +90,12 @@ def check_memory(argument, n_bytes, what):
     ``what`` (e.g. "2,000,000 samples of 784 units") would need. Returns ``n_bytes``."""
     limit = memory_limit()
     if n_bytes > limit:
-        source = (f"${MEMORY_ENV}" if os.environ.get(MEMORY_ENV, "").strip()
-                  else "half the physical memory")  # fmt: skip
+        source = (f"set by ${MEMORY_ENV}" if os.environ.get(MEMORY_ENV, "").strip() else
+                  f"half the physical memory; ${MEMORY_ENV}=64G, say, changes it")  # fmt: skip
         raise InputError(
             argument,
-            detail=f"{what} would need about {format_bytes(n_bytes)}, over the limit of "
-            f"{format_bytes(limit)} ({source}; set {MEMORY_ENV}, e.g. {MEMORY_ENV}=64G, to "
-            "change it); ask for less",
+            detail=f"{what} would need about {format_bytes(n_bytes)}, over the memory limit of "
+            f"{format_bytes(limit)} ({source}); ask for less",
         )
     return n_bytes
 

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from workbench.errors import InputError
 from workbench.nn.cnn.architecture import CNNConfig, build_network, layer_table
 from workbench.nn.runtime import (
     distributed_context,
@@ -243,6 +244,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         X = as_images(X, self.image_shape)
         y, n_classes = _check_labels(y, len(X), self.n_classes)
         config = self._network_config(X, n_classes)
+        side = min(X.shape[2:])
+        if self.shift is not None and self.shift >= side:
+            raise InputError("shift", f"a shift below the image side ({side} pixels)",
+                             repr(self.shift))  # fmt: skip
         seed = resolve_seed(self.random_state, "random_state")
         cfg = self._train_config(min(X.shape[2:]), len(X), seed)
         device = resolve_device(self.device, distributed_context().local_rank)
