@@ -125,7 +125,8 @@ def build_parser():
 LIBRARY_NAMES = {"n_epochs": "epochs", "learning_rate": "lr", "random_state": "seed",
                  "n_hidden": "hidden", "n_classes": "classes", "n_samples": "n",
                  "n_steps": "steps", "n_runs": "ais_runs", "n_betas": "ais_betas",
-                 "n_components": "q", "n_chains": "chains", "X": "data", "name": "data"}  # fmt: skip
+                 "n_components": "q", "n_chains": "chains", "X": "data",
+                 "name": "data"}  # fmt: skip
 
 
 def _record_flags(parser):
