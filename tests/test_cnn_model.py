@@ -152,7 +152,8 @@ def test_input_layouts_are_equivalent(digits):
         (np.zeros((5, 64)), -np.ones(5), {}, "labels must lie"),
         (np.zeros((5, 64)), np.zeros(4), {}, "expected 5 labels"),
         (np.zeros((5, 64)), np.full(5, 0.5), {}, "integer class labels"),
-        (np.zeros((5, 49)), np.zeros(5), {}, r"pool1 \(height\)"),
+        (np.zeros((5, 49)), np.arange(5) % 2, {}, r"pool1 \(height\)"),
+        (np.zeros((5, 64)), np.zeros(5), {}, "n_classes: expected at least 2"),
         (np.zeros((5, 64)), np.zeros(5), {"architecture": CNNConfig()}, "input_shape"),
     ],
 )
