@@ -13,6 +13,7 @@ returns, so that ``main([...])`` called from Python (a test, a notebook) leaves 
 import argparse
 import importlib
 import logging
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -58,8 +59,16 @@ def _add_run_options(parser, *, draws=1000, chains=4):
     )  # fmt: skip
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``workbench rbm train: error: ...``, exit code 2): the
+    usage it would print first is what ``--help`` shows."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="workbench",
         description="Bayesian inference workbench: compare MAP, ML, CM and CM-ML estimates.",
     )
@@ -123,6 +132,7 @@ def build_parser():
         COMMANDS.update(importlib.import_module(module_name).register(sub))
     for leaf in _leaf_parsers(parser):
         _common_conventions(leaf)
+    _record_flags(parser)  # after --overwrite is added
     return parser
 
 
@@ -152,17 +162,56 @@ def _common_conventions(p):
             action.help += " (default %(default)s)"
 
 
+# Library argument names (in InputError and scikit-learn's parameter errors) -> the argparse
+# dest a command gives them, when it has that option; a command's own flag_names come first.
+LIBRARY_NAMES = {"n_epochs": "epochs", "learning_rate": "lr", "random_state": "seed",
+                 "n_hidden": "hidden", "n_classes": "classes", "n_samples": "n",
+                 "n_steps": "steps", "n_runs": "ais_runs", "n_betas": "ais_betas",
+                 "n_components": "q", "n_chains": "chains", "X": "data",
+                 "name": "data"}  # fmt: skip
+
+
+def _record_flags(parser):
+    """Give every leaf sub-parser the default ``option_flags``: argparse dest -> the option as
+    typed (its long form, ``--batch-size``; a positional keeps its name)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subs:
+        for child in action.choices.values():
+            _record_flags(child)
+    if not subs:
+        flags = {a.dest: max(a.option_strings, key=len) if a.option_strings else a.dest
+                 for a in parser._actions if a.dest != "help"}  # fmt: skip
+        parser.set_defaults(option_flags=flags)
+
+
 def flag_for(args, argument):
     """The command-line spelling of a library argument named in an :class:`InputError`.
 
-    A sub-command declares its renamings with ``parser.set_defaults(flag_names={"X": "--data"})``;
-    otherwise an argument ``foo_bar`` that the sub-command has as an option is ``--foo-bar``.
+    In order: the sub-command's renamings (``parser.set_defaults(flag_names={"X": "--data"})``),
+    then the option whose argparse dest is the argument or its :data:`LIBRARY_NAMES` alias
+    (``n_hidden`` -> ``--hidden``), spelled as the user types it; else the argument itself.
     """
     name, _, key = argument.partition("[")
     flag = getattr(args, "flag_names", {}).get(name)
     if flag is None:
-        flag = f"--{name.replace('_', '-')}" if hasattr(args, name) else name
+        options = getattr(args, "option_flags", {})
+        dest = name if name in options else LIBRARY_NAMES.get(name)
+        if dest in options:
+            flag = options[dest]
+        else:
+            flag = f"--{name.replace('_', '-')}" if hasattr(args, name) else name
     return f"{flag}[{key}" if key else flag
+
+
+_SKLEARN_PARAMETER = re.compile(r"The '(\w+)' parameter of \w+ must be (.+?)\. Got (.+) instead\.",
+                                re.DOTALL)  # fmt: skip
+
+
+def _as_input_error(err):
+    """scikit-learn's "The 'lr' parameter of X must be ..." as the InputError it stands for
+    (so that the CLI names the flag); any other error unchanged."""
+    match = _SKLEARN_PARAMETER.fullmatch(str(err)) if isinstance(err, ValueError) else None
+    return InputError(*match.groups()) if match else err
 
 
 def cmd_models(args):
@@ -362,11 +411,10 @@ def _run(args, argv):
             COMMANDS[args.command](args)
     except BrokenPipeError:  # `workbench ... | head`: the reader left, nothing to report
         return 0
-    except InputError as err:
-        print(f"workbench: error: {err.for_flag(flag_for(args, err.argument))}", file=sys.stderr)
-        return 2
     except (ValueError, OSError) as err:
-        print(f"workbench: error: {err}", file=sys.stderr)
+        err = _as_input_error(err)
+        text = err.for_flag(flag_for(args, err.argument)) if isinstance(err, InputError) else err
+        print(f"workbench: error: {text}", file=sys.stderr)
         return 2
     return 0
 

@@ -8,6 +8,7 @@ global state.
 import glob
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -110,9 +111,26 @@ def _plain(value):
     raise TypeError(f"payload: expected JSON-serialisable values, got {type(value).__name__}")
 
 
+def _finite(value):
+    """``value`` with NumPy values made plain and every NaN or infinity replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    if type(value).__module__ == "numpy" or isinstance(value, Path):
+        return _finite(_plain(value))
+    return value
+
+
 def to_json(payload):
-    """``payload`` as indented JSON text ending in a newline (NumPy values made plain)."""
-    return json.dumps(payload, indent=2, default=_plain) + "\n"
+    """``payload`` as indented JSON text ending in a newline (NumPy values made plain).
+
+    The text is strict JSON: NaN and infinities, which JSON cannot express (Python would write
+    ``NaN``, which other readers reject), are written as ``null``.
+    """
+    return json.dumps(_finite(payload), indent=2, default=_plain, allow_nan=False) + "\n"
 
 
 def write_json(path, payload):

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from workbench.data.patterns import bars, bars_stripes
-from workbench.errors import InputError
+from workbench.errors import InputError, check_memory
 
 __all__ = [
     "DATASETS",
@@ -107,10 +107,10 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
         n = int(match.group(1))
         if n < 1:
             raise InputError("name", "bars-stripes-N with N >= 1", repr(name))
-        data = Dataset(bars_stripes(n), None, (n, n), name)
+        data = Dataset(_generated(name, bars_stripes, n), None, (n, n), name)
     elif match := re.fullmatch(BARS_NAME, name):
         n, p = int(match.group(1)), float(match.group(2) or 0.5)
-        X = bars(n, BARS_ROWS, p, seed=SPLIT_SEED)
+        X = _generated(name, bars, n, BARS_ROWS, p, seed=SPLIT_SEED)
         rows = {"all": slice(None), "train": slice(None, -BARS_TEST),
                 "test": slice(-BARS_TEST, None)}[split]  # fmt: skip
         data = Dataset(X[rows], None, (n, n), name)
@@ -144,6 +144,15 @@ def load_dataset(name, *, split="all", binarize=False, dtype=np.float64, data_di
     return data._replace(X=np.asarray(X, dtype=dtype))
 
 
+def _generated(name, generator, *args, **kwargs):
+    """``generator(*args, **kwargs)``, its InputErrors naming the data set ``name`` (it is
+    what the user typed: bars-11 is refused as a data set, not as an argument n)."""
+    try:
+        return generator(*args, **kwargs)
+    except InputError as err:
+        raise InputError("name", detail=f"{name}: {err.detail}") from None
+
+
 def has_split(name):
     """Whether the data set ``name`` has train/test splits (user files and bars-stripes: no)."""
     name = str(name)
@@ -152,7 +161,8 @@ def has_split(name):
 
 
 def _ising(L, T, split):
-    X = _ising_configurations(L, T)
+    check_memory("name", 2 * 8 * 2500 * L * L, f"2,500 {L}x{L} Ising configurations")
+    X = _generated(f"ising-{L}-{T:g}", _ising_configurations, L, T)
     rows = {"all": slice(None), "train": slice(None, -500), "test": slice(-500, None)}[split]
     return Dataset(X[rows], None, (L, L), f"ising-{L}-{T:g}")
 

@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 
+from workbench.energy.states import check_enumerable
 from workbench.errors import InputError
 
 __all__ = ["bars", "bars_distribution", "bars_stripes"]
@@ -23,6 +24,9 @@ def bars_stripes(n):
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise InputError("n", "an integer >= 1", repr(n))
+    # 2^(n+1) candidate rows of n*n doubles, held about three times (list, array, unique)
+    check_enumerable(n + 1, None, f"a {n}x{n} bars-and-stripes grid", bytes_per_state=24 * n * n,
+                     argument="n")  # fmt: skip
     patterns = []
     for on in itertools.product((0.0, 1.0), repeat=n):
         lines = np.repeat(np.asarray(on)[:, None], n, axis=1)  # (n, n): row i is on[i]

@@ -4,12 +4,15 @@
 import glob
 import re
 
+from workbench.errors import InputError
 from workbench.output import emit
 
 __all__ = ["register"]
 
 
 def _threshold_overrides(pairs):
+    """``KEY=VALUE`` texts as a dict of typed threshold overrides (ranges are checked by
+    :class:`~workbench.diagnostics.Thresholds`)."""
     from workbench.diagnostics import Thresholds
 
     fields = Thresholds.__dataclass_fields__
@@ -18,13 +21,13 @@ def _threshold_overrides(pairs):
         key, sep, text = pair.partition("=")
         key = key.strip()
         if not sep or key not in fields:
-            raise ValueError(
-                f"--threshold: expected KEY=VALUE with KEY in {', '.join(fields)}, got {pair!r}"
-            )
+            raise InputError("thresholds", f"KEY=VALUE with KEY in {', '.join(fields)}",
+                             repr(pair))  # fmt: skip
         try:
             out[key] = int(text) if key == "max_divergences" else float(text)
         except ValueError:
-            raise ValueError(f"--threshold {key}: expected a number, got {text!r}") from None
+            raise InputError(f"thresholds[{key}]", "a number", repr(text)) from None
+    Thresholds(**out)  # range checks, before any file is read
     return out
 
 
@@ -108,4 +111,5 @@ def register(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--out", default=None, help="folder for diagnostics.json and figures")
     p.add_argument("--strict", action="store_true", help="exit code 1 when not converged")
+    p.set_defaults(flag_names={"thresholds": "--threshold"})
     return {"diagnose": cmd_diagnose}

@@ -18,13 +18,15 @@ chains; a run, when every entry of every variable has, there are at least 2 chai
 sampler records energy).
 """
 
+import math
 import warnings
 from dataclasses import dataclass
+from numbers import Real
 
 import arviz_stats as azs
 import numpy as np
 
-from workbench.errors import InputError
+from workbench.errors import InputError, check_count
 
 __all__ = ["TAIL_PROB", "Problem", "Thresholds", "entry_converged", "sampler_stats", "statistics"]
 
@@ -55,6 +57,22 @@ class Thresholds:
     max_divergences: int = 0
     bfmi: float = 0.3
     stuck_sd_ratio: float = 0.1
+
+    def __post_init__(self):
+        """Range checks: a threshold outside its range would call every run (or none) converged."""
+        ranges = {"r_hat": ("a number > 1 (R-hat is never below 1)", lambda x: x > 1),
+                  "ess_per_chain": ("a number > 0", lambda x: x > 0),
+                  "bfmi": ("a number >= 0", lambda x: x >= 0),
+                  "stuck_sd_ratio": ("a number from 0 to 1", lambda x: 0 <= x <= 1)}  # fmt: skip
+        for key, (expected, ok) in ranges.items():
+            value = getattr(self, key)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, Real)
+                or not (math.isfinite(value) and ok(value))
+            ):
+                raise InputError(f"thresholds[{key}]", expected, repr(value))
+        check_count("thresholds[max_divergences]", self.max_divergences, 0)
 
     @classmethod
     def coerce(cls, value):

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from workbench.data.files import read_numpy, real_array
+
 __all__ = ["MIN_DRAWS", "load_draws", "to_datatree"]
 
 MIN_DRAWS = 10  # below this, split R-hat and ESS have too few draws per half-chain to mean much
@@ -26,12 +28,14 @@ def _as_numpy(name, value):
     if isinstance(value, xr.DataArray):
         value = value.values
     try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{name}: expected numbers ({SHAPE_HINT}), got {type(value).__name__}"
-        ) from None
-    return arr
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists
+        arr = np.asarray(None)
+    if arr.dtype.kind == "c":  # refused, not cut to the real part
+        return real_array(name, arr, "the array", finite=False)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected numbers ({SHAPE_HINT}), got {type(value).__name__}")
+    return arr.astype(float)
 
 
 def _check_array(name, arr, allow_single_chain):
@@ -153,6 +157,8 @@ def _check_tree(tree, group, allow_single_chain):
         )
     _check_sizes(f"data[{group!r}]", posterior.sizes["chain"], posterior.sizes["draw"], True)
     for name, da in posterior.data_vars.items():
+        if da.dtype.kind == "c":
+            real_array(f"data[{name!r}]", da.values, "the variable", finite=False)
         if da.dtype.kind not in "biuf":
             continue
         arr = da.transpose("chain", "draw", ...).values
@@ -187,15 +193,12 @@ def load_draws(path):
         return cmdstan_tree(paths)
     path = paths[0]
     suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        arrays = read_numpy(path, "path")
+        return {"x": arrays} if suffix == ".npy" else arrays
     try:
-        if suffix == ".npy":
-            return {"x": np.load(path, allow_pickle=False)}
-        if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                return {name: archive[name] for name in archive.files}
         engine = "h5netcdf" if suffix == ".nc" else "zarr"
         return xr.open_datatree(path, engine=engine).load()
     except (OSError, ValueError, TypeError, KeyError) as err:
-        kind = {".npy": "a NumPy array", ".npz": "a NumPy archive"}.get(suffix, "a DataTree")
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"path: cannot read {path} as {kind}: {reason}") from None
+        raise ValueError(f"path: cannot read {path} as a DataTree: {reason}") from None

@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.energy.gibbs import draw, hidden_field, log_marginal_unit, log_ratio, sweep
 from workbench.energy.states import MAX_STATES, LogPartition, binary_states, log_mean_exp
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_memory
 
 __all__ = ["annealed_log_partition", "base_log_partition"]
 
@@ -97,6 +97,8 @@ def annealed_log_partition(
         )
     n_runs = check_count("n_runs", n_runs, 2)
     n_betas = check_count("n_betas", n_betas, 2)
+    units = rbm.n_visible + rbm.n_hidden  # about 6 arrays of (n_runs, units) doubles at once
+    check_memory("n_runs", 6 * 8 * n_runs * units, f"{n_runs:,} AIS runs of {units} units")
     rng = np.random.default_rng(seed)
     a0 = _base_bias(rbm, data, base_bias)
     log_z0 = base_log_partition(rbm, a0)

@@ -5,11 +5,10 @@ optionally ``sigma``, ``hidden_sigma`` and 0-d string arrays ``visible``, ``hidd
 (layer types), e.g. from ``np.savez(path, W=W, visible_bias=a, hidden_bias=b)``.
 """
 
-import json
 import sys
 
 from workbench.errors import InputError
-from workbench.output import emit
+from workbench.output import emit, to_json
 
 __all__ = ["register"]
 
@@ -17,26 +16,41 @@ KEYS = ("W", "visible_bias", "hidden_bias")
 
 
 def load_rbm(path):
-    """An RBM from an .npz file, with errors that name the file and the missing keys."""
+    """An RBM from an .npz file (read by :func:`workbench.data.read_numpy`), with errors that
+    name the file and what is wrong: unreadable, missing keys, complex, NaN or overflowing
+    weights."""
     from pathlib import Path
 
-    import numpy as np
-
+    from workbench.data import read_numpy, real_array
     from workbench.energy import RBM
+    from workbench.errors import check_weights
 
     path = Path(path)
-    if not path.is_file() or path.suffix != ".npz":
+    if path.suffix != ".npz":
         raise InputError("weights", detail=f"expected an existing .npz file, got {str(path)!r}")
-    with np.load(path, allow_pickle=False) as saved:
-        missing = [k for k in KEYS if k not in saved]
-        if missing:
-            raise InputError(
-                "weights",
-                detail=f"{path} lacks {', '.join(missing)}; it has {', '.join(saved.files)}",
-            )
-        options = {k: str(saved[k]) for k in ("visible", "hidden") if k in saved}
-        options.update({k: saved[k] for k in ("sigma", "hidden_sigma") if k in saved})
-        return RBM(*(saved[k] for k in KEYS), **options)
+    saved = read_numpy(path, "weights")
+    missing = [k for k in KEYS if k not in saved]
+    if missing:
+        raise InputError(
+            "weights",
+            detail=f"{path} lacks {', '.join(missing)}; it has {', '.join(saved) or 'nothing'}",
+        )
+    options = {k: str(saved[k]) for k in ("visible", "hidden") if k in saved}
+    arrays = {k: real_array("weights", saved[k], f"{path}: {k}")
+              for k in (*KEYS, "sigma", "hidden_sigma") if k in saved}  # fmt: skip
+    check_weights("weights", arrays, path)
+    layers = [arrays.pop(k) for k in KEYS]
+    return RBM(*layers, **options, **arrays)
+
+
+def _finite_log_z(value, path):
+    """``value`` unless the weights at ``path`` make log Z overflow."""
+    import math
+
+    if not math.isfinite(value):
+        raise InputError("weights", detail=f"{path}: log Z is {value}: the weights overflow "
+                         "double precision; scale them down")  # fmt: skip
+    return value
 
 
 def cmd_logz(args):
@@ -58,7 +72,7 @@ def cmd_logz(args):
             "visible": rbm.visible,
             "hidden": rbm.hidden,
         },
-        "log_z": est.value,
+        "log_z": _finite_log_z(est.value, args.weights),
         "se": est.se,
         "method": est.method,
     }
@@ -79,6 +93,7 @@ def cmd_logz(args):
 def cmd_table(args):
     rbm = load_rbm(args.weights)
     table = rbm.joint_table()
+    _finite_log_z(table.log_z, args.weights)
     if args.json:
         payload = {
             "visible": table.visible.astype(int).tolist(),
@@ -88,7 +103,7 @@ def cmd_table(args):
             "log_z": table.log_z,
             "marginal": table.marginal.tolist(),
         }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        sys.stdout.write(to_json(payload))
     else:
         print(table)
 

@@ -26,7 +26,7 @@ from workbench.energy.states import (
     log_sum_over_states,
     state_chunks,
 )
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_memory
 
 __all__ = ["RBM"]
 
@@ -425,6 +425,9 @@ class RBM:
         bits, or standard normal values for a Gaussian layer), returning the last (V, H)."""
         n_samples = check_count("n_samples", n_samples, 1)
         n_steps = check_count("n_steps", n_steps, 1)
+        units = self.n_visible + self.n_hidden  # about 4 arrays of (n_samples, units) doubles
+        check_memory("n_samples", 4 * 8 * n_samples * units,
+                     f"{n_samples:,} chains of {units} units")  # fmt: skip
         rng = np.random.default_rng(seed)
         shape = (n_samples, self.n_visible)
         if v0 is None and self.visible == "bernoulli":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from workbench.errors import InputError
+from workbench.errors import InputError, check_memory
 
 __all__ = [
     "MAX_STATES",
@@ -137,10 +137,16 @@ def binary_states(n, start=0, count=None):
 AIS_INSTEAD = "method='ais' (and 'reverse_ais' for an upper bracket)"
 
 
-def check_enumerable(n, max_states, what, *, alternative=AIS_INSTEAD):
+def check_enumerable(n, max_states, what, *, alternative=AIS_INSTEAD, bytes_per_state=0,
+                     argument="max_states"):  # fmt: skip
     """Refuse (an InputError naming ``max_states``) to enumerate the 2^n states of ``what``
-    beyond ``max_states`` states, pointing to ``alternative``, the estimate to use instead."""
-    if 2.0**n > max_states:
+    beyond ``max_states`` states (None: no count limit), pointing to ``alternative``, the
+    estimate to use instead; and, when the states are held at once at ``bytes_per_state``
+    each, beyond the memory limit (:func:`workbench.errors.check_memory`, naming
+    ``argument``)."""
+    if bytes_per_state:
+        check_memory(argument, 2.0**n * bytes_per_state, f"the 2^{n} states of {what}")
+    if max_states is not None and 2.0**n > max_states:
         raise InputError(
             "max_states",
             detail=(

@@ -319,6 +319,7 @@ class FactorAnalysis(_LinearGaussian):
                 "factor analysis gives them zero noise variance and an unbounded likelihood. "
                 "Drop them first, e.g. X[:, X.std(axis=0) > 0]",
             )
+        g.check_rank(g.spectrum(S)[0], self.n_components_)  # the rule PPCA applies
         self.mean_ = stats.mean
         if self.method == "em":
             rng = np.random.default_rng(self.random_state)

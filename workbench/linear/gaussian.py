@@ -160,12 +160,11 @@ def spectrum(S):
     return eigvals[::-1].clip(min=0), eigvecs[:, ::-1]
 
 
-def ppca_closed_form(eigvals, eigvecs, q):
-    """Tipping & Bishop's ML solution from the :func:`spectrum` of the covariance: (W, s2).
-
-    s2 is the mean of the d - q smallest eigenvalues, W = U_q (L_q - s2 I)^(1/2) (columns in
-    decreasing order, each with its largest-magnitude entry positive).
-    """
+def check_rank(eigvals, q):
+    """The mean of the d - q smallest covariance eigenvalues, refused (an InputError naming X)
+    when it is zero: the covariance then has rank <= q, the q factors can reproduce it exactly
+    with zero noise, and the likelihood of PPCA and of factor analysis is unbounded. Both
+    models apply this one rule."""
     s2 = float(eigvals[q:].mean())
     if s2 <= 1e-12 * max(eigvals[0], 1e-300):
         rank = int(np.sum(eigvals > eigvals[0] * 1e-12))
@@ -174,6 +173,16 @@ def ppca_closed_form(eigvals, eigvecs, q):
             detail=f"the sample covariance has rank {rank} <= n_components = {q}, so the noise "
             "variance is zero and the likelihood is unbounded; choose n_components < rank",
         )
+    return s2
+
+
+def ppca_closed_form(eigvals, eigvecs, q):
+    """Tipping & Bishop's ML solution from the :func:`spectrum` of the covariance: (W, s2).
+
+    s2 is the mean of the d - q smallest eigenvalues, W = U_q (L_q - s2 I)^(1/2) (columns in
+    decreasing order, each with its largest-magnitude entry positive).
+    """
+    s2 = check_rank(eigvals, q)
     U = eigvecs[:, :q] * np.sign(eigvecs[np.abs(eigvecs[:, :q]).argmax(axis=0), range(q)])
     W = U * np.sqrt(np.maximum(eigvals[:q] - s2, 0.0))
     return W, s2

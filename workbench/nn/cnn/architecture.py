@@ -18,7 +18,10 @@ Example::
 """
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral
+
+from workbench.errors import InputError
 
 __all__ = [
     "CNNConfig",
@@ -44,6 +47,18 @@ class ConvLayer:
     padding: int = 0
     pool: int = 2
 
+    def __post_init__(self):
+        for name, low in (("channels", 1), ("kernel", 1), ("stride", 1), ("padding", 0)):
+            value = getattr(self, name)
+            if not _is_int(value) or value < low:
+                raise InputError("conv", f"a layer {name} >= {low}", f"{value!r} in {self}")
+        if not _is_int(self.pool) or self.pool < 0:
+            raise InputError("pool", "a pooling window >= 0 (0: none)", repr(self.pool))
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
 
 COURSE_STACK = (ConvLayer(6, 5), ConvLayer(16, 5))
 # The 8x8 digits cannot take two unpadded 5x5 convolutions (8 -> 4 -> pool 2 -> conv: too small).
@@ -65,18 +80,34 @@ class CNNConfig:
     hidden: tuple[int, ...] = (120,)
     n_classes: int = 10
 
+    def __post_init__(self):
+        shape = tuple(self.input_shape)
+        if len(shape) != 3 or not all(_is_int(s) and s >= 1 for s in shape):
+            raise InputError("input_shape", "positive (channels, height, width)", repr(shape))
+        bad = [w for w in self.hidden if not _is_int(w) or w < 1]
+        if bad:
+            raise InputError("hidden", "layer widths >= 1", f"{list(self.hidden)}")
+        if not _is_int(self.n_classes) or self.n_classes < 2:
+            raise InputError("n_classes", "at least 2 classes", repr(self.n_classes))
+        if not all(isinstance(layer, ConvLayer) for layer in self.conv):
+            raise InputError("conv", "a tuple of ConvLayer", repr(self.conv))
+
     @classmethod
-    def for_input(cls, input_shape, n_classes=10, hidden=(120,)):
-        """The course net for ``input_shape`` if it fits; else the small-image variant."""
+    def for_input(cls, input_shape, n_classes=10, hidden=(120,), pool=None):
+        """The course net for ``input_shape`` if it fits; else the small-image variant.
+        ``pool``: the max-pooling window after each convolution (None: the course's 2)."""
         input_shape = tuple(int(s) for s in input_shape)
-        for stack in (COURSE_STACK, SMALL_IMAGE_STACK):
+        stacks = (COURSE_STACK, SMALL_IMAGE_STACK)
+        if pool is not None:
+            stacks = tuple(tuple(replace(layer, pool=pool) for layer in s) for s in stacks)
+        for stack in stacks:
             config = cls(input_shape, stack, tuple(hidden), int(n_classes))
             try:
                 layer_table(config)
             except ValueError:
                 continue
             return config
-        layer_table(cls(input_shape, SMALL_IMAGE_STACK, tuple(hidden), int(n_classes)))
+        layer_table(cls(input_shape, stacks[-1], tuple(hidden), int(n_classes)))
         raise AssertionError("unreachable: layer_table raised above")  # pragma: no cover
 
     def to_dict(self):

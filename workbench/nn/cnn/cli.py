@@ -34,7 +34,7 @@ def _architecture(args, input_shape, n_classes):
     from workbench.nn.cnn.architecture import CNNConfig, parse_conv_spec
 
     if args.conv is None:
-        return CNNConfig.for_input(input_shape, n_classes, tuple(args.hidden))
+        return CNNConfig.for_input(input_shape, n_classes, tuple(args.hidden), pool=args.pool)
     return CNNConfig(
         input_shape, parse_conv_spec(args.conv, args.pool), tuple(args.hidden), n_classes
     )

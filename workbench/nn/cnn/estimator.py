@@ -268,6 +268,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         X = as_images(X, self.image_shape)
         y = y.astype(np.int64)
         config = self._network_config(X, n_classes)
+        side = min(X.shape[2:])
+        if self.shift is not None and self.shift >= side:
+            raise InputError("shift", f"a shift below the image side ({side} pixels)",
+                             repr(self.shift))  # fmt: skip
         seed = resolve_seed(self.random_state, "random_state")
         cfg = self._train_config(min(X.shape[2:]), len(X), seed)
         device = resolve_device(self.device, distributed_context().local_rank)

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.energy.states import MAX_STATES
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_memory
 from workbench.nn.dbm import fitting, inference
 from workbench.nn.rbm import training as rbm_training
 from workbench.nn.runtime import resolve_device, resolve_seed, torch_generator
@@ -307,6 +307,9 @@ class DBM(TransformerMixin, BaseEstimator):
             check_count("n_steps", n_steps, 1),
         )
         W, b = self._state["W"], self._state["b"]
+        units = sum(len(x) for x in b)  # states, fields and draws: about 4 float32 copies
+        check_memory("n_samples", 4 * 4 * n_samples * units,
+                     f"{n_samples:,} chains of {units} units")  # fmt: skip
         gen = torch_generator(resolve_seed(random_state, "random_state"), "sample",
                               device=b[0].device)  # fmt: skip
         states = [(torch.rand((n_samples, len(x)), generator=gen, device=x.device) < 0.5).float()

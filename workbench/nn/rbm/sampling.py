@@ -15,6 +15,7 @@ import math
 import numpy as np
 import torch
 
+from workbench.errors import check_count, check_memory
 from workbench.nn.rbm import training
 from workbench.nn.runtime import numpy_rng, resolve_seed, torch_generator
 
@@ -114,8 +115,11 @@ def gibbs(est, V, n_steps, *, clamp=None, burn_in=0, random_state=None):
 def sample(est, n_samples, *, n_steps, random_state):
     """Visible means after ``n_steps`` Gibbs sweeps from ``n_samples`` random starts (uniform
     bits, or N(0, sigma^2) for Gaussian units): (n_samples, n_visible)."""
+    n_samples, n_steps = check_count("n_samples", n_samples, 1), check_count("n_steps", n_steps, 1)
+    units = sum(est._state["W"].shape)  # v, h, their means and draws: about 6 float32 copies
+    check_memory("n_samples", 6 * 4 * n_samples * units, f"{n_samples:,} chains of {units} units")
     generator = _generator(est, random_state)
-    shape, dev = (int(n_samples), est.n_features_in_), est._state["W"].device
+    shape, dev = (n_samples, est.n_features_in_), est._state["W"].device
     if est.visible == "bernoulli":
         start = (torch.rand(shape, generator=generator, device=dev) < 0.5).float()
     else:

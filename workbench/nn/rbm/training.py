@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_memory
 from workbench.nn.runtime import distributed_context, resolve_device
 from workbench.nn.runtime.distributed import all_reduce, flat_views, rows_of
 from workbench.validation import binarized, check_binarize, check_data
@@ -359,6 +359,11 @@ def init_state(X, settings, generator):
     """Parameters (weights N(0, init_scale^2), visible biases from the data's marginals),
     zero velocities, the sparsity average, persistent chains at random data rows, counters."""
     n_visible, dev = X.shape[1], X.device
+    units, chains = n_visible + settings.n_hidden, settings.n_chains or settings.batch_size
+    check_memory("n_hidden", 4 * 4 * n_visible * settings.n_hidden,  # W, dW, gradient, stats
+                 f"{n_visible} x {settings.n_hidden:,} weights")  # fmt: skip
+    check_memory("n_chains", 4 * 4 * settings.n_temperatures * chains * units,
+                 f"{settings.n_temperatures} x {chains:,} chains of {units:,} units")  # fmt: skip
     W = settings.init_scale * torch.randn(
         n_visible, settings.n_hidden, generator=generator, device=dev
     )

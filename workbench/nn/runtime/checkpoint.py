@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.errors import InputError
+from workbench.errors import InputError, check_weights
 from workbench.output import atomic_path
 
 __all__ = [
@@ -83,7 +83,20 @@ def load_checkpoint(path, kind, *, argument="checkpoint", map_location="cpu"):
         raise InputError(
             argument, detail=f"{path} is a {ckpt.get('kind')!r} checkpoint, not a {kind!r} one"
         )
+    check_weights(argument, dict(_tensors(ckpt.get("state"), "state")), path)
     return ckpt
+
+
+def _tensors(value, name):
+    """(dotted name, tensor) of every tensor nested in dicts and lists of ``value``."""
+    if isinstance(value, torch.Tensor):
+        yield name, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _tensors(item, f"{name}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{name}[{i}]")
 
 
 def plain_params(estimator, exclude=()):

@@ -158,8 +158,10 @@ def _figures(net, data, history, seed):
 
 
 def _train(args):
+    from workbench.errors import check_count
     from workbench.nn.runtime.command import run_ranks
 
+    check_count("n_samples", args.samples, 2)  # used after training: checked before it
     return run_ranks(args, ("sbn", "train"), _train_process)
 
 

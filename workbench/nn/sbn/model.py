@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.energy.states import log_mean_exp
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_memory
 from workbench.nn.rbm.training import check_X
 from workbench.nn.runtime import resolve_device, resolve_seed, torch_generator
 from workbench.nn.sbn import fitting, kernels
@@ -280,7 +280,10 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
         """``n_samples`` ancestral samples of the visible layer, top down: (n_samples,
         n_visible); ``means``: p(v = 1 | h_1) instead of binary draws."""
         check_is_fitted(self, "_state")
-        check_count("n_samples", n_samples, 1)
+        n_samples = check_count("n_samples", n_samples, 1)
+        units = sum(len(x) for x in self._state["gen_b"])  # layers, logits: about 3 copies
+        check_memory("n_samples", 3 * 4 * n_samples * units,
+                     f"{n_samples:,} samples of {units} units")  # fmt: skip
         device = self._state["gen_b"][0].device
         gen = torch_generator(resolve_seed(random_state, "random_state"), "sample",
                               device=device)  # fmt: skip
