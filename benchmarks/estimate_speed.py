@@ -1,0 +1,87 @@
+"""Speed of the main commands against a hand-written PyMC script, interleaved; one table.
+
+Each repeat runs, as whole processes (start-up and imports included), in this order:
+
+- ``workbench estimate beta-binomial --json --seed 1`` (the four default estimates: MAP, ML,
+  CM, CM-ML), warm compile caches;
+- ``benchmarks/peer_estimate.py``: ``pm.find_MAP`` + ``nutpie.sample`` on the same model, the
+  hand-written peer (one estimate less: no ML, no CM-ML);
+- ``workbench --help`` and ``workbench models``.
+
+One untimed round first fills the caches. Medians over ``--repeats``; the ratio is peer /
+workbench (above 1: the workbench is faster). ``--cold`` adds the first ``workbench estimate
+deconvolution --json --seed 1`` on an empty PyTensor compile directory and Numba cache
+(``PYTENSOR_FLAGS=base_compiledir=<tmp>``, ``NUMBA_CACHE_DIR=<tmp>``), once. The 1-minute
+load average is printed before and after: on a shared machine absolute times scale with it,
+read the ratios.
+
+Targets (issue 13): estimate <= 3 s and >= 3x faster than the peer; --help and models
+<= 0.5 s; cold deconvolution <= 20 s.
+
+    .venv/bin/python benchmarks/estimate_speed.py [--repeats 5] [--cold]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "workbench.cli"]
+COMMANDS = {
+    "estimate beta-binomial": [*CLI, "estimate", "beta-binomial", "--json", "--seed", "1"],
+    "peer: find_MAP + nutpie": [sys.executable, str(ROOT / "benchmarks" / "peer_estimate.py")],
+    "workbench --help": [*CLI, "--help"],
+    "workbench models": [*CLI, "models"],
+}
+
+
+def timed(argv, env=None):
+    """Wall seconds of one process; raises if it fails."""
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True, env=env, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def load():
+    return os.getloadavg()[0]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cold", action="store_true", help="add the cold deconvolution run")
+    args = parser.parse_args(argv)
+    print(f"load before: {load():.2f}  ({os.cpu_count()} CPUs)")
+    for command in COMMANDS.values():  # fill the caches
+        timed(command)
+    times = {name: [] for name in COMMANDS}
+    for _ in range(args.repeats):
+        for name, command in COMMANDS.items():
+            times[name].append(timed(command))
+    rows = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{'command':<26} {'median s':>9} {'min s':>7} {'max s':>7}")
+    for name, values in times.items():
+        print(f"{name:<26} {rows[name]:9.2f} {min(values):7.2f} {max(values):7.2f}")
+    ratio = rows["peer: find_MAP + nutpie"] / rows["estimate beta-binomial"]
+    print(f"ratio peer / estimate: {ratio:.2f} (target >= 3; estimate target <= 3 s)")
+    if args.cold:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {
+                **os.environ,
+                "PYTENSOR_FLAGS": f"base_compiledir={tmp}/pytensor",
+                "NUMBA_CACHE_DIR": f"{tmp}/numba",
+            }
+            command = [*CLI, "estimate", "deconvolution", "--json", "--seed", "1"]
+            cold = timed(command, env)
+            warm = timed(command, env)
+        print(f"deconvolution, empty cache: {cold:.2f} s, then warm {warm:.2f} s (target <= 20 s)")
+    print(f"load after: {load():.2f}")
+
+
+if __name__ == "__main__":
+    main()
