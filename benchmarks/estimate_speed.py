@@ -8,17 +8,19 @@ Each repeat runs, as whole processes (start-up and imports included), in this or
   hand-written peer (one estimate less: no ML, no CM-ML);
 - ``workbench --help`` and ``workbench models``.
 
-One untimed round first fills the caches. Medians over ``--repeats``; the ratio is peer /
-workbench (above 1: the workbench is faster). ``--cold`` adds the first ``workbench estimate
-deconvolution --json --seed 1`` on an empty PyTensor compile directory and Numba cache
-(``PYTENSOR_FLAGS=base_compiledir=<tmp>``, ``NUMBA_CACHE_DIR=<tmp>``), once. The 1-minute
-load average is printed before and after: on a shared machine absolute times scale with it,
-read the ratios.
+``--baseline DIR`` adds ``workbench estimate beta-binomial`` run from another checkout (``DIR``
+first on ``PYTHONPATH``, e.g. a ``git worktree`` of the commit before a change), interleaved
+with the rest: before and after in the same run. One untimed round first fills the caches.
+Medians over ``--repeats``; the ratio is peer / workbench (above 1: the workbench is faster).
+``--cold`` adds the first ``workbench estimate deconvolution --json --seed 1`` on an empty
+PyTensor compile directory and Numba cache (``PYTENSOR_FLAGS=base_compiledir=<tmp>``,
+``NUMBA_CACHE_DIR=<tmp>``), once. The 1-minute load average is printed before and after: on a
+shared machine absolute times scale with it, read the ratios.
 
 Targets (issue 13): estimate <= 3 s and >= 3x faster than the peer; --help and models
 <= 0.5 s; cold deconvolution <= 20 s.
 
-    .venv/bin/python benchmarks/estimate_speed.py [--repeats 5] [--cold]
+    .venv/bin/python benchmarks/estimate_speed.py [--repeats 5] [--cold] [--baseline DIR]
 """
 
 import argparse
@@ -47,6 +49,13 @@ def timed(argv, env=None):
     return time.perf_counter() - start
 
 
+def with_path(directory):
+    """The environment with ``directory`` first on PYTHONPATH (None: this checkout)."""
+    first = str(directory or ROOT)
+    rest = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": f"{first}{os.pathsep}{rest}" if rest else first}
+
+
 def load():
     return os.getloadavg()[0]
 
@@ -55,24 +64,31 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="add the cold deconvolution run")
+    parser.add_argument("--baseline", default=None, help="checkout to time `estimate` from too")
     args = parser.parse_args(argv)
     print(f"load before: {load():.2f}  ({os.cpu_count()} CPUs)")
-    for command in COMMANDS.values():  # fill the caches
-        timed(command)
-    times = {name: [] for name in COMMANDS}
+    runs = {name: (command, with_path(None)) for name, command in COMMANDS.items()}
+    if args.baseline:
+        baseline = (COMMANDS["estimate beta-binomial"], with_path(args.baseline))
+        runs = {"estimate (baseline)": baseline, **runs}
+    for command, env in runs.values():  # fill the caches
+        timed(command, env)
+    times = {name: [] for name in runs}
     for _ in range(args.repeats):
-        for name, command in COMMANDS.items():
-            times[name].append(timed(command))
+        for name, (command, env) in runs.items():
+            times[name].append(timed(command, env))
     rows = {name: statistics.median(values) for name, values in times.items()}
     print(f"{'command':<26} {'median s':>9} {'min s':>7} {'max s':>7}")
     for name, values in times.items():
         print(f"{name:<26} {rows[name]:9.2f} {min(values):7.2f} {max(values):7.2f}")
-    ratio = rows["peer: find_MAP + nutpie"] / rows["estimate beta-binomial"]
-    print(f"ratio peer / estimate: {ratio:.2f} (target >= 3; estimate target <= 3 s)")
+    for name in ("estimate (baseline)", "estimate beta-binomial"):
+        if name in rows:
+            ratio = rows["peer: find_MAP + nutpie"] / rows[name]
+            print(f"ratio peer / {name}: {ratio:.2f} (target >= 3; estimate target <= 3 s)")
     if args.cold:
         with tempfile.TemporaryDirectory() as tmp:
             env = {
-                **os.environ,
+                **with_path(None),
                 "PYTENSOR_FLAGS": f"base_compiledir={tmp}/pytensor",
                 "NUMBA_CACHE_DIR": f"{tmp}/numba",
             }
