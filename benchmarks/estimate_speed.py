@@ -71,12 +71,16 @@ def main(argv=None):
     if args.baseline:
         baseline = (COMMANDS["estimate beta-binomial"], with_path(args.baseline))
         runs = {"estimate (baseline)": baseline, **runs}
-    for command, env in runs.values():  # fill the caches
-        timed(command, env)
+    for name, (command, env) in runs.items():  # fill the caches
+        print(f"  warm-up: {name:<25} {timed(command, env):6.2f} s", flush=True)
     times = {name: [] for name in runs}
-    for _ in range(args.repeats):
+    for repeat in range(args.repeats):
         for name, (command, env) in runs.items():
             times[name].append(timed(command, env))
+            print(
+                f"  repeat {repeat + 1}: {name:<24} {times[name][-1]:6.2f} s  load {load():.2f}",
+                flush=True,
+            )
     rows = {name: statistics.median(values) for name, values in times.items()}
     print(f"{'command':<26} {'median s':>9} {'min s':>7} {'max s':>7}")
     for name, values in times.items():
