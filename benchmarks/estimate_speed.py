@@ -25,6 +25,7 @@ Targets (issue 13): estimate <= 3 s and >= 3x faster than the peer; --help and m
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,10 +44,18 @@ COMMANDS = {
 
 
 def timed(argv, env=None):
-    """Wall seconds of one process; raises if it fails."""
+    """Wall seconds of one process; raises if it fails. Its CPU seconds (user + system, all
+    threads) go to ``CPU[-1]``: on a loaded machine they move much less than the wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env=env, cwd=ROOT)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall
+
+
+CPU = []
 
 
 def with_path(directory):
@@ -73,22 +82,30 @@ def main(argv=None):
         runs = {"estimate (baseline)": baseline, **runs}
     for name, (command, env) in runs.items():  # fill the caches
         print(f"  warm-up: {name:<25} {timed(command, env):6.2f} s", flush=True)
-    times = {name: [] for name in runs}
+    times, cpu = {name: [] for name in runs}, {name: [] for name in runs}
     for repeat in range(args.repeats):
         for name, (command, env) in runs.items():
             times[name].append(timed(command, env))
+            cpu[name].append(CPU[-1])
             print(
-                f"  repeat {repeat + 1}: {name:<24} {times[name][-1]:6.2f} s  load {load():.2f}",
+                f"  repeat {repeat + 1}: {name:<24} {times[name][-1]:6.2f} s, "
+                f"CPU {cpu[name][-1]:6.2f} s, load {load():.2f}",
                 flush=True,
             )
     rows = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{'command':<26} {'median s':>9} {'min s':>7} {'max s':>7}")
+    cpus = {name: statistics.median(values) for name, values in cpu.items()}
+    print(f"{'command':<26} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s':>7}")
     for name, values in times.items():
-        print(f"{name:<26} {rows[name]:9.2f} {min(values):7.2f} {max(values):7.2f}")
+        print(
+            f"{name:<26} {rows[name]:9.2f} {min(values):7.2f} {max(values):7.2f} {cpus[name]:7.2f}"
+        )
+    peer = "peer: find_MAP + nutpie"
     for name in ("estimate (baseline)", "estimate beta-binomial"):
         if name in rows:
-            ratio = rows["peer: find_MAP + nutpie"] / rows[name]
-            print(f"ratio peer / {name}: {ratio:.2f} (target >= 3; estimate target <= 3 s)")
+            print(
+                f"ratio peer / {name}: wall {rows[peer] / rows[name]:.2f}, CPU "
+                f"{cpus[peer] / cpus[name]:.2f} (target >= 3; estimate target <= 3 s)"
+            )
     if args.cold:
         with tempfile.TemporaryDirectory() as tmp:
             env = {
