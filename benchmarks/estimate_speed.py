@@ -43,12 +43,12 @@ COMMANDS = {
 }
 
 
-def timed(argv, env=None):
+def timed(argv, env=None, cwd=ROOT):
     """Wall seconds of one process; raises if it fails. Its CPU seconds (user + system, all
     threads) go to ``CPU[-1]``: on a loaded machine they move much less than the wall time."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True, env=env, cwd=ROOT)
+    subprocess.run(argv, check=True, capture_output=True, env=env, cwd=cwd)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -76,16 +76,23 @@ def main(argv=None):
     parser.add_argument("--baseline", default=None, help="checkout to time `estimate` from too")
     args = parser.parse_args(argv)
     print(f"load before: {load():.2f}  ({os.cpu_count()} CPUs)")
-    runs = {name: (command, with_path(None)) for name, command in COMMANDS.items()}
-    if args.baseline:
-        baseline = (COMMANDS["estimate beta-binomial"], with_path(args.baseline))
-        runs = {"estimate (baseline)": baseline, **runs}
-    for name, (command, env) in runs.items():  # fill the caches
-        print(f"  warm-up: {name:<25} {timed(command, env):6.2f} s", flush=True)
+    runs = {name: (command, with_path(None), ROOT) for name, command in COMMANDS.items()}
+    if args.baseline:  # `python -m` puts the working directory first on sys.path: run there
+        baseline = Path(args.baseline).resolve()
+        runs = {
+            "estimate (baseline)": (
+                COMMANDS["estimate beta-binomial"],
+                with_path(baseline),
+                baseline,
+            ),
+            **runs,
+        }
+    for name, (command, env, cwd) in runs.items():  # fill the caches
+        print(f"  warm-up: {name:<25} {timed(command, env, cwd):6.2f} s", flush=True)
     times, cpu = {name: [] for name in runs}, {name: [] for name in runs}
     for repeat in range(args.repeats):
-        for name, (command, env) in runs.items():
-            times[name].append(timed(command, env))
+        for name, (command, env, cwd) in runs.items():
+            times[name].append(timed(command, env, cwd))
             cpu[name].append(CPU[-1])
             print(
                 f"  repeat {repeat + 1}: {name:<24} {times[name][-1]:6.2f} s, "
