@@ -4,19 +4,17 @@
 >>> model = build("beta-binomial", heads=3, trials=10)
 """
 
+import importlib
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from models import builders
-from models.builders import blur_matrix
 from workbench.errors import InputError
 
 __all__ = [
     "CATALOGUE",
     "DATA_SEED",
+    "EIGHT_SCHOOLS",
+    "blur_matrix",
     "ModelSpec",
     "build",
     "catalogue_name",
@@ -30,145 +28,130 @@ __all__ = [
 class ModelSpec:
     """One catalogue entry.
 
+    ``builder`` names the function of :mod:`models.builders` that makes the model (imported,
+    with PyMC, only when a model is built: listing the catalogue stays cheap);
     ``settings`` maps each hyper-parameter to its default (whose type is enforced);
     ``data`` describes the observations the builder takes (``None``: settings only);
-    ``make_data(rng)`` makes the built-in data; ``var_names`` are the parameters reported.
+    ``make_data`` names the function ``f(rng)`` of :mod:`models.data` that makes the built-in
+    data; ``var_names`` are the parameters reported.
     """
 
     name: str
-    builder: Callable
+    builder: str
     summary: str
     settings: dict
     data: str | None = None
-    make_data: Callable | None = None
+    make_data: str | None = None
     var_names: tuple | None = None
     choices: dict = field(default_factory=dict)
 
     def build(self, data=None, **settings):
         settings = {**self.settings, **settings}
+        builder = getattr(importlib.import_module("models.builders"), self.builder)
         if self.data is None:
             if data is not None:
                 raise InputError("data", detail=f"model {self.name!r} takes settings only, no data")
-            return self.builder(**settings)
+            return builder(**settings)
         if data is None:
             data = default_data(self.name)
-        return self.builder(data, **settings)
+        return builder(data, **settings)
 
 
-def _sparse_spikes(rng, n=30, n_spikes=5, height=3.0, noise=0.5):
-    signal = np.zeros(n)
-    signal[rng.choice(n, n_spikes, replace=False)] = height * rng.choice([-1.0, 1.0], n_spikes)
-    return signal + noise * rng.normal(size=n)
+_LAZY = {"blur_matrix": "models.builders", "EIGHT_SCHOOLS": "models.data"}
 
 
-def _blurred_steps(rng, n=40, width=2.0, noise=0.05):
-    signal = np.zeros(n)
-    signal[8:16], signal[22:26], signal[30:34] = 1.0, -0.7, 0.5
-    return blur_matrix(n, width) @ signal + noise * rng.normal(size=n)
+def __getattr__(name):
+    """``models.blur_matrix`` and ``models.EIGHT_SCHOOLS``, imported (with PyMC) on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'models' has no attribute {name!r}")
 
-
-def _coded_signal(rng, n=8, n_atoms=12, noise=0.2):
-    """Two atoms of the default dictionary (weights 1.5 and -1) plus noise."""
-    atoms = builders.dct_dictionary(n_atoms, n)[[2, 7]]
-    return np.array([1.5, -1.0]) @ atoms + noise * rng.normal(size=n)
-
-
-def _regression_table(rng, n=50, beta=(1.5, -0.8), intercept=0.5, sigma=1.0):
-    features = rng.normal(size=(n, len(beta)))
-    y = intercept + features @ np.asarray(beta) + sigma * rng.normal(size=n)
-    return np.column_stack([features, y])
-
-
-# Rubin (1981): coaching effects in eight schools, estimate and standard error
-EIGHT_SCHOOLS = np.array(
-    [[28, 15], [8, 10], [-3, 16], [7, 11], [-1, 9], [1, 11], [18, 10], [12, 18]], dtype=float
-)
 
 CATALOGUE = {
     spec.name: spec
     for spec in [
         ModelSpec(
             "beta-binomial",
-            builders.beta_binomial,
+            "beta_binomial",
             "coin bias p ~ Beta(a, b) after `heads` of `trials` tosses",
             {"heads": 3, "trials": 10, "a": 2.0, "b": 2.0, "parametrisation": "p"},
             choices={"parametrisation": ("p", "logit")},
         ),
         ModelSpec(
             "normal",
-            builders.normal,
+            "normal",
             "unknown mean and sd of normal data (mu ~ Normal, sigma ~ HalfNormal)",
             {"mu0": 0.0, "mu_sd": 10.0, "sigma_sd": 5.0},
             data="y: 1-D vector of real observations",
-            make_data=lambda rng: 1.0 + 2.0 * rng.normal(size=6),
+            make_data="normal_sample",
         ),
         ModelSpec(
             "poisson-gamma",
-            builders.poisson_gamma,
+            "poisson_gamma",
             "Poisson counts with a conjugate Gamma(alpha, beta) rate",
             {"alpha": 2.0, "beta": 1.0},
             data="y: 1-D vector of non-negative integer counts",
-            make_data=lambda rng: rng.poisson(3.5, size=8),
+            make_data="counts",
         ),
         ModelSpec(
             "exponential",
-            builders.exponential,
+            "exponential",
             "exponential waiting times with a Gamma(alpha, beta) rate",
             {"alpha": 2.0, "beta": 1.0},
             data="y: 1-D vector of positive waiting times",
-            make_data=lambda rng: rng.exponential(1 / 1.5, size=6),
+            make_data="waiting_times",
         ),
         ModelSpec(
             "laplace-denoise",
-            builders.laplace_denoise,
+            "laplace_denoise",
             "y = x + noise with a sparse Laplace prior on x: the MAP soft-thresholds",
             {"b": 0.5, "sigma": 0.5},
             data="y: 1-D noisy signal",
-            make_data=_sparse_spikes,
+            make_data="sparse_spikes",
             var_names=("x",),
         ),
         ModelSpec(
             "deconvolution",
-            builders.deconvolution,
+            "deconvolution",
             "deblurring y = A x + noise with a Gaussian, Laplace or total-variation prior",
             {"prior": "gaussian", "scale": 1.0, "noise": 0.05, "width": 2.0},
             data="y: 1-D blurred, noisy signal",
-            make_data=_blurred_steps,
+            make_data="blurred_steps",
             var_names=("x",),
             choices={"prior": ("gaussian", "laplace", "tv")},
         ),
         ModelSpec(
             "sparse-coding",
-            builders.sparse_coding,
+            "sparse_coding",
             "y = h D + noise on a fixed cosine dictionary, Laplace prior on the code h: the MAP "
             "is the lasso code",
             {"n_atoms": 12, "b": 0.5, "sigma": 0.2},
             data="y: 1-D signal (n_features samples)",
-            make_data=_coded_signal,
+            make_data="coded_signal",
             var_names=("h",),
         ),
         ModelSpec(
             "linear-regression",
-            builders.linear_regression,
+            "linear_regression",
             "y = intercept + X beta + noise, flat or weakly informative priors",
             {"prior": "weak", "scale": 10.0},
             data="table (n, k+1): k feature columns, then y",
-            make_data=_regression_table,
+            make_data="regression_table",
             choices={"prior": ("flat", "weak")},
         ),
         ModelSpec(
             "eight-schools",
-            builders.eight_schools,
+            "eight_schools",
             "hierarchical normal (Rubin's eight schools): centred has no MAP and a funnel",
             {"parametrisation": "centred", "mu_sd": 5.0, "tau_scale": 5.0},
             data="table (J, 2): estimate y_j, then its standard error sigma_j",
-            make_data=lambda rng: EIGHT_SCHOOLS.copy(),
+            make_data="eight_schools",
             var_names=("mu", "tau", "theta"),
             choices={"parametrisation": ("centred", "non-centred")},
         ),
         ModelSpec(
             "funnel",
-            builders.funnel,
+            "funnel",
             "Neal's funnel, v ~ N(0, 3), x_i ~ N(0, exp(v/2)): no Gaussian fits it",
             {"dim": 9, "scale": 3.0},
         ),
@@ -193,7 +176,10 @@ def default_data(name, seed=DATA_SEED):
     spec = get_spec(name)
     if spec.make_data is None:
         return None
-    return spec.make_data(np.random.default_rng(seed))
+    import numpy as np
+
+    make = getattr(importlib.import_module("models.data"), spec.make_data)
+    return make(np.random.default_rng(seed))
 
 
 def parse_settings(name, pairs):

@@ -174,3 +174,22 @@ def test_bash_completion_completes_commands_and_flags(words, expected, capsys, t
             'echo "${COMPREPLY[*]}"')  # fmt: skip
     done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == expected
+def _modules_after(argv, names):
+    """Run ``main(argv)`` in a fresh interpreter; the ones of ``names`` it imported."""
+    code = (
+        "import sys; from workbench.cli import main; "
+        f"main({argv!r}); "
+        f"print('imported:' + ','.join(m for m in {names!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stderr.rpartition("imported:")[2].strip()
+
+
+def test_listing_the_catalogue_imports_neither_numpy_nor_pymc():
+    """`workbench models` reads the catalogue's static metadata; builders load on `build`."""
+    assert _modules_after(["models", "--json"], ("numpy", "pymc", "pytensor", "torch")) == ""
+
+
+def test_estimate_never_imports_torch():
+    argv = ["estimate", "beta-binomial", "--json", "--draws", "200", "--tune", "200", "--seed", "1"]
+    assert _modules_after(argv, ("torch", "sklearn")) == ""

@@ -14,8 +14,9 @@ transform of ``mean``). The quality check is the Pareto k-hat of the importance 
   step so that the fit settles instead of jittering.
 - ``pathfinder``: single-path Pathfinder (Zhang et al. 2022), written here because
   ``pymc-extras`` (which has it) requires ``pymc < 6.4``: L-BFGS from a jittered start, one
-  Gaussian per iterate from the L-BFGS inverse-Hessian estimate, the one with the largest
-  Monte Carlo ELBO kept.
+  Gaussian per iterate from an inverse-Hessian estimate of the L-BFGS curvature pairs (the
+  block BFGS update, exact on a Gaussian once the pairs span the space), the one with the
+  largest Monte Carlo ELBO kept.
 """
 
 import math
@@ -254,15 +255,31 @@ def advi(model, flat, method, iterations, draws, rng, learning_rate=0.05, gradie
     return gaussian_approximation(method, flat, mean, cov, z, info)
 
 
-def _inverse_hessian(pairs, dim):
-    """Dense L-BFGS inverse-Hessian estimate from (s, y) pairs, oldest first, (d, d)."""
-    s_last, y_last = pairs[-1]
-    h = np.eye(dim) * (s_last @ y_last) / (y_last @ y_last)
-    eye = np.eye(dim)
-    for s, y in pairs:
-        rho = 1.0 / (y @ s)
-        left = eye - rho * np.outer(s, y)
-        h = left @ h @ left.T + rho * np.outer(s, s)
+def _inverse_hessian(pairs, dim, cutoff=1e-10):
+    """Inverse-Hessian estimate from curvature pairs (s, y), oldest first, (d, d): the block
+    (multi-secant) BFGS update of ``gamma I`` (Schnabel 1983),
+
+        H = S M^+ S' + (I - S M^+ Y') gamma (I - Y M^+ S'),   M = sym(Y'S),
+
+    which satisfies ``H y = s`` for every pair at once. On a quadratic (``y = A s``) it is
+    ``A^-1`` as soon as the ``s`` span the space, whatever the line searches did; the usual
+    L-BFGS recursion keeps only the newest secant equation exactly and reaches ``A^-1`` only
+    with exact line searches (on a 3-D Gaussian it stayed 3-29% off). Pairs are scaled to unit
+    ``|s|``; directions of ``M`` with curvature below ``cutoff`` times the largest (repeated
+    directions, noise, negative curvature away from a quadratic) are left to ``gamma I``.
+    """
+    steps = np.array([s for s, _ in pairs]).T
+    changes = np.array([y for _, y in pairs]).T
+    norms = np.linalg.norm(steps, axis=0)
+    steps, changes = steps / norms, changes / norms
+    s_last, y_last = steps[:, -1], changes[:, -1]
+    gamma = (s_last @ y_last) / (y_last @ y_last)
+    m = changes.T @ steps
+    w, v = np.linalg.eigh(0.5 * (m + m.T))
+    keep = w > cutoff * w.max()
+    m_pinv = (v[:, keep] / w[keep]) @ v[:, keep].T
+    left = np.eye(dim) - steps @ m_pinv @ changes.T
+    h = steps @ m_pinv @ steps.T + gamma * left @ left.T
     return 0.5 * (h + h.T)
 
 

@@ -11,10 +11,13 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
+import pytensor
 from pymc.blocking import DictToArrayBijection, RaveledVars
 from pymc.tuning.scipy_interface import scipy_optimize_funcs_from_loss
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
+
+from workbench.bayes.sampling import SMALL_MODEL, model_size
 
 __all__ = ["EDGE", "Mode", "ModeFinder", "ModeSearch", "likelihood_terms"]
 
@@ -82,6 +85,14 @@ class ModeFinder:
     """
 
     def __init__(self, model, terms=None, label="MAP", jacobian=False):
+        # Small models: no Numba/C compile (FAST_COMPILE: the Python VM, few rewrites). Their
+        # few hundred evaluations cost milliseconds either way, while building the compiled
+        # graphs costs seconds. Larger ones keep the default mode (fast per evaluation).
+        small = model_size(model) <= SMALL_MODEL
+        with pytensor.config.change_flags(mode="FAST_COMPILE" if small else pytensor.config.mode):
+            self._build(model, terms, label, jacobian)
+
+    def _build(self, model, terms, label, jacobian):
         self.model, self.label = model, label
         self.value_vars = list(model.value_vars)
         self.start = model.initial_point()
