@@ -10,8 +10,6 @@ The estimator's methods of the same names call these in one line each::
     sampling.gibbs(rbm, V, 100, burn_in=10, random_state=0)   # rbm.gibbs(V, 100, ...)
 """
 
-import math
-
 import numpy as np
 import torch
 
@@ -54,15 +52,7 @@ def free_energy(est, v, params=None):
     estimator's float32 ones)."""
     W, a, b = params or est._params
     v = v.to(W.dtype)
-    field = v @ W + b
-    if est.hidden == "gaussian":  # minus log of the Gaussian integral over each h_j
-        marginal = 0.5 * field**2 + 0.5 * math.log(2 * math.pi)
-    else:
-        marginal = torch.nn.functional.softplus(field)
-    value = -(v @ a) - marginal.sum(-1)
-    if est.visible == "gaussian":
-        value = value + (v**2).sum(-1) / (2.0 * est.sigma**2)
-    return value
+    return training.chain_free_energy(v, v @ W + b, a, est)  # est: hidden, visible, sigma
 
 
 @torch.no_grad()

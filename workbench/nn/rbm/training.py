@@ -324,7 +324,8 @@ def tempered_negative_phase(chains, W, a, b, settings, parity, generator, shard=
 
 def chain_free_energy(v, field, a, settings):
     """F(v) per row, (C, n_visible) -> (C,), from the hidden field ``v W + b`` (C, n_hidden)
-    already computed (as :func:`workbench.nn.rbm.sampling.free_energy`)."""
+    already computed; ``settings``: anything with ``hidden``, ``visible`` and ``sigma`` (the
+    Settings, or the estimator for :func:`workbench.nn.rbm.sampling.free_energy`)."""
     if settings.hidden == "gaussian":  # minus log of the Gaussian integral over each h_j
         marginal = 0.5 * field**2 + 0.5 * math.log(2 * math.pi)
     else:
