@@ -6,7 +6,6 @@ suite, :mod:`workbench.sizes`) the sections in ``QUICK_SKIPS`` are left out: tut
 the same catalogue models and prints the same numbers.
 """
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -25,7 +24,7 @@ from workbench.nn.cnn.demo import section_cnn
 from workbench.nn.dbm.demo import section_model_comparison
 from workbench.nn.rbm.demo import section_rbm_training
 from workbench.nn.sbn.demo import section_sbn
-from workbench.output import write_text
+from workbench.output import write_json
 from workbench.report import HtmlReport, Table, estimate_tables
 from workbench.sizes import run_size
 from workbench.sparse.demo import section_sparse_coding
@@ -258,7 +257,7 @@ def run_demo(out_dir="workbench-demo", seed=1, replicates=60, echo=True, section
             print(f"  {line}  [{time.time() - tick:.0f} s]", flush=True)
     summary["report"] = str(report.save(out / "report.html"))
     summary["seconds"] = round(time.time() - start, 1)
-    write_text(out / "summary.json", json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     if echo:
         print(f"report: {summary['report']}  ({summary['seconds']:.0f} s)")
     return summary

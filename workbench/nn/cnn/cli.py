@@ -6,7 +6,6 @@ same. Each worker joins the process group (gloo on CPU, NCCL on CUDA); rank 0 al
 writes files.
 """
 
-import json
 import time
 from pathlib import Path
 
@@ -128,7 +127,9 @@ def cmd_summary(args):
             }
             for r in layer_table(config)
         ]
-        print(json.dumps({"architecture": config.to_dict(), "layers": rows}, indent=2))
+        from workbench.output import to_json
+
+        print(to_json({"architecture": config.to_dict(), "layers": rows}), end="")
     else:
         print(format_summary(config))
 
