@@ -174,6 +174,8 @@ def test_bash_completion_completes_commands_and_flags(words, expected, capsys, t
             'echo "${COMPREPLY[*]}"')  # fmt: skip
     done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == expected
+
+
 def _modules_after(argv, names):
     """Run ``main(argv)`` in a fresh interpreter; the ones of ``names`` it imported."""
     code = (
