@@ -225,3 +225,32 @@ def test_memory_limit_from_environment(monkeypatch):
     monkeypatch.setenv(MEMORY_ENV, "lots")
     with pytest.raises(InputError, match=MEMORY_ENV):
         memory_limit()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dbm", "train", "--data", "bars-stripes-3", "--layers", "100000000,8"],
+        ["sbn", "train", "--data", "bars-stripes-3", "--layers", "100000000"],
+        ["ae", "train", "--data", "digits", "--layers", "1000000000", "--code", "2"],
+        ["sparse", "learn", "--data", "digits", "--atoms", "1000000000000"],
+    ],
+)
+def test_layer_widths_beyond_memory_are_refused_before_training(argv, tmp_path, capsys):
+    """Widths that scale the weights are sized against the memory limit before allocation."""
+    flag = "--atoms" if "--atoms" in argv else "--layers"
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"workbench: error: {flag}:") and "GiB" in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_nproc_beyond_four_per_core_is_refused_before_launching(tmp_path, capsys):
+    import os
+
+    most = 4 * (os.cpu_count() or 1)
+    argv = ["rbm", "train", "--data", "bars-stripes-3", "--nproc", str(most + 1)]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"workbench: error: --nproc: expected at most {most} (4 per CPU core), got {most + 1}"
+    )

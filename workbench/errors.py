@@ -100,6 +100,18 @@ def check_memory(argument, n_bytes, what):
     return n_bytes
 
 
+def check_layers(argument, sizes, *, bytes_per_weight=16, what="layers"):
+    """Refuse, before allocating, layer widths ``sizes`` (input first) whose weight matrices
+    between neighbouring layers exceed :func:`memory_limit`; ``bytes_per_weight`` covers a
+    weight and its training state (gradient, velocity or Adam moments); ``what`` names the
+    widths in the message. Returns the bytes."""
+    sizes = [int(n) for n in sizes]
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
+    layout = "-".join(f"{n:,}" for n in sizes)
+    return check_memory(argument, bytes_per_weight * weights, f"{what} {layout} ({weights:,} "
+                        "weights with their training state)")  # fmt: skip
+
+
 def check_weights(argument, arrays, source):
     """Refuse model weights (``arrays``: name -> NumPy array or Torch tensor) with NaN/inf
     entries, or so large that the sum of their magnitudes overflows their own float type (then

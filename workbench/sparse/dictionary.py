@@ -32,7 +32,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_layers
 from workbench.nn.runtime import load_checkpoint, resolve_device, resolve_seed, torch_generator
 from workbench.nn.runtime.checkpoint import load_estimator, plain_params
 from workbench.nn.runtime.loop import run_loop
@@ -150,6 +150,7 @@ class DictionaryLearning(TransformerMixin, BaseEstimator):
 
     def _begin(self, X):
         """Initial atoms: random rows of the data plus a little noise, normalised."""
+        check_layers("n_atoms", (X.shape[1], self.n_atoms), what="features-atoms")  # D, B
         self.seed_ = resolve_seed(self.random_state, "random_state")
         gen = torch_generator(self.seed_, "init")
         rows = torch.randint(X.shape[0], (self.n_atoms,), generator=gen)

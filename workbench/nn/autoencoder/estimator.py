@@ -35,7 +35,7 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.errors import InputError, check_count
+from workbench.errors import InputError, check_count, check_layers
 from workbench.nn.autoencoder import KINDS, PRETRAIN
 from workbench.nn.autoencoder.network import CORRUPTIONS, LOSSES, AutoencoderLoss, AutoencoderNet
 from workbench.nn.runtime import (
@@ -194,6 +194,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if self.loss_ == "cross-entropy" and not pixels:
             raise InputError("loss", "'squared' for data outside [0, 1]", "'cross-entropy'")
         sizes = (self.n_features_in_, *hidden, self.n_components)
+        check_layers("hidden_layers", sizes, bytes_per_weight=2 * 16)  # encoder and decoder
         activation = "linear" if self.kind == "linear" else "sigmoid"
         self.code_activation_ = self.code_activation
         if self.code_activation == "auto":

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.energy.states import MAX_STATES
-from workbench.errors import InputError, check_count, check_memory
+from workbench.errors import InputError, check_count, check_layers, check_memory
 from workbench.nn.dbm import fitting, inference
 from workbench.nn.rbm import training as rbm_training
 from workbench.nn.runtime import resolve_device, resolve_seed, torch_generator
@@ -171,6 +171,7 @@ class DBM(TransformerMixin, BaseEstimator):
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
         X = self._rows(X, reset=not (resume and hasattr(self, "n_features_in_")))
         X_val = None if X_val is None else self._rows(X_val, name="X_val")
+        check_layers("layers", (X.shape[1], *self.layers))
         fitting.run(self, X, X_val, resume, device)
         return self
 

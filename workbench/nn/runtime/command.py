@@ -13,6 +13,7 @@ Library imports (Torch, the data sets, matplotlib) happen inside the functions, 
 ``workbench --help`` stays cheap.
 """
 
+import os
 from pathlib import Path
 
 from workbench.errors import InputError
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_SEED = 0
+MAX_PROCESSES_PER_CORE = 4  # --nproc above this many per core is refused
 FIGURE_DPI = 90
 
 
@@ -200,6 +202,9 @@ def run_ranks(args, words, process, **scaling):
     nproc = getattr(args, "nproc", 1)
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise InputError("nproc", "an integer >= 1", repr(nproc))
+    most = MAX_PROCESSES_PER_CORE * (os.cpu_count() or 1)
+    if nproc > most:  # each rank is a whole Python process with Torch loaded (~0.5 GB)
+        raise InputError("nproc", f"at most {most} ({MAX_PROCESSES_PER_CORE} per CPU core)", nproc)
     if nproc > 1 and not under_torchrun():
         code = launch_torchrun(nproc, command_line(*words), args.threads,
                                device=getattr(args, "device", "auto"),

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.energy.states import log_mean_exp
-from workbench.errors import InputError, check_count, check_memory
+from workbench.errors import InputError, check_count, check_layers, check_memory
 from workbench.nn.rbm.training import check_X
 from workbench.nn.runtime import resolve_device, resolve_seed, torch_generator
 from workbench.nn.sbn import fitting, kernels
@@ -167,6 +167,7 @@ class SigmoidBeliefNet(TransformerMixin, BaseEstimator):
         if resume and self.checkpoint is None:
             raise InputError("resume", detail="continues from `checkpoint`, which is None")
         X = check_X(self, X, reset=not (resume and hasattr(self, "n_features_in_")), binary=True)
+        check_layers("layers", (X.shape[1], *self.layers))
         fitting.run(self, X, resume, device)
         return self
 
