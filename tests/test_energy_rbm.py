@@ -148,7 +148,7 @@ def test_log_prob_normalises_and_matches_joint_table():
     np.testing.assert_allclose(table.probability.sum(), 1.0)
     np.testing.assert_allclose(table.energy, numpy_energy(rbm, table.visible, table.hidden))
     assert rbm.log_likelihood(V[:3]) == pytest.approx(np.log(p[:3]).mean())
-    assert "log Z" in str(table) and len(str(table).splitlines()) == 2**7 + 3
+    assert "log Z" in str(table) and len(str(table).splitlines()) == 2**7 + 4  # +head, rule, notes
 
 
 # ---------------------------------------------------------------- exact gradient

@@ -58,6 +58,9 @@ BASE = {
                      "--batch-size", "6", "--max-iter", "5", "--threads", "1"],
     "sparse code": ["--data", "bars-stripes-2", "--dictionary", "{d}/sparse/dictionary.pt",
                     "--max-iter", "5", "--threads", "1"],
+    "sbc": ["beta-binomial", "--replicates", "2", "--draws", "20", "--warmup", "10",
+            "--workers", "1"],
+    "completion": ["bash"],
 }  # fmt: skip
 SKIPPED = {"demo", "risk"}  # minutes per valid run: their options are checked in test_cli.py
 NO_OUT = {"models", "energy logz", "energy table", "cnn summary"}

@@ -103,7 +103,12 @@ def test_risk_cli_on_a_scheduler(client, capsys, tmp_path):
     remote = json.loads(capsys.readouterr().out)
     assert main([*words, "--workers", "1", "--out", str(tmp_path / "b")]) in (0, None)
     local = json.loads(capsys.readouterr().out)
-    assert remote["risk"] == local["risk"] and remote["replicates"] == 3
+    # equal to float rounding: the optimiser's compiled graphs may round differently in a
+    # worker process than in this one (BLAS threads); the same engine on 1 and 2 workers is
+    # bit-identical for the NUTS draws (test_risk_study_same_on_one_process_and_two_workers)
+    assert remote["replicates"] == 3 and remote["risk"].keys() == local["risk"].keys()
+    for method, row in local["risk"].items():
+        assert remote["risk"][method] == pytest.approx(row, rel=1e-6), method
 
 
 def test_sbc_cli_on_a_scheduler_matches_the_library(client, capsys):

@@ -10,16 +10,17 @@ __all__ = ["register"]
 def register(sub):
     p = sub.add_parser("sbc", help="simulation-based calibration of Metropolis on a model")
     p.add_argument("model", help="catalogue model name (see `workbench models`)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="model setting, repeatable (e.g. --set heads=3)")  # fmt: skip
     p.add_argument("--data", default=None, help="data file fixing the design (size, covariates)")
-    p.add_argument("--replicates", type=int, default=100)
+    p.add_argument("--replicates", type=int, default=100, help="data sets drawn from the prior")
     p.add_argument("--draws", type=int, default=1000, help="Metropolis draws per chain")
     p.add_argument("--warmup", type=int, default=500, help="warm-up steps per chain")
-    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--chains", type=int, default=2, help="Metropolis chains per replicate")
     p.add_argument("--thin", type=int, default=10, help="keep every THIN-th draw for the ranks")
     p.add_argument("--ci-prob", type=float, default=0.99,
                    help="chance that a correct sampler passes the whole check")  # fmt: skip
-    p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same result)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same result")
     p.add_argument("--out", default=None, help="folder for sbc.json")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     add_replicate_options(p)
