@@ -1,6 +1,10 @@
 """Data-parallel scaling on the CPU, in one run: 1 process x 1 thread, 2 processes x 1 thread
 and 1 process x 2 threads, for the CNN and the RBM; speed-ups against 1 x 1.
 
+The last row of each model, "2 ind.", runs two identical 1 x 1 commands at once that share
+nothing: their combined rows per second is the ceiling of any two-process data-parallel scheme
+on this machine (communication and synchronisation cost nothing there).
+
     PYTHONPATH=. .venv/bin/python benchmarks/scaling.py        # about 3 minutes on 2 idle cores
 
 Every configuration is one ``workbench ... train`` command (torchrun and gloo for 2 processes),
@@ -27,7 +31,8 @@ import tempfile
 import time
 
 CORES = os.cpu_count() or 1
-CONFIGS = ((1, 1), (2, 1), (1, 2))  # (processes, threads per process)
+# (processes, threads per process, independent copies); the last is the machine's ceiling
+CONFIGS = ((1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 1, 2))
 
 
 def load_note(when):
@@ -39,27 +44,35 @@ def load_note(when):
     return note
 
 
-def run_command(argv, nproc, threads):
-    """``workbench <argv>`` with ``--nproc`` and ``--threads``: (payload, wall seconds)."""
-    with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "workbench.cli", *argv, "--json", "--out", out,
-                   "--threads", str(threads), "--nproc", str(nproc)]  # fmt: skip
+def run_command(argv, nproc, threads, copies=1):
+    """``workbench <argv>`` with ``--nproc`` and ``--threads``: (payload, wall seconds).
+
+    ``copies`` > 1 starts that many identical commands at once, sharing nothing, and returns
+    the first one's payload: the ceiling any data-parallel run of as many processes can reach.
+    """
+    with tempfile.TemporaryDirectory() as root:
+        commands = [[sys.executable, "-m", "workbench.cli", *argv, "--json",
+                     "--out", os.path.join(root, str(copy)), "--threads", str(threads),
+                     "--nproc", str(nproc)] for copy in range(copies)]  # fmt: skip
         tick = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True)
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for c in commands]  # fmt: skip
+        outputs = [proc.communicate() for proc in procs]
         wall = time.perf_counter() - tick
-    if proc.returncode:
-        sys.exit(f"failed: {' '.join(command)}\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout), wall
+    for command, proc, (_, stderr) in zip(commands, procs, outputs, strict=True):
+        if proc.returncode:
+            sys.exit(f"failed: {' '.join(command)}\n{stderr[-2000:]}")
+    return json.loads(outputs[0][0]), wall
 
 
 def cnn(batch, configs):
     argv = ["cnn", "train", "--data", "fashion-mnist", "--epochs", "1", "--batch-size",
             str(batch), "--validation-fraction", "0", "--no-figures"]  # fmt: skip
     rows = []
-    for nproc, threads in configs:
-        payload, wall = run_command(argv, nproc, threads)
+    for nproc, threads, copies in configs:
+        payload, wall = run_command(argv, nproc, threads, copies)
         epoch = payload["history"][0]
-        rows.append((nproc, threads, epoch["seconds"], wall, epoch["train_loss"]))
+        rows.append((nproc, threads, copies, epoch["seconds"] / copies, wall, epoch["train_loss"]))
     return f"CNN, batch {batch}", payload["n_train"], rows
 
 
@@ -67,19 +80,21 @@ def rbm(batch, configs):
     argv = ["rbm", "train", "--data", "fashion-mnist", "--hidden", "500", "--epochs", "1",
             "--batch-size", str(batch)]  # fmt: skip
     rows = []
-    for nproc, threads in configs:
-        payload, wall = run_command(argv, nproc, threads)
-        seconds = payload["history"][-1]["seconds"]  # training time of the epoch
-        rows.append((nproc, threads, seconds, wall, payload["final"]["reconstruction_error"]))
+    for nproc, threads, copies in configs:
+        payload, wall = run_command(argv, nproc, threads, copies)
+        seconds = payload["history"][-1]["seconds"] / copies  # training time per epoch's rows
+        error = payload["final"]["reconstruction_error"]
+        rows.append((nproc, threads, copies, seconds, wall, error))
     return f"RBM 500 hidden, batch {batch}", 60000, rows
 
 
 def report(name, n, rows):
-    base = rows[0][2]
-    for nproc, threads, seconds, wall, _ in rows:
-        print(f"{name:<28}{nproc:>6}{threads:>8}{seconds:>10.2f}{n / seconds:>10.0f}"
+    base = rows[0][3]
+    for nproc, threads, copies, seconds, wall, _ in rows:
+        procs = f"{copies} ind." if copies > 1 else str(nproc)
+        print(f"{name:<28}{procs:>6}{threads:>8}{seconds:>10.2f}{n / seconds:>10.0f}"
               f"{base / seconds:>9.2f}x{wall:>9.1f}", flush=True)  # fmt: skip
-    values = [row[4] for row in rows]
+    values = [row[5] for row in rows]
     spread = (max(values) - min(values)) / abs(values[0])
     print(f"{'':<28}runs agree: {'yes' if spread < 1e-4 else 'NO'} (relative spread of the "
           f"train loss / reconstruction error {spread:.1e})", flush=True)  # fmt: skip

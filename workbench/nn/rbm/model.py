@@ -20,7 +20,8 @@ Usage::
     rbm.score_samples(X)          # exact log-likelihood per row when a layer is small
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
 
-Training (the kernels, data-parallel runs under torchrun) lives in
+Training (the kernels, data-parallel runs under torchrun; the Gibbs conditionals in
+:mod:`workbench.nn.rbm.gibbs`) lives in
 :mod:`workbench.nn.rbm.training` (with the input checks), the epochs, monitors and
 checkpoints in :mod:`workbench.nn.rbm.fitting`, Gibbs sampling and the mean-field passes in
 :mod:`workbench.nn.rbm.sampling`; devices, threads, seeds, interrupts and the checkpoint format
