@@ -230,6 +230,9 @@ def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
     message = scaling_warning(2, 1, batch_size=64, min_rows=64, device="cpu")
     assert "leaves 32 rows per process" in message and "--batch-size >= 128" in message
     assert "\n" not in message  # one line on stderr
+    # the measured default: the CNN's batch of 64 warns and points to threads; 2048 does not
+    assert "--threads 2" in scaling_warning(2, 1, batch_size=64, device="cpu")
+    assert scaling_warning(2, 1, batch_size=2048, device="cpu") is None
     for quiet in ({"batch_size": 128, "min_rows": 64}, {"batch_size": None}):
         assert scaling_warning(2, 1, device="cpu", **quiet) is None
     assert scaling_warning(1, 4, batch_size=1, device="cpu") is None  # no relaunch, no warning

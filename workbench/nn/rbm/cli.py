@@ -38,8 +38,10 @@ DATASET_DEFAULTS = {
     "file": {"hidden": 64, "epochs": 20, "lr": 0.05, "batch_size": 32},
 }  # fmt: skip
 # Data-parallel CPU runs need this many rows (and chains) of the global batch per process to
-# beat one process by 1.6x at 500 hidden units (docs/benchmarks.md, section 13).
-MIN_ROWS_PER_PROCESS = 50
+# beat one process by 1.6x at 500 hidden units: 50 rows 1.12x, 250 1.26x, 500 1.18x, 1000 1.68x
+# on a quiet 2-core machine; such a batch trains far worse per epoch, so below it the warning
+# points to --threads first (docs/benchmarks.md, section 13).
+MIN_ROWS_PER_PROCESS = 1000
 COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
           "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
 

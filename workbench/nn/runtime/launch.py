@@ -9,8 +9,9 @@ forwarded unchanged. Each worker then joins the process group
 
 Before relaunching on CPUs, :func:`scaling_warning` says in one line on stderr when the run
 will not pay off: more processes than cores, more threads than cores, or a global batch that
-leaves fewer rows per process than measured to amortise the per-step work every process
-repeats (docs/benchmarks.md, section 13).
+leaves fewer rows per process than measured to reach 1.6x one process (the per-step work every
+process repeats and the wait for the slowest process at every all-reduce are then too large a
+share; docs/benchmarks.md, section 13).
 """
 
 import os
@@ -24,10 +25,11 @@ from workbench.nn.runtime.threads import default_threads
 __all__ = ["MIN_ROWS_PER_PROCESS", "command_line", "launch_torchrun", "scaling_warning",
            "torchrun_command", "without_flag"]  # fmt: skip
 
-# Below this many rows of the global batch per process, two CPU processes do not reach 1.6x one
-# (course LeNet: 32 rows per process reach 1.5x at most, 64 rows about 1.8x; the RBM's
-# threshold is its own, passed by its CLI). Measured, docs/benchmarks.md section 13.
-MIN_ROWS_PER_PROCESS = 64
+# Below this many rows of the global batch per process, two CPU processes did not reach 1.6x
+# one on a quiet 2-core machine (course LeNet, one thread each: 32 rows per process 1.21x, 128
+# 1.35x, 256 1.40x, 512 1.47x, 1024 2.10x; the RBM's threshold is its own, passed by its CLI).
+# Measured, docs/benchmarks.md section 13.
+MIN_ROWS_PER_PROCESS = 1024
 
 
 def without_flag(argv, flag="--nproc"):
@@ -71,8 +73,9 @@ def scaling_warning(nproc, threads=None, batch_size=None, *, min_rows=MIN_ROWS_P
                 f"use --threads {max(1, cores // nproc)}")  # fmt: skip
     if batch_size is not None and batch_size // nproc < min_rows:
         return (f"--batch-size {batch_size} leaves {batch_size // nproc} rows per process, below "
-                f"the {min_rows} measured to pay for the work each process repeats per step; "
-                f"use --batch-size >= {min_rows * nproc} or fewer processes")  # fmt: skip
+                f"the {min_rows} measured to reach 1.6x one process (each step waits for the "
+                f"slowest process); one process with --threads {cores} usually does better, or "
+                f"use --batch-size >= {min_rows * nproc} (fewer updates per epoch)")  # fmt: skip
     return None
 
 
