@@ -5,7 +5,7 @@ The last row of each model, "2 ind.", runs two identical 1 x 1 commands at once 
 nothing: their combined rows per second is the ceiling of any two-process data-parallel scheme
 on this machine (communication and synchronisation cost nothing there).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py        # about 3 minutes on 2 idle cores
+    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py        # about 5 minutes on 2 idle cores
 
 Every configuration is one ``workbench ... train`` command (torchrun and gloo for 2 processes),
 one epoch on all 60,000 Fashion-MNIST training images; the epoch time comes from the run's
@@ -45,10 +45,10 @@ def load_note(when):
 
 
 def run_command(argv, nproc, threads, copies=1):
-    """``workbench <argv>`` with ``--nproc`` and ``--threads``: (payload, wall seconds).
+    """``workbench <argv>`` with ``--nproc`` and ``--threads``: (payloads, wall seconds).
 
-    ``copies`` > 1 starts that many identical commands at once, sharing nothing, and returns
-    the first one's payload: the ceiling any data-parallel run of as many processes can reach.
+    ``copies`` > 1 starts that many identical commands at once, sharing nothing (one payload
+    each): the ceiling any data-parallel run of as many processes can reach.
     """
     with tempfile.TemporaryDirectory() as root:
         commands = [[sys.executable, "-m", "workbench.cli", *argv, "--json",
@@ -62,7 +62,7 @@ def run_command(argv, nproc, threads, copies=1):
     for command, proc, (_, stderr) in zip(commands, procs, outputs, strict=True):
         if proc.returncode:
             sys.exit(f"failed: {' '.join(command)}\n{stderr[-2000:]}")
-    return json.loads(outputs[0][0]), wall
+    return [json.loads(stdout) for stdout, _ in outputs], wall
 
 
 def cnn(batch, configs):
@@ -70,10 +70,12 @@ def cnn(batch, configs):
             str(batch), "--validation-fraction", "0", "--no-figures"]  # fmt: skip
     rows = []
     for nproc, threads, copies in configs:
-        payload, wall = run_command(argv, nproc, threads, copies)
-        epoch = payload["history"][0]
-        rows.append((nproc, threads, copies, epoch["seconds"] / copies, wall, epoch["train_loss"]))
-    return f"CNN, batch {batch}", payload["n_train"], rows
+        payloads, wall = run_command(argv, nproc, threads, copies)
+        # per epoch's rows: the copies' mean epoch, shared among them
+        seconds = sum(p["history"][0]["seconds"] for p in payloads) / copies**2
+        loss = payloads[0]["history"][0]["train_loss"]
+        rows.append((nproc, threads, copies, seconds, wall, loss))
+    return f"CNN, batch {batch}", payloads[0]["n_train"], rows
 
 
 def rbm(batch, configs):
@@ -81,9 +83,10 @@ def rbm(batch, configs):
             "--batch-size", str(batch)]  # fmt: skip
     rows = []
     for nproc, threads, copies in configs:
-        payload, wall = run_command(argv, nproc, threads, copies)
-        seconds = payload["history"][-1]["seconds"] / copies  # training time per epoch's rows
-        error = payload["final"]["reconstruction_error"]
+        payloads, wall = run_command(argv, nproc, threads, copies)
+        # training time per epoch's rows: the copies' mean epoch, shared among them
+        seconds = sum(p["history"][-1]["seconds"] for p in payloads) / copies**2
+        error = payloads[0]["final"]["reconstruction_error"]
         rows.append((nproc, threads, copies, seconds, wall, error))
     return f"RBM 500 hidden, batch {batch}", 60000, rows
 
