@@ -9,23 +9,18 @@ Energy of a visible vector v and a hidden vector h (the same parametrisation as
     F(v) = -a.v [+ v^2 / (2 sigma^2)] - sum_j softplus(b_j + (v W)_j)       (free energy)
     [Gaussian hidden units: softplus(c) becomes c^2 / 2 + log(2 pi) / 2]
 
-The log-likelihood gradient is <v h>_data - <v h>_model; the model term is estimated by Gibbs
-chains: restarted at the data for every update (CD-k), kept across updates (PCD-k), or kept at
-several temperatures with swaps between them (parallel tempering). Gradients are written in
-closed form (no autograd), everything runs in float32 on the device given as a string.
-
-Usage::
+The log-likelihood gradient <v h>_data - <v h>_model is estimated with Gibbs chains restarted at
+the data (CD-k), kept across updates (PCD-k) or kept at several temperatures with swaps
+(parallel tempering), in closed form (no autograd), in float32 on the device given as a string::
 
     rbm = RBM(16, method="pcd", n_epochs=200, random_state=0).fit(X)
     rbm.score_samples(X)          # exact log-likelihood per row when a layer is small
     rbm.sample(16, n_steps=1000)  # long Gibbs runs from random starts
 
-Training (the kernels, data-parallel runs under torchrun; the Gibbs conditionals in
-:mod:`workbench.nn.rbm.gibbs`) lives in
-:mod:`workbench.nn.rbm.training` (with the input checks), the epochs, monitors and
-checkpoints in :mod:`workbench.nn.rbm.fitting`, Gibbs sampling and the mean-field passes in
-:mod:`workbench.nn.rbm.sampling`; devices, threads, seeds, interrupts and the checkpoint format
-come from :mod:`workbench.nn.runtime`."""
+Kernels and data-parallel runs: :mod:`~workbench.nn.rbm.training` (Gibbs conditionals in
+:mod:`~workbench.nn.rbm.gibbs`); epochs, monitors, checkpoints: :mod:`~workbench.nn.rbm.fitting`;
+sampling and mean field: :mod:`~workbench.nn.rbm.sampling`; devices, threads, seeds, interrupts
+and the checkpoint format: :mod:`workbench.nn.runtime`."""
 
 import numpy as np
 import torch
