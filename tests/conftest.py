@@ -9,6 +9,10 @@ command, when Debian's Fashion-MNIST files are absent.
 the result, so that the closed-form and behaviour test modules share the expensive NUTS runs.
 The UserWarnings an estimate emits are recorded (so tests can check them) and then re-emitted
 unchanged: nothing is hidden from pytest's warning summary.
+
+``one_torch_thread`` (module scope; ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)
+runs a module's small Torch models on one thread, restored after; ``lock_holder`` starts another
+process that holds a run folder's lock.
 """
 
 import os
@@ -258,3 +262,38 @@ def save_artefact(path):
         Path(folder).mkdir(parents=True, exist_ok=True)
         return shutil.copy(path, Path(folder) / Path(path).name)
     return None
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
+    from workbench.nn.runtime import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture
+def lock_holder():
+    """``lock_holder(folder, command)``: a process that holds ``folder``'s run lock (as a run of
+    ``command``) until the test ends; returned once it holds it."""
+    import subprocess
+    import sys
+
+    holders = []
+
+    def hold(folder, command):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys, time\nfrom workbench.runfolder import "
+             "open_run_folder\nwith open_run_folder(sys.argv[1], command=sys.argv[2]):\n"
+             "    print('held', flush=True)\n    time.sleep(60)\n", str(folder), command],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
+        )  # fmt: skip
+        holders.append(proc)
+        assert proc.stdout.readline().strip() == "held"
+        return proc
+
+    yield hold
+    for proc in holders:
+        proc.kill()
+        proc.wait()

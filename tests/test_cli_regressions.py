@@ -14,13 +14,7 @@ import pytest
 from workbench.cli import main
 from workbench.errors import MEMORY_ENV
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 @pytest.fixture(scope="module")

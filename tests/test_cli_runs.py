@@ -3,7 +3,6 @@ refuses what contradicts the checkpoint, SIGINT/SIGTERM as exit 130/143 with one
 moment of a run (start-up included), without leaving temporary files."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -155,23 +154,13 @@ def test_a_signal_during_start_up_is_one_line_without_traceback(tmp_path, sig, c
     assert not (tmp_path / "x").exists()  # nothing written: the folder it made is gone
 
 
-def test_a_locked_folder_is_refused_by_the_cli(tmp_path, capsys):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom workbench.runfolder import "
-         "open_run_folder\nwith open_run_folder(sys.argv[1], command='ppca'):\n"
-         "    print('held', flush=True)\n    time.sleep(60)\n", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        capsys.readouterr()
-        assert main(["ppca", "--data", "digits", "--q", "2", "--out", str(tmp_path)]) == 2
-        line = one_error_line(capsys)
-        assert f"--out: {tmp_path} is in use by another run (pid {holder.pid}, ppca)" in line
-        assert (tmp_path / LOCK).exists()  # the holder's lock is left alone
-    finally:
-        holder.kill()
-        holder.wait()
+def test_a_locked_folder_is_refused_by_the_cli(tmp_path, capsys, lock_holder):
+    holder = lock_holder(tmp_path, "ppca")
+    capsys.readouterr()
+    assert main(["ppca", "--data", "digits", "--q", "2", "--out", str(tmp_path)]) == 2
+    line = one_error_line(capsys)
+    assert f"--out: {tmp_path} is in use by another run (pid {holder.pid}, ppca)" in line
+    assert (tmp_path / LOCK).exists()  # the holder's lock is left alone
 
 
 TRAINING = {  # command line (without --epochs and --out), checkpoint name in --out

@@ -187,12 +187,7 @@ def test_every_command_is_fuzzed():
     assert set(LEAVES) - SKIPPED == set(BASE), "give each new sub-command a cheap line in BASE"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 def _fuzz(command, inputs, data):

@@ -14,14 +14,7 @@ from workbench.nn.rbm import sampling, training
 from workbench.nn.rbm.cli import defaults_for
 from workbench.nn.rbm.model import RBM
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 def all_binary(n):

@@ -16,13 +16,7 @@ from workbench.nn.rbm.model import RBM
 SETTINGS = {"n_hidden": 8, "batch_size": 5, "random_state": 3, "verbose": False}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 @pytest.fixture(scope="module")

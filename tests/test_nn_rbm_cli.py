@@ -7,14 +7,7 @@ import pytest
 
 from workbench.cli import main
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small models: one torch thread (several spin badly on a busy machine); restored after."""
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from workbench.errors import InputError
 from workbench.nn.rbm import sampling, training
 from workbench.nn.rbm.model import RBM
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 def all_binary(n):

@@ -25,12 +25,7 @@ BETAS = np.array([1.0, 2 / 3, 1 / 3])  # training.temperatures(3)
 STATES = np.array(list(itertools.product((0.0, 1.0), repeat=3)))  # (8, 3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 def tempered_marginal(beta):

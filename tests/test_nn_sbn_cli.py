@@ -12,13 +12,7 @@ from workbench.cli import main
 from workbench.data import load_dataset
 from workbench.nn import SigmoidBeliefNet
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    from workbench.nn.runtime import torch_threads
-
-    with torch_threads(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 def run_json(argv):

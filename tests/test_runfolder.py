@@ -71,21 +71,13 @@ def test_resume_keeps_the_earlier_files_and_other_commands_share_the_folder(tmp_
             pass
 
 
-def test_a_second_run_into_a_locked_folder_is_refused(tmp_path):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom workbench.runfolder import "
-         "open_run_folder\nwith open_run_folder(sys.argv[1], command='estimate'):\n"
-         "    print('held', flush=True)\n    time.sleep(60)\n", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(InputError, match=f"in use by another run \\(pid {holder.pid}"):
-            with run(tmp_path, "risk"):
-                pass
-    finally:
-        holder.kill()
-        holder.wait()
+def test_a_second_run_into_a_locked_folder_is_refused(tmp_path, lock_holder):
+    holder = lock_holder(tmp_path, "estimate")
+    with pytest.raises(InputError, match=f"in use by another run \\(pid {holder.pid}"):
+        with run(tmp_path, "risk"):
+            pass
+    holder.kill()
+    holder.wait()
     with run(tmp_path, "risk"):  # the holder died: its stale lock is taken over
         assert (tmp_path / LOCK).read_text().split()[0] == str(os.getpid())
 
