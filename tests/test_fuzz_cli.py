@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 
 from workbench.cli import build_parser, main
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
+
 # A cheap command line per sub-command ({d}: the inputs folder). Values a run could spend a
 # long time on (epochs, steps, draws) are small here and never fuzzed upwards (see HUGE_OK).
 BASE = {
@@ -173,7 +175,8 @@ def check(command, option, value, inputs):
         else:  # a positional: replace the base's file
             argv = [value if part.startswith(str(inputs)) else part for part in argv]
         argv = [*command.split(), *argv, *([] if command in NO_OUT else ["--out", str(out)])]
-        code, err = run(argv)
+        with contextlib.chdir(out.parent):  # a fuzzed relative path (--tensorboard x) lands here
+            code, err = run(argv)
         assert code in (0, 2), (argv, code, err[-2000:])
         assert "Traceback" not in err, (argv, err[-2000:])
         if code == 2:
@@ -185,9 +188,6 @@ def check(command, option, value, inputs):
 
 def test_every_command_is_fuzzed():
     assert set(LEAVES) - SKIPPED == set(BASE), "give each new sub-command a cheap line in BASE"
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest
 
 
 def _fuzz(command, inputs, data):
