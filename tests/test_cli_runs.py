@@ -2,6 +2,7 @@
 refuses what contradicts the checkpoint, SIGINT/SIGTERM as exit 130/143 with one line, at any
 moment of a run (start-up included), without leaving temporary files."""
 
+import functools
 import json
 import signal
 import subprocess
@@ -21,6 +22,20 @@ def cli(*argv):
     """``python -m workbench.cli ARGV`` as a process (stdout and stderr piped)."""
     return subprocess.Popen([sys.executable, "-m", "workbench.cli", *argv],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def interrupt_when(proc, ready, sig, *, wait, timeout):
+    """Send ``sig`` to ``proc`` once ``ready()`` holds (failing if the process ends first or
+    ``wait`` seconds pass), then wait for it: (stdout, stderr). The process never outlives it."""
+    try:
+        deadline = time.monotonic() + wait
+        while not ready():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        return proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
 
 
 def one_error_line(capsys):
@@ -108,15 +123,8 @@ def test_reuse_is_refused_and_resume_reports_the_checkpoint_settings(trained, ca
 def test_sigterm_during_training_saves_and_exits_143_with_one_line(tmp_path):
     out = tmp_path / "run"
     proc = cli(*RBM, "--epochs", "100000", "--out", str(out))
-    try:
-        deadline = time.monotonic() + 300
-        while not (out / "rbm.pt").exists():  # the first checkpoint: training is under way
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    # the first checkpoint: training is under way
+    _, err = interrupt_when(proc, (out / "rbm.pt").exists, signal.SIGTERM, wait=300, timeout=120)
     assert proc.returncode == 143, err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
@@ -139,15 +147,8 @@ def _importing(pid, module):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_during_start_up_is_one_line_without_traceback(tmp_path, sig, code):
     proc = cli("estimate", "beta-binomial", "--methods", "map", "--out", str(tmp_path / "x"))
-    try:
-        deadline = time.monotonic() + 120
-        while not _importing(proc.pid, "numpy"):  # the heavy imports have begun
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
-        proc.send_signal(sig)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    importing = functools.partial(_importing, proc.pid, "numpy")  # the heavy imports have begun
+    out, err = interrupt_when(proc, importing, sig, wait=120, timeout=120)
     assert proc.returncode == code, err
     assert "Traceback" not in err and out == ""
     assert err.strip().splitlines() == [f"workbench: interrupted ({sig.name})"]
@@ -183,15 +184,7 @@ def test_every_training_command_stops_saves_and_resumes_alike(tmp_path, family, 
     argv, name = TRAINING[family]
     out = tmp_path / "run"
     proc = cli(*argv, "--threads", "1", "--epochs", "100000", "--out", str(out))
-    try:
-        deadline = time.monotonic() + 600
-        while not (out / name).exists():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.05)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
+    _, err = interrupt_when(proc, (out / name).exists, sig, wait=600, timeout=300)
     assert proc.returncode == code, err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith(f"workbench: interrupted ({sig.name}) after")
