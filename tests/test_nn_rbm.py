@@ -103,7 +103,8 @@ def test_update_returns_the_chains_free_energies_under_the_parameters_that_drew_
                                0.05, 0.5, torch.Generator().manual_seed(1))  # fmt: skip
     expected = sampling.free_energy(rbm, rbm._state["chains"][0], before)
     assert not torch.equal(before[0], rbm._state["W"])  # the parameters moved
-    torch.testing.assert_close(energies, expected, rtol=1e-6, atol=1e-5)
+    assert energies.shape == (1, 6)  # (updates, chains): one update
+    torch.testing.assert_close(energies[0], expected, rtol=1e-6, atol=1e-5)
 
 
 def test_ais_within_three_standard_errors_of_exact():

@@ -16,6 +16,7 @@ import torch
 
 from workbench.cli import main
 from workbench.data import bars_stripes
+from workbench.errors import InputError
 from workbench.nn.rbm.model import RBM
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -114,3 +115,105 @@ def test_nproc_must_be_positive(capsys, tmp_path):
                  "--out", str(tmp_path)])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "--nproc: expected an integer >= 1, got 0" in err
+
+
+# Local updates (sync_every=3): 4 steps per epoch (batches 4, 4, 4, 2: shares 2 + 2 and 1 + 1),
+# so the averaging falls at steps 3, 4 (epoch end), 6, 8, 9, ...; 5 chains shared 3 + 2.
+LOCAL = {"n_hidden": 6, "method": "pcd", "batch_size": 4, "n_chains": 5, "sparsity_target": 0.2,
+         "sync_every": 3, "n_epochs": 6, "monitor": False,
+         "verbose": False, "random_state": 5}  # fmt: skip
+AVERAGED = ("W", "a", "b", "dW", "da", "db", "q")
+
+LOCAL_WORKER = """
+import json, sys
+import numpy as np, torch
+torch.set_num_threads(1)
+from workbench.data import bars_stripes
+from workbench.nn.rbm.model import RBM
+from workbench.nn.runtime import distributed_context, init_distributed
+init_distributed("cpu")
+params, out = json.loads(sys.argv[1]), sys.argv[2]
+X = bars_stripes(3)
+rbm = RBM(**params).fit(X)
+half = RBM(**{**params, "n_epochs": 3, "checkpoint": f"{out}/half.pt"}).fit(X)
+resumed = RBM(**{**params, "checkpoint": f"{out}/half.pt"}).fit(X, resume=True)
+fitted = {f"{k}": v.numpy() for k, v in rbm._state.items() if k in ("W", "a", "b", "chains")}
+fitted["energies"] = torch.stack(list(rbm._window)).numpy()
+fitted["resumed_W"], fitted["resumed_chains"] = resumed.weights_, resumed._state["chains"].numpy()
+np.savez(f"{out}/rank{distributed_context().rank}.npz", **fitted)
+torch.distributed.destroy_process_group()
+"""
+
+
+def emulate_two_ranks(monkeypatch, params, X):
+    """Two ranks' local updates run in turn in this process (each rank's share through the
+    ``rank`` the kernels see), averaged here every ``sync_every`` updates and at epoch ends."""
+    from workbench.nn.rbm import fitting, training
+    from workbench.nn.runtime import distributed
+    from workbench.nn.runtime.seeds import numpy_rng
+
+    est = RBM(**params)
+    X = training.check_X(est, X, reset=True)
+    fitting.begin(est, X, torch.device("cpu"))
+    settings = training.Settings.of(est)._replace(sync_every=1000)  # no averaging inside
+    states = [{k: v.clone() if torch.is_tensor(v) else v for k, v in est._state.items()}
+              for _ in range(2)]  # fmt: skip
+    generators = [torch.Generator().set_state(est._generator.get_state()) for _ in range(2)]
+    chain_rows = torch.tensor_split(torch.arange(params["n_chains"]), 2)
+    window = []
+
+    def average():
+        for name in AVERAGED:
+            mean = (states[0][name] + states[1][name]) / 2
+            for state in states:
+                state[name] = mean.clone()
+        parts = zip(states, chain_rows, strict=True)
+        chains = torch.cat([state["chains"][:, rows] for state, rows in parts], 1)
+        done = states[0]["local_steps"]
+        window.extend(states[0]["pending_energies"][:done] + states[1]["pending_energies"][:done])
+        for state in states:
+            state.update(chains=chains.clone(), local_steps=0)
+            state["pending_energies"].zero_()
+
+    for epoch in range(params["n_epochs"]):
+        order = torch.from_numpy(numpy_rng(est.seed_, "batch-order", epoch).permutation(len(X)))
+        batches = torch.split(order, params["batch_size"])
+        lr = training.learning_rate_at(settings, epoch)
+        momentum = training.momentum_at(settings, epoch)
+        for i, batch in enumerate(batches):
+            for rank in (0, 1):
+                context = lambda rank=rank: distributed.Distributed(rank, 2, rank)  # noqa: E731
+                monkeypatch.setattr(distributed, "distributed_context", context)
+                monkeypatch.setattr(training, "distributed_context", context)
+                training.update(states[rank], X[batch], settings, lr, momentum, generators[rank])
+            if states[0]["step"] % params["sync_every"] == 0 or i == len(batches) - 1:
+                average()
+    monkeypatch.undo()
+    return states[0], torch.stack(window)
+
+
+def test_local_updates_average_the_ranks_every_k_updates(tmp_path, monkeypatch):
+    """sync_every=3 on two processes: every rank ends with the same state, which is the
+    average of two local trajectories taken in turn here (averaged by this test's own code)
+    and not the one-process run; a run resumed from an epoch's checkpoint ends the same."""
+    script = tmp_path / "worker.py"
+    script.write_text(LOCAL_WORKER)
+    torchrun(str(script), json.dumps(LOCAL), str(tmp_path))
+    ranks = [np.load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
+    torch.set_num_threads(1)
+    state, energies = emulate_two_ranks(monkeypatch, LOCAL, bars_stripes(3))
+    reference = {name: state[name].numpy() for name in ("W", "a", "b", "chains")}
+    reference["energies"] = energies.numpy()[-100:]  # the diagnostics window keeps the last 100
+    for key, value in reference.items():
+        np.testing.assert_array_equal(ranks[0][key], ranks[1][key])
+        np.testing.assert_allclose(ranks[0][key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+    np.testing.assert_array_equal(ranks[0]["resumed_W"], ranks[0]["W"])
+    np.testing.assert_array_equal(ranks[0]["resumed_chains"], ranks[0]["chains"])
+    one = RBM(**{**LOCAL, "sync_every": 1}).fit(bars_stripes(3))
+    assert np.abs(one.weights_ - ranks[0]["W"]).max() > 1e-3  # local steps: another trajectory
+    assert np.abs(ranks[0]["W"]).max() > 0.05  # moved well past the 0.01-scale start
+
+
+def test_sync_every_is_refused_with_tempering():
+    with pytest.raises(InputError, match="sync_every: expected 1 with parallel tempering"):
+        RBM(4, n_temperatures=2, sync_every=2).fit(bars_stripes(3))

@@ -49,7 +49,7 @@ COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
 # The estimator's argument names (in InputError) -> this CLI's flags; see workbench.cli.flag_for.
 FLAG_NAMES = {"X": "--data", "X_val": "--data", "n_hidden": "--hidden", "n_epochs": "--epochs",
               "learning_rate": "--lr", "n_chains": "--chains", "n_temperatures": "--temperatures",
-              "random_state": "--seed"}  # fmt: skip
+              "sync_every": "--sync-every", "random_state": "--seed"}  # fmt: skip
 
 
 # `--resume`: option -> the estimator parameter the checkpoint saved (a typed value must match)
@@ -58,7 +58,7 @@ RESUME_OPTIONS = {dest: f"state.params.{param}" for dest, param in {
     "lr": "learning_rate", "lr_schedule": "lr_schedule", "momentum": "momentum",
     "weight_decay": "weight_decay", "sparsity_target": "sparsity_target",
     "batch_size": "batch_size", "chains": "n_chains", "temperatures": "n_temperatures",
-    "seed": "random_state"}.items()}  # fmt: skip
+    "sync_every": "sync_every", "seed": "random_state"}.items()}  # fmt: skip
 # the reported settings of a resumed run, from the checkpoint's estimator
 SETTINGS = {"hidden": "n_hidden", "method": "method", "k": "k", "lr": "learning_rate",
             "lr_schedule": "lr_schedule", "momentum": "momentum", "weight_decay": "weight_decay",
@@ -114,6 +114,10 @@ def register(sub):
     p.add_argument("--temperatures", type=int, default=1, help="parallel tempering (PCD)")
     p.add_argument("--ais", action="store_true", help="AIS log-likelihood at the end")
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
+    p.add_argument("--sync-every", type=int, default=1,
+                   help="with --nproc: average the processes every K updates, each updating on "
+                        "its share of the batch in between (local SGD; 1: all-reduce every "
+                        "update, the same result as one process)")  # fmt: skip
     add_resume_option(p, "rbm.pt")
     add_run_options(p, out="workbench-rbm")
     add_tensorboard_option(p)
@@ -236,6 +240,7 @@ def _train_process(args, device):
             sparsity_target=args.sparsity_target,
             n_chains=settings["n_chains"],
             n_temperatures=args.temperatures,
+            sync_every=args.sync_every,
             monitor_every=settings["monitor_every"],
             checkpoint=str(checkpoint),
             device=device,

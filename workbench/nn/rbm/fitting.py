@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from workbench.errors import InputError
-from workbench.nn.rbm import training
+from workbench.nn.rbm import parallel, training
 from workbench.nn.runtime import (
     derive_seed,
     distributed_context,
@@ -85,6 +85,9 @@ class _Task:
         for name in ("doubling", "binarize"):  # None: as in checkpoints from before the setting
             if self.config[name] is None:
                 del self.config[name]
+        if self.config["sync_every"] == 1:  # as in checkpoints from before the setting
+            del self.config["sync_every"]
+        self.sync_every = estimator.sync_every  # the loop honours interrupts at its multiples
         self.config["n_features_in"] = estimator.n_features_in_
 
     def step(self, batch, share, step):
@@ -97,11 +100,14 @@ class _Task:
         rows = self.X[batch.to(self.X.device)]  # (B, n_visible)
         energies = training.update(est._state, rows, settings, lr, momentum, est._generator)
         if energies is not None:  # PCD: the cold chains' free energies, kept on the device
-            est._window.append(energies)
+            est._window.extend(energies)
         return None
 
     def end_epoch(self, epoch):
         est = self.est
+        energies = parallel.synchronise(est._state)  # with sync_every > 1: average the ranks
+        if energies is not None:
+            est._window.extend(energies)
         est._state["epoch"] = epoch
         fields = {"learning_rate": training.learning_rate_at(self.settings, epoch - 1)}
         due = epoch % est.monitor_every == 0 or epoch == est.n_epochs

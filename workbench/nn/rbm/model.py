@@ -28,9 +28,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from workbench.errors import InputError
-from workbench.nn.rbm import fitting, sampling, training
+from workbench.nn.rbm import convert, fitting, parallel, sampling, training
 from workbench.nn.rbm.training import LAYERS, METHODS, SCHEDULES
-from workbench.nn.runtime import derive_seed, resolve_seed
+from workbench.nn.runtime import derive_seed
 from workbench.nn.runtime.threads import blas_threads_like_torch
 from workbench.validation import expected_failures, torch_tags
 
@@ -85,6 +85,11 @@ class RBM(TransformerMixin, BaseEstimator):
         "hidden", p(v | h) = sigmoid(a + 2 W h) (the pre-training of a deep Boltzmann machine's
         bottom and top layers; Bernoulli units, no tempering). Monitors and inference
         methods use the plain RBM.
+    sync_every : int, default=1
+        Data-parallel runs only: 1 all-reduces the gradient at every update (N processes
+        reproduce one); K > 1 lets each process update on its share of the batch alone and
+        averages the processes every K updates and at each epoch's end (local SGD, a
+        different trajectory; :mod:`workbench.nn.rbm.parallel`). Not with tempering.
     monitor : bool, default=True
         Evaluate the metrics of ``history_`` (every ``monitor_every`` epochs and the last).
     monitor_every : int, default=1
@@ -139,6 +144,7 @@ class RBM(TransformerMixin, BaseEstimator):
         sigma=1.0,
         init_scale=0.01,
         doubling=None,
+        sync_every=1,
         monitor=True,
         monitor_every=1,
         monitor_size=1000,
@@ -169,6 +175,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self.sigma = sigma
         self.init_scale = init_scale
         self.doubling = doubling
+        self.sync_every = sync_every
         self.monitor = monitor
         self.monitor_every = monitor_every
         self.monitor_size = monitor_size
@@ -249,6 +256,7 @@ class RBM(TransformerMixin, BaseEstimator):
             batch = X[start : start + self.batch_size]
             training.update(self._state, batch, settings, self.learning_rate, momentum,
                             self._generator)  # fmt: skip
+        parallel.synchronise(self._state)  # sync_every > 1 in a process group: average ranks
         return self
 
     # ------------------------------------------------------------------ monitors
@@ -403,40 +411,13 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def to_energy(self):
         """The same model as a PyTensor :class:`workbench.energy.RBM` (float64)."""
-        from workbench.energy import RBM as EnergyRBM
-
-        return EnergyRBM(
-            self.weights_.astype(np.float64),
-            self.visible_bias_.astype(np.float64),
-            self.hidden_bias_.astype(np.float64),
-            visible=self.visible,
-            hidden=self.hidden,
-            sigma=self.sigma,
-        )
+        return convert.to_energy(self)
 
     @classmethod
     def from_energy(cls, rbm, **params):
         """An estimator holding the parameters of a :class:`workbench.energy.RBM` (binary hidden
         units); ``params`` are further hyper-parameters (for sampling or further training)."""
-        if getattr(rbm, "hidden", "bernoulli") != "bernoulli":
-            raise ValueError(f"rbm: binary hidden units needed, got hidden={rbm.hidden!r}")
-        W = np.asarray(_value(rbm.W), dtype=np.float32)
-        sigma = np.asarray(_value(getattr(rbm, "sigma", 1.0)), dtype=float)
-        if sigma.size > 1 and not np.allclose(sigma, sigma.flat[0]):
-            raise ValueError("rbm: a per-unit sigma cannot be represented; one value expected")
-        est = cls(W.shape[1], visible=rbm.visible, sigma=float(sigma.flat[0]), **params)
-        device = est._check_params()
-        est.n_features_in_ = W.shape[0]
-        tensors = {
-            "W": W,
-            "a": np.asarray(_value(rbm.visible_bias), dtype=np.float32),
-            "b": np.asarray(_value(rbm.hidden_bias), dtype=np.float32),
-        }
-        est._state = {k: torch.from_numpy(v.copy()).to(device) for k, v in tensors.items()}
-        est._state.update(base_bias=est._state["a"].clone(), epoch=0, step=0)
-        est.seed_ = resolve_seed(est.random_state, "random_state")
-        est.history_ = []
-        return est
+        return convert.from_energy(cls, rbm, params)
 
     # ------------------------------------------------------------------ checkpoints
     @classmethod
@@ -448,11 +429,3 @@ class RBM(TransformerMixin, BaseEstimator):
         an InputError (argument ``checkpoint``) that says which.
         """
         return fitting.load(cls, path, device)
-
-
-def _value(x):
-    """A NumPy array from a NumPy array, a PyTensor shared variable or a constant."""
-    get = getattr(x, "get_value", None)
-    if get is not None:
-        return get()
-    return getattr(x, "data", x) if not isinstance(x, np.ndarray) else x

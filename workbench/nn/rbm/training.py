@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from workbench.errors import InputError, check_count, check_memory
+from workbench.nn.rbm import parallel
 from workbench.nn.rbm.gibbs import (
     bernoulli,
     coupled,
@@ -115,6 +116,7 @@ class Settings(NamedTuple):
     sparsity_cost: float
     init_scale: float
     doubling: str | None
+    sync_every: int
 
     @classmethod
     def of(cls, estimator):
@@ -152,7 +154,7 @@ def check_params(estimator):
     ):
         if getattr(estimator, name) not in allowed:
             raise InputError(name, f"one of {', '.join(allowed)}", repr(getattr(estimator, name)))
-    for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures"):
+    for name in ("n_hidden", "k", "n_epochs", "batch_size", "n_temperatures", "sync_every"):
         integer(name, 1)
     for name in ("monitor_every", "monitor_size", "diagnostics_window", "checkpoint_every"):
         integer(name, 1)
@@ -182,6 +184,9 @@ def check_params(estimator):
     ):  # fmt: skip
         raise InputError("hidden", "'bernoulli' unless visible='bernoulli', n_temperatures=1, "
                          "doubling=None and sparsity_target=None", "'gaussian'")  # fmt: skip
+    if estimator.sync_every > 1 and estimator.n_temperatures > 1:
+        raise InputError("sync_every", "1 with parallel tempering (n_temperatures > 1)",
+                         repr(estimator.sync_every))  # fmt: skip
     if estimator.n_temperatures > 1 and (
         estimator.method != "pcd" or estimator.visible != "bernoulli"
     ):
@@ -340,28 +345,21 @@ def init_state(X, settings, generator):
     return state
 
 
-def _write_rows(view, part, own, dim):
-    """``part`` into ``view`` at rows ``own`` (start, stop, n) along ``dim``, zeros elsewhere
-    (so that the all-reduce's sum places every rank's rows); all of it when ``own`` is None."""
-    if own is None:
-        view.copy_(part)
-        return
-    view.zero_()
-    view.narrow(dim, own[0], own[1] - own[0]).copy_(part)
-
-
 def update(state, batch, settings, lr, momentum, generator):
     """One closed-form gradient step on the global mini-batch ``batch`` (B, n_visible).
 
-    Returns the free energies (C,) of the cold persistent chains after their sweeps, under the
-    parameters that drew them (those before this step), for the chain diagnostics; None for CD.
-    In a data-parallel run this rank takes its share of the rows and of the chains, and one
-    all-reduce of a flat buffer sums the gradient parts, new chains and energies (module
-    docstring).
+    Returns the free energies (updates, C) of the cold persistent chains after their sweeps,
+    under the parameters that drew them, for the chain diagnostics; None for CD. In a
+    data-parallel run this rank takes its share of the rows and of the chains; with
+    ``sync_every`` 1 one all-reduce of a flat buffer sums the gradient parts, new chains and
+    energies (module docstring); with ``sync_every`` K > 1 the rank steps on its share alone
+    and :func:`~workbench.nn.rbm.parallel.synchronise` averages the ranks every K updates
+    (the energies come back then: 0 or K rows).
     """
     W, a, b = state["W"], state["a"], state["b"]
     (n_visible, n_hidden), B = W.shape, batch.shape[0]
     world, shard = distributed_context().world, rows_of(B)
+    local = world > 1 and settings.sync_every > 1
     v0 = batch if shard is None else batch[shard[0] : shard[1]]
     W_up = coupled(W, settings)[0]
     ph0 = hidden_mean(v0, W_up, b, settings.hidden)
@@ -384,9 +382,12 @@ def update(state, batch, settings, lr, momentum, generator):
         phk = field if settings.hidden == "gaussian" else torch.sigmoid(field)
         if W_up is not W:  # doubled visible layer: the model's own field for F
             field = vk @ W + b
-        shapes.update(chains=(K, C, n_visible), energies=(C,))
+        if not local:
+            shapes.update(chains=(K, C, n_visible), energies=(C,))
         if K > 1:  # accepted and proposed swaps, summed until the monitor reads them
             shapes["swaps"] = (2,)
+    if local:  # this rank's rows and chains are its whole batch
+        B, C = v0.shape[0], vk.shape[0]
     flat, parts = flat_views(shapes, W)
     # this rank's part of the gradient: its rows' positive sums / B - negative sums / C
     torch.mm(vk.T, phk, out=parts["W"]).addmm_(v0.T, ph0, beta=-1.0 / C, alpha=1.0 / B)
@@ -396,11 +397,15 @@ def update(state, batch, settings, lr, momentum, generator):
         torch.div(v0.sum(0), B, out=parts["v0_mean"])
         torch.div(ph0.sum(0), B, out=parts["h0_mean"])
     if settings.method == "pcd":
-        _write_rows(parts["chains"], chains, own, 1)
-        _write_rows(parts["energies"], chain_free_energy(vk, field, a, settings), own, 0)
+        energies = chain_free_energy(vk, field, a, settings)
+        if local:
+            parallel.keep_local(state, chains, energies, own, settings.sync_every)
+        else:
+            parallel.write_rows(parts["chains"], chains, own, 1)
+            parallel.write_rows(parts["energies"], energies, own, 0)
         if "swaps" in parts:
             parts["swaps"][0], parts["swaps"][1] = accept.sum(), accept.numel()
-    if world > 1:
+    if world > 1 and not local:
         all_reduce(flat)
     dW, da, db, grad_b = state["dW"], state["da"], state["db"], parts["b"]
     if settings.sparsity_target is not None:  # Hinton's guide, section 11
@@ -418,9 +423,16 @@ def update(state, batch, settings, lr, momentum, generator):
     for param, velocity in ((W, dW), (a, da), (b, db)):
         param.add_(velocity)
     state["step"] += 1
+    if local:
+        state["local_steps"] = state.get("local_steps", 0) + 1
+        due = state["step"] % settings.sync_every == 0
+        energies = parallel.synchronise(state) if due else None
+        if settings.method == "cd":
+            return None
+        return W.new_empty(0, state["chains"].shape[1]) if energies is None else energies
     if settings.method == "cd":
         return None
     state["chains"] = parts["chains"].clone()
     if "swaps" in parts:
         state["swap_counts"] = state.get("swap_counts", 0.0) + parts["swaps"]
-    return parts["energies"].clone()
+    return parts["energies"].clone()[None]

@@ -12,7 +12,10 @@ A family supplies a *task*, an object with
   the epoch's history record (validation scores, learning rate, monitors) and whether to stop;
 - ``state_dict()`` / ``load_state_dict(state)``: everything the task needs to continue
   (tensors and plain values; model and optimiser state, generators, ...);
-- optionally ``weights()``: ``{name: tensor}`` in Torch's (out, in, ...) layout, for observers.
+- optionally ``weights()``: ``{name: tensor}`` in Torch's (out, in, ...) layout, for observers;
+- optionally ``sync_every`` (int): the task synchronises its ranks itself every that many steps
+  (and in ``end_epoch``); the ranks then agree on interrupts only at multiples of it, so that
+  a checkpoint never holds ranks that differ.
 
 An *observer* (``observer=``, or on rank 0 the TensorBoard writer of an enclosing
 :func:`workbench.nn.runtime.tensorboard.recording`) sees every epoch on rank 0:
@@ -59,6 +62,7 @@ from workbench.signals import Interrupted
 __all__ = ["LoopResult", "run_loop"]
 
 LOG_LINES = 20  # epochs logged per run by default (plus the first and the last)
+INTERRUPT_EVERY = 10  # steps between the ranks' agreements on a stop signal (at least)
 
 
 class LoopResult(NamedTuple):
@@ -125,7 +129,8 @@ def run_loop(task, *, n_train, n_epochs, batch_size, seed, checkpoint=None, resu
                           f"after step {loop['step']}: {where}; resume with the same settings "
                           "and resume=True / --resume")  # fmt: skip
 
-    interrupts = Interrupts()
+    sync = getattr(task, "sync_every", 1)  # agree on interrupts at its multiples, about every 10
+    interrupts = Interrupts(every=sync * math.ceil(INTERRUPT_EVERY / sync))
     with interrupts:
         while loop["epoch"] < n_epochs and not loop["stopped"]:
             epoch, tick = loop["epoch"], time.perf_counter()

@@ -1,0 +1,78 @@
+"""Data-parallel RBM training with local updates: each rank steps on its share of the global
+batch alone and the ranks average every ``sync_every`` updates (``RBM(sync_every=K)``,
+``workbench rbm train --sync-every K``).
+
+With ``sync_every=1`` (the default) :func:`workbench.nn.rbm.training.update` all-reduces the
+gradient at every update and N ranks reproduce one process. Each synchronous update waits for
+the slower process, and on CPUs whose speed wanders from step to step that wait costs more than
+the transfer (docs/benchmarks.md, section 13). With K > 1 rank r takes K updates from its own
+rows and chains (the gradient ``sum_pos_r / B_r - sum_neg_r / C_r``), then one all-reduce of a
+flat buffer averages the parameters, their velocities and the sparsity average, and gathers
+the chains (each rank's at its rows) and their free energies since the last synchronisation;
+the ranks also synchronise at the end of every epoch. This is local SGD (periodic model
+averaging), a different trajectory: after one update the average equals the synchronous step,
+after K the ranks have drifted apart by O(lr^2 K). Every rank still draws the global batch's
+noise from one shared generator, so at a synchronisation all ranks hold the same state and a
+checkpoint written then resumes the run exactly (the training loop honours interrupts only at
+multiples of K, :func:`workbench.nn.runtime.run_loop`).
+"""
+
+import torch
+
+from workbench.nn.runtime.distributed import all_reduce, distributed_context, flat_views, rows_of
+
+__all__ = ["AVERAGED", "keep_local", "synchronise", "write_rows"]
+
+AVERAGED = ("W", "a", "b", "dW", "da", "db", "q")  # state entries averaged over the ranks
+
+
+def write_rows(view, part, own, dim):
+    """``part`` into ``view`` at rows ``own`` (start, stop, n) along ``dim``, zeros elsewhere
+    (so that the all-reduce's sum places every rank's rows); all of it when ``own`` is None."""
+    if own is None:
+        view.copy_(part)
+        return
+    view.zero_()
+    view.narrow(dim, own[0], own[1] - own[0]).copy_(part)
+
+
+def keep_local(state, chains, energies, own, sync_every):
+    """Keep this rank's new chains (temperatures, its chains, n_visible) at its rows ``own`` of
+    ``state["chains"]`` and their free energies (its chains,) in the row of this update of
+    ``state["pending_energies"]`` (sync_every, C), until :func:`synchronise` gathers them."""
+    n_chains = state["chains"].shape[1]
+    pending = state.get("pending_energies")
+    if pending is None or pending.shape != (sync_every, n_chains):
+        pending = state["pending_energies"] = energies.new_zeros(sync_every, n_chains)
+    state["chains"][:, own[0] : own[1]] = chains
+    pending[state.get("local_steps", 0), own[0] : own[1]] = energies
+
+
+def synchronise(state):
+    """Average :data:`AVERAGED` over the ranks and gather the chains and their pending free
+    energies, in one all-reduce; returns those energies (updates since the last call, C), or
+    None for CD, outside a process group, or when no update was taken since the last call."""
+    done, world = state.get("local_steps", 0), distributed_context().world
+    if done == 0 or world == 1:
+        return None
+    shapes = {name: state[name].shape for name in AVERAGED}
+    pcd = "chains" in state
+    if pcd:
+        n_chains = state["chains"].shape[1]
+        shapes.update(chains=state["chains"].shape, energies=(done, n_chains))
+    flat, parts = flat_views(shapes, state["W"])
+    for name in AVERAGED:
+        parts[name].copy_(state[name])
+    if pcd:
+        own = rows_of(n_chains)
+        write_rows(parts["chains"], state["chains"][:, own[0] : own[1]], own, 1)
+        parts["energies"].copy_(state["pending_energies"][:done])  # zeros at the others' rows
+    all_reduce(flat)
+    for name in AVERAGED:
+        torch.div(parts[name], world, out=state[name])
+    state["local_steps"] = 0
+    if not pcd:
+        return None
+    state["chains"].copy_(parts["chains"])
+    state["pending_energies"].zero_()
+    return parts["energies"].clone()
