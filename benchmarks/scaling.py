@@ -15,7 +15,10 @@ history (start-up, evaluation and figures excluded), the command's wall time is 
   settings the defaults; then the default batch of 64 at 1 x 1 and 2 x 1, the case
   ``--nproc`` warns about (``--skip-default-batch`` leaves it out).
 - RBM: 500 hidden units, the Fashion-MNIST defaults (PCD-1, batch 100, chains = batch;
-  ``--rbm-batch`` changes the batch).
+  ``--rbm-batch`` changes the batch). Then the row "2 local": 2 processes x 1 thread with local
+  updates averaged every ``--sync-every`` K updates (default 10) on twice the batch, so that each
+  process updates on as many rows and chains as the one process does (a different trajectory:
+  left out of the agreement check).
 
 Runs of one model are checked to agree (train loss, reconstruction error) to float rounding.
 The load average is printed before and after, with a warning when it exceeds the core count:
@@ -78,26 +81,32 @@ def cnn(batch, configs):
     return f"CNN, batch {batch}", payloads[0]["n_train"], rows
 
 
-def rbm(batch, configs):
-    argv = ["rbm", "train", "--data", "fashion-mnist", "--hidden", "500", "--epochs", "1",
-            "--batch-size", str(batch)]  # fmt: skip
+def rbm(batch, configs, sync_every=None):
+    """The RBM's rows; with ``sync_every``, a last one: 2 x 1 local updates on batch 2B."""
+    argv = ["rbm", "train", "--data", "fashion-mnist", "--hidden", "500", "--epochs", "1"]
+    runs = [(argv + ["--batch-size", str(batch)], config) for config in configs]
+    if sync_every:
+        local = ["--batch-size", str(2 * batch), "--sync-every", str(sync_every)]
+        runs.append((argv + local, (2, 1, 1)))
     rows = []
-    for nproc, threads, copies in configs:
-        payloads, wall = run_command(argv, nproc, threads, copies)
+    for command, (nproc, threads, copies) in runs:
+        payloads, wall = run_command(command, nproc, threads, copies)
         # training time per epoch's rows: the copies' mean epoch, shared among them
         seconds = sum(p["history"][-1]["seconds"] for p in payloads) / copies**2
         error = payloads[0]["final"]["reconstruction_error"]
         rows.append((nproc, threads, copies, seconds, wall, error))
-    return f"RBM 500 hidden, batch {batch}", 60000, rows
+    return f"RBM 500 hidden, batch {batch}", 60000, rows, len(configs)
 
 
-def report(name, n, rows):
+def report(name, n, rows, exact=None):
+    """Print ``rows``; the first ``exact`` (default all) must agree to float rounding."""
     base = rows[0][3]
-    for nproc, threads, copies, seconds, wall, _ in rows:
+    for index, (nproc, threads, copies, seconds, wall, _) in enumerate(rows):
         procs = f"{copies} ind." if copies > 1 else str(nproc)
-        print(f"{name:<28}{procs:>6}{threads:>8}{seconds:>10.2f}{n / seconds:>10.0f}"
+        procs = procs if exact is None or index < exact else f"{nproc} local"
+        print(f"{name:<28}{procs:>8}{threads:>8}{seconds:>10.2f}{n / seconds:>10.0f}"
               f"{base / seconds:>9.2f}x{wall:>9.1f}", flush=True)  # fmt: skip
-    values = [row[5] for row in rows]
+    values = [row[5] for row in rows[:exact]]
     spread = (max(values) - min(values)) / abs(values[0])
     print(f"{'':<28}runs agree: {'yes' if spread < 1e-4 else 'NO'} (relative spread of the "
           f"train loss / reconstruction error {spread:.1e})", flush=True)  # fmt: skip
@@ -109,17 +118,19 @@ def main():
     parser.add_argument("--cnn-batch", type=int, default=256)
     parser.add_argument("--rbm-batch", type=int, default=100, help="the Fashion-MNIST default")
     parser.add_argument("--skip-default-batch", action="store_true")
+    parser.add_argument("--sync-every", type=int, default=10,
+                        help="the RBM's local-update row (0: leave it out)")  # fmt: skip
     args = parser.parse_args()
     tick = time.perf_counter()
     print(load_note("at the start"), flush=True)
-    print(f"{'model':<28}{'procs':>6}{'threads':>8}{'epoch s':>10}{'rows/s':>10}"
+    print(f"{'model':<28}{'procs':>8}{'threads':>8}{'epoch s':>10}{'rows/s':>10}"
           f"{'speed-up':>10}{'wall s':>9}")  # fmt: skip
     if "cnn" in args.models:
         report(*cnn(args.cnn_batch, CONFIGS))
         if not args.skip_default_batch:
             report(*cnn(64, CONFIGS[:2]))
     if "rbm" in args.models:
-        report(*rbm(args.rbm_batch, CONFIGS))
+        report(*rbm(args.rbm_batch, CONFIGS, args.sync_every))
     print(load_note("at the end"))
     print(f"benchmark time {time.perf_counter() - tick:.0f} s")
 

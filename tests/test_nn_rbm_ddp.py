@@ -99,6 +99,9 @@ def test_cli_nproc_2_matches_one_process(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "workbench.cli", *two_process],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # 7 rows per process: the warning points to the measured local-update recipe
+    assert "leaves 7 rows per process" in proc.stderr
+    assert "--sync-every 10 --batch-size 200" in proc.stderr
     two = json.loads(proc.stdout)  # rank 0 alone printed
     assert main([*argv, "--out", str(tmp_path / "one")]) == 0
     one = json.loads((tmp_path / "one" / "metrics.json").read_text())
@@ -120,7 +123,7 @@ def test_nproc_must_be_positive(capsys, tmp_path):
 # Local updates (sync_every=3): 4 steps per epoch (batches 4, 4, 4, 2: shares 2 + 2 and 1 + 1),
 # so the averaging falls at steps 3, 4 (epoch end), 6, 8, 9, ...; 5 chains shared 3 + 2.
 LOCAL = {"n_hidden": 6, "method": "pcd", "batch_size": 4, "n_chains": 5, "sparsity_target": 0.2,
-         "sync_every": 3, "n_epochs": 6, "monitor": False,
+         "sync_every": 3, "n_epochs": 6, "learning_rate": 0.1, "monitor": False,
          "verbose": False, "random_state": 5}  # fmt: skip
 AVERAGED = ("W", "a", "b", "dW", "da", "db", "q")
 
@@ -148,7 +151,7 @@ torch.distributed.destroy_process_group()
 def emulate_two_ranks(monkeypatch, params, X):
     """Two ranks' local updates run in turn in this process (each rank's share through the
     ``rank`` the kernels see), averaged here every ``sync_every`` updates and at epoch ends."""
-    from workbench.nn.rbm import fitting, training
+    from workbench.nn.rbm import fitting, parallel, training
     from workbench.nn.runtime import distributed
     from workbench.nn.runtime.seeds import numpy_rng
 
@@ -183,8 +186,8 @@ def emulate_two_ranks(monkeypatch, params, X):
         for i, batch in enumerate(batches):
             for rank in (0, 1):
                 context = lambda rank=rank: distributed.Distributed(rank, 2, rank)  # noqa: E731
-                monkeypatch.setattr(distributed, "distributed_context", context)
-                monkeypatch.setattr(training, "distributed_context", context)
+                for module in (distributed, training, parallel):  # the rank they see
+                    monkeypatch.setattr(module, "distributed_context", context)
                 training.update(states[rank], X[batch], settings, lr, momentum, generators[rank])
             if states[0]["step"] % params["sync_every"] == 0 or i == len(batches) - 1:
                 average()

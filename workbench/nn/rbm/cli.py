@@ -38,10 +38,12 @@ DATASET_DEFAULTS = {
     "file": {"hidden": 64, "epochs": 20, "lr": 0.05, "batch_size": 32},
 }  # fmt: skip
 # Data-parallel CPU runs need this many rows (and chains) of the global batch per process to
-# beat one process by 1.6x at 500 hidden units: 50 rows 1.12x, 250 1.26x, 500 1.18x, 1000 1.68x
-# on a quiet 2-core machine; such a batch trains far worse per epoch, so below it the warning
-# points to --threads first (docs/benchmarks.md, section 13).
-MIN_ROWS_PER_PROCESS = 1000
+# beat one process by 1.6x at 500 hidden units on a quiet 2-core machine: with an all-reduce
+# every update (--sync-every 1) 50 rows 1.12x, 250 1.26x, 500 1.18x, 1000 1.68x, and such a
+# batch trains far worse per epoch; with local updates averaged every 10 (--sync-every 10) 100
+# rows per process 1.6-1.8x, at the one process's quality with --lr 0.15 on Fashion-MNIST
+# (docs/benchmarks.md, section 13).
+MIN_ROWS_PER_PROCESS = {"synchronous": 1000, "local": 100}
 COMMON = {"method": "pcd", "k": 1, "lr_schedule": "linear", "momentum": 0.9,
           "weight_decay": 1e-4, "n_chains": None, "monitor_every": 1}  # fmt: skip
 
@@ -189,8 +191,16 @@ def _train(args):
     from workbench.nn.runtime.command import run_ranks
 
     batch = args.batch_size or defaults_for(args.data)["batch_size"]
+    local = args.sync_every > 1
+    per_process = max(batch, MIN_ROWS_PER_PROCESS["local"])
+    advice = None if local else (
+        f"local updates reach it from {MIN_ROWS_PER_PROCESS['local']} rows per process: add "
+        f"--sync-every 10 --batch-size {per_process * args.nproc} and raise --lr (0.15 for "
+        "Fashion-MNIST; docs/benchmarks.md, section 13), or use one process with "
+        "--threads")  # fmt: skip
     return run_ranks(args, ("rbm", "train"), _train_process, batch_size=batch,
-                     min_rows=MIN_ROWS_PER_PROCESS)  # fmt: skip
+                     min_rows=MIN_ROWS_PER_PROCESS["local" if local else "synchronous"],
+                     advice=advice)  # fmt: skip
 
 
 def _train_process(args, device):

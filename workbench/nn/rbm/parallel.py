@@ -10,18 +10,21 @@ rows and chains (the gradient ``sum_pos_r / B_r - sum_neg_r / C_r``), then one a
 flat buffer averages the parameters, their velocities and the sparsity average, and gathers
 the chains (each rank's at its rows) and their free energies since the last synchronisation;
 the ranks also synchronise at the end of every epoch. This is local SGD (periodic model
-averaging), a different trajectory: after one update the average equals the synchronous step,
-after K the ranks have drifted apart by O(lr^2 K). Every rank still draws the global batch's
-noise from one shared generator, so at a synchronisation all ranks hold the same state and a
-checkpoint written then resumes the run exactly (the training loop honours interrupts only at
-multiples of K, :func:`workbench.nn.runtime.run_loop`).
+averaging), a different trajectory: after one update the average equals the synchronous step
+(in distribution: each rank draws its own noise), after K the ranks have drifted apart by
+O(lr^2 K). Each rank's Gibbs noise for update t comes from the stream (local seed, rank, t),
+the local seed drawn once from the shared generator, so no generator state differs between
+ranks: at a synchronisation all ranks hold the same state, and a checkpoint written then
+resumes the run exactly (the training loop honours interrupts only at multiples of K,
+:func:`workbench.nn.runtime.run_loop`).
 """
 
 import torch
 
 from workbench.nn.runtime.distributed import all_reduce, distributed_context, flat_views, rows_of
+from workbench.nn.runtime.seeds import torch_generator
 
-__all__ = ["AVERAGED", "keep_local", "synchronise", "write_rows"]
+__all__ = ["AVERAGED", "keep_local", "local_generator", "synchronise", "write_rows"]
 
 AVERAGED = ("W", "a", "b", "dW", "da", "db", "q")  # state entries averaged over the ranks
 
@@ -34,6 +37,16 @@ def write_rows(view, part, own, dim):
         return
     view.zero_()
     view.narrow(dim, own[0], own[1] - own[0]).copy_(part)
+
+
+def local_generator(state, shared):
+    """This rank's generator for the update ``state["step"]`` of a local-update run: the stream
+    (local seed, rank, step), the local seed drawn once from the ``shared`` generator."""
+    if "local_seed" not in state:
+        seed = torch.randint(2**62, (1,), generator=shared, device=shared.device)
+        state["local_seed"] = int(seed)
+    rank, device = distributed_context().rank, shared.device
+    return torch_generator(state["local_seed"], "local-update", rank, state["step"], device=device)
 
 
 def keep_local(state, chains, energies, own, sync_every):

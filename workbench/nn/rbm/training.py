@@ -360,6 +360,9 @@ def update(state, batch, settings, lr, momentum, generator):
     (n_visible, n_hidden), B = W.shape, batch.shape[0]
     world, shard = distributed_context().world, rows_of(B)
     local = world > 1 and settings.sync_every > 1
+    noise_rows = shard  # this rank's rows of the global batch's noise
+    if local:  # its own stream instead: no share of another's noise to draw
+        generator, noise_rows = parallel.local_generator(state, generator), None
     v0 = batch if shard is None else batch[shard[0] : shard[1]]
     W_up = coupled(W, settings)[0]
     ph0 = hidden_mean(v0, W_up, b, settings.hidden)
@@ -367,15 +370,15 @@ def update(state, batch, settings, lr, momentum, generator):
     if settings.sparsity_target is not None:
         shapes.update(v0_mean=(n_visible,), h0_mean=(n_hidden,))
     if settings.method == "cd":
-        h0 = sample_hidden(ph0, settings.hidden, generator, shard)
-        vk, phk = cd_negative_phase(h0, W, a, b, settings, generator, shard)
+        h0 = sample_hidden(ph0, settings.hidden, generator, noise_rows)
+        vk, phk = cd_negative_phase(h0, W, a, b, settings, generator, noise_rows)
         C = B  # rows behind the negative statistics
     else:
         K, C = state["chains"].shape[:2]
         own = rows_of(C)
         mine = state["chains"] if own is None else state["chains"][:, own[0] : own[1]]
         chains, accept = tempered_negative_phase(
-            mine, W, a, b, settings, state["step"] % 2, generator, own
+            mine, W, a, b, settings, state["step"] % 2, generator, None if local else own
         )
         vk = chains[0]
         field = vk @ W_up + b  # (C share, n_hidden)

@@ -190,8 +190,9 @@ def run_ranks(args, words, process, **scaling):
     ranks: the command line as typed (``words``, e.g. ``("rbm", "train")``, name the
     sub-command) is re-run under ``torchrun --standalone``, and each rank sets up the process
     group, runs ``process`` and tears the group down. Returns what ``process`` returns (None in
-    the launching process). ``scaling`` (``batch_size``, ``min_rows``) feeds the relaunch's
-    warning when the run will not pay off (:func:`workbench.nn.runtime.launch.scaling_warning`)."""
+    the launching process). ``scaling`` (``batch_size``, ``min_rows``, ``advice``) feeds the
+    relaunch's warning when the run will not pay off
+    (:func:`workbench.nn.runtime.launch.scaling_warning`)."""
     from workbench.nn.runtime import (
         command_line,
         init_distributed,

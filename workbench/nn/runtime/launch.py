@@ -56,10 +56,11 @@ def torchrun_command(nproc, argv):
 
 
 def scaling_warning(nproc, threads=None, batch_size=None, *, min_rows=MIN_ROWS_PER_PROCESS,
-                    device="auto"):  # fmt: skip
+                    device="auto", advice=None):  # fmt: skip
     """Why ``nproc`` data-parallel CPU processes will not pay off, in one line, or None (also on
     a GPU, where these CPU measurements do not apply). ``batch_size``: the global batch, None
-    when unknown; ``min_rows``: the rows per process below which splitting it does not pay."""
+    when unknown; ``min_rows``: the rows per process below which splitting it does not pay;
+    ``advice``: what to do then (default: more threads or a larger batch)."""
     import torch
 
     if nproc < 2 or device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
@@ -72,23 +73,26 @@ def scaling_warning(nproc, threads=None, batch_size=None, *, min_rows=MIN_ROWS_P
         return (f"--nproc {nproc} x --threads {threads} oversubscribes the {cores} CPU cores; "
                 f"use --threads {max(1, cores // nproc)}")  # fmt: skip
     if batch_size is not None and batch_size // nproc < min_rows:
+        advice = advice or (f"one process with --threads {cores} usually does better, or "
+                            f"use --batch-size >= {min_rows * nproc} (fewer updates per "
+                            "epoch)")  # fmt: skip
         return (f"--batch-size {batch_size} leaves {batch_size // nproc} rows per process, below "
                 f"the {min_rows} measured to reach 1.6x one process (each step waits for the "
-                f"slowest process); one process with --threads {cores} usually does better, or "
-                f"use --batch-size >= {min_rows * nproc} (fewer updates per epoch)")  # fmt: skip
+                f"slowest process); {advice}")  # fmt: skip
     return None
 
 
 def launch_torchrun(nproc, argv=None, threads=None, *, batch_size=None,
-                    min_rows=MIN_ROWS_PER_PROCESS, device="auto"):  # fmt: skip
+                    min_rows=MIN_ROWS_PER_PROCESS, device="auto", advice=None):  # fmt: skip
     """Run ``workbench <argv>`` under torchrun with ``nproc`` workers and wait; returns the exit
     code. ``argv`` defaults to this process's command line (``sys.argv[1:]``); the CLI passes
     the list it parsed. Workers get ``OMP_NUM_THREADS`` = ``threads`` or cores // nproc. First
-    prints :func:`scaling_warning` (``batch_size``, ``min_rows``, ``device``) on stderr. A
+    prints :func:`scaling_warning` (``batch_size``, ``min_rows``, ``device``, ``advice``). A
     SIGTERM sent to this process is passed on to torchrun (which passes it to the workers, who
     save their checkpoint; Ctrl-C reaches them directly), and they are waited for."""
     argv = sys.argv[1:] if argv is None else argv
-    warning = scaling_warning(nproc, threads, batch_size, min_rows=min_rows, device=device)
+    warning = scaling_warning(nproc, threads, batch_size, min_rows=min_rows, device=device,
+                              advice=advice)  # fmt: skip
     if warning:
         print(f"workbench: warning: {warning}", file=sys.stderr)
     n = threads if threads is not None else default_threads(nproc)
