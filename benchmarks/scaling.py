@@ -5,7 +5,7 @@ The last row of each model, "2 ind.", runs two identical 1 x 1 commands at once 
 nothing: their combined rows per second is the ceiling of any two-process data-parallel scheme
 on this machine (communication and synchronisation cost nothing there).
 
-    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py        # about 5 minutes on 2 idle cores
+    PYTHONPATH=. .venv/bin/python benchmarks/scaling.py        # about 10 minutes on 2 idle cores
 
 Every configuration is one ``workbench ... train`` command (torchrun and gloo for 2 processes),
 one epoch on all 60,000 Fashion-MNIST training images; the epoch time comes from the run's
@@ -19,6 +19,10 @@ history (start-up, evaluation and figures excluded), the command's wall time is 
   updates averaged every ``--sync-every`` K updates (default 10) on twice the batch, so that each
   process updates on as many rows and chains as the one process does (a different trajectory:
   left out of the agreement check).
+- RBM, time to quality: 5 epochs (the Fashion-MNIST default) at 1 x 1 with the defaults against
+  2 x 1 with the local-update recipe (``--batch-size 200 --sync-every 10 --lr 0.15``): training
+  seconds, the test set's reconstruction error and pseudo-log-likelihood (``--skip-quality``
+  leaves it out; about 2 minutes).
 
 Runs of one model are checked to agree (train loss, reconstruction error) to float rounding.
 The load average is printed before and after, with a warning when it exceeds the core count:
@@ -98,6 +102,26 @@ def rbm(batch, configs, sync_every=None):
     return f"RBM 500 hidden, batch {batch}", 60000, rows, len(configs)
 
 
+RECIPE = ["--batch-size", "200", "--sync-every", "10", "--lr", "0.15"]  # per process: 100
+
+
+def rbm_quality(epochs=5):
+    """One process with the defaults against two with the local-update recipe, ``epochs``
+    each: training seconds and the test scores, printed with the ratio of the seconds."""
+    argv = ["rbm", "train", "--data", "fashion-mnist", "--hidden", "500", "--epochs", str(epochs)]
+    print(f"RBM 500 hidden, {epochs} epochs: {'run':<46}{'train s':>9}{'test recon.':>12}"
+          f"{'test PLL':>10}{'speed-up':>10}")  # fmt: skip
+    base = None
+    for label, extra, nproc in (("1 x 1, the defaults (batch 100, lr 0.05)", [], 1),
+                                ("2 x 1, " + " ".join(RECIPE), RECIPE, 2)):  # fmt: skip
+        (payload,), _ = run_command(argv + extra, nproc, 1)
+        seconds, final = payload["history"][-1]["seconds"], payload["final"]
+        base = base or seconds
+        scores = final["reconstruction_error"], final["pseudo_log_likelihood"]
+        print(f"{'':<31}{label:<46}{seconds:>9.1f}{scores[0]:>12.4f}{scores[1]:>10.1f}"
+              f"{base / seconds:>9.2f}x", flush=True)  # fmt: skip
+
+
 def report(name, n, rows, exact=None):
     """Print ``rows``; the first ``exact`` (default all) must agree to float rounding."""
     base = rows[0][3]
@@ -120,6 +144,8 @@ def main():
     parser.add_argument("--skip-default-batch", action="store_true")
     parser.add_argument("--sync-every", type=int, default=10,
                         help="the RBM's local-update row (0: leave it out)")  # fmt: skip
+    parser.add_argument("--skip-quality", action="store_true",
+                        help="leave out the RBM's time-to-quality comparison")  # fmt: skip
     args = parser.parse_args()
     tick = time.perf_counter()
     print(load_note("at the start"), flush=True)
@@ -131,6 +157,8 @@ def main():
             report(*cnn(64, CONFIGS[:2]))
     if "rbm" in args.models:
         report(*rbm(args.rbm_batch, CONFIGS, args.sync_every))
+        if not args.skip_quality:
+            rbm_quality()
     print(load_note("at the end"))
     print(f"benchmark time {time.perf_counter() - tick:.0f} s")
 
