@@ -139,6 +139,7 @@ params, out = json.loads(sys.argv[1]), sys.argv[2]
 X = bars_stripes(3)
 rbm = RBM(**params).fit(X)
 half = RBM(**{**params, "n_epochs": 3, "checkpoint": f"{out}/half.pt"}).fit(X)
+torch.distributed.barrier()  # rank 0 has written the checkpoint that every rank resumes from
 resumed = RBM(**{**params, "checkpoint": f"{out}/half.pt"}).fit(X, resume=True)
 fitted = {f"{k}": v.numpy() for k, v in rbm._state.items() if k in ("W", "a", "b", "chains")}
 fitted["energies"] = torch.stack(list(rbm._window)).numpy()

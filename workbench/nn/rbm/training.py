@@ -40,7 +40,9 @@ statistics and the parameters equal the one-process run's up to float rounding o
 sums (relative ~1e-7 per update; a Bernoulli draw changes only when a rounding difference
 straddles its uniform number, which did not happen in the tests), and the work per rank is
 1/N of the batch and of the chains. Bytes per update: one gradient (n_visible x n_hidden +
-n_visible + n_hidden numbers) plus the chains, not the six statistics.
+n_visible + n_hidden numbers) plus the chains, not the six statistics. With
+``Settings.sync_every`` K > 1 the ranks instead update on their shares alone, each with its own
+noise, and average every K updates (local SGD: :mod:`workbench.nn.rbm.parallel`).
 """
 
 import math
