@@ -84,6 +84,10 @@ def register(sub):
     p.add_argument("--validation-fraction", type=float, default=0.1,
                    help="share of the training images held out to select the epoch")  # fmt: skip
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
+    p.add_argument("--sync-every", type=int, default=1,
+                   help="with --nproc: average the processes every K steps, each stepping on "
+                        "its share of the batch in between (local SGD; 1: all-reduce the "
+                        "gradients every step, the same result as one process)")  # fmt: skip
     add_resume_option(p, "checkpoint.pt")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     add_run_options(p, out="workbench-cnn")
@@ -151,7 +155,7 @@ def _load(args):
 
 
 def _check_args(args):
-    for name in ("epochs", "batch_size", "nproc"):
+    for name in ("epochs", "batch_size", "nproc", "sync_every"):
         if getattr(args, name) < 1:
             raise ValueError(
                 f"--{name.replace('_', '-')}: expected a positive integer, "
@@ -210,6 +214,7 @@ def _train_process(args, device, train, test, n_classes, config):
         learning_rate=args.lr,
         shift=args.shift,
         patience=args.patience,
+        sync_every=args.sync_every,
         validation_fraction=args.validation_fraction,
         device=device,
         random_state=args.seed,

@@ -115,6 +115,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         accuracy about 0.967 -> 0.973-0.98); the 8x8 digits, which fill their frame, get none
         (2 pixels cost them 10 points); Fashion-MNIST's 60,000 get none (within 15 epochs the
         augmented problem is not yet fitted: 0.898 with 2 pixels against >= 0.90 without).
+    sync_every : int, default=1
+        Data-parallel runs only: 1 averages the gradients at every step (DDP; N processes
+        follow one); K > 1 lets each process step on its share alone and averages weights and
+        AdamW moments every K steps and at each epoch's end (local SGD, another trajectory).
     validation_fraction : float in [0, 1), default=0.1
         Share of the training rows held out for early stopping and model selection.
     device : str, default="auto"
@@ -153,6 +157,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "shift": [Interval(Integral, 0, None, closed="left"), None],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "sync_every": [Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "device": [str],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
@@ -175,6 +180,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         weight_decay=1e-4,
         shift=None,
         patience=5,
+        sync_every=1,
         validation_fraction=0.1,
         device="auto",
         random_state=0,
@@ -193,6 +199,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.shift = shift
         self.patience = patience
+        self.sync_every = sync_every
         self.validation_fraction = validation_fraction
         self.device = device
         self.random_state = random_state
@@ -213,6 +220,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             weight_decay=float(self.weight_decay),
             shift=shift,
             patience=self.patience,
+            sync_every=self.sync_every,
             seed=seed,
             progress=self.progress,
             checkpoint=None if self.checkpoint is None else str(self.checkpoint),

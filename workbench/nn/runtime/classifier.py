@@ -17,6 +17,12 @@ statistics, the loss stays on the device until the epoch ends. The per-step work
 repeats (the optimiser: one fused AdamW kernel; Python and dispatch) does not shrink with more
 ranks, so the batch per rank must be large enough (docs/benchmarks.md, section 13).
 
+With ``sync_every`` K > 1 the ranks do not wrap the model: each takes AdamW steps on the mean
+loss of its share alone, and every K steps and at each epoch's end one all-reduce averages the
+parameters, floating buffers and AdamW's moments (local SGD, the same scheme as the RBM's
+``sync_every``: a different trajectory, judged by accuracy; the loop honours interrupts at
+multiples of K, so checkpoints always hold agreeing ranks).
+
 Example::
 
     cfg = TrainConfig(n_epochs=5, batch_size=64, learning_rate=2e-3, seed=0)
@@ -30,7 +36,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from workbench.nn.runtime.distributed import all_reduce, distributed_context
+from workbench.nn.runtime.distributed import all_reduce, average, distributed_context
 from workbench.nn.runtime.loop import run_loop
 from workbench.nn.runtime.seeds import torch_generator
 
@@ -48,6 +54,7 @@ class TrainConfig:
     warmup_steps: int = 20  # linear warm-up from 0 to learning_rate
     weight_decay: float = 1e-4
     shift: int = 0  # augmentation: random translations by up to this many pixels (zero fill)
+    sync_every: int = 1  # data-parallel: 1 all-reduces gradients (DDP); K > 1 local SGD
     # validation and early stopping
     patience: int | None = 5  # stop after this many epochs without a better validation score
     eval_batch_size: int = 1000
@@ -151,8 +158,10 @@ class ClassifierTask:
         self.model, (self.X, self.y), self.val, self.cfg, self.kind = model, train, val, cfg, kind
         self.loss, self.monitor = loss, monitor
         rank, world, _ = distributed_context()
-        self.net = model
-        if world > 1:  # one bucket for small nets; buffers sent only when training moves them
+        self.net, self.local = model, world > 1 and cfg.sync_every > 1
+        self.sync_every, self.local_steps = cfg.sync_every if self.local else 1, 0
+        if world > 1 and not self.local:  # DDP: one bucket for small nets; buffers sent only
+            # when training moves them
             device_ids = [self.X.device] if self.X.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=device_ids, gradient_as_bucket_view=True,
@@ -162,9 +171,13 @@ class ClassifierTask:
             model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
             fused=_fusable(model),
         )  # fmt: skip
+        if self.local:  # every rank starts from the same weights
+            average(self._averaged())
         self.steps_per_epoch = math.ceil(len(self.X) / cfg.batch_size)
         self.total_steps = cfg.n_epochs * self.steps_per_epoch
         schedule = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in cfg.RUNTIME}
+        if schedule["sync_every"] == 1:  # as in checkpoints from before the setting
+            del schedule["sync_every"]
         data = {"n_train": len(self.X), "n_val": 0 if val is None else len(val[0])}
         self.config = {"model": model_args, "train": schedule, "data": data}
         self.selection = {"best_score": (-math.inf, -math.inf), "best_epoch": None,
@@ -180,13 +193,37 @@ class ClassifierTask:
             offsets = torch.randint(-cfg.shift, cfg.shift + 1, (len(batch), 2),
                                     generator=torch_generator(cfg.seed, "shift", step))  # fmt: skip
             inputs = random_shift(inputs, torch.tensor_split(offsets, world)[rank], cfg.shift)
-        loss = self.loss(self.net, inputs, self.y[share], step, len(batch)) * (world / len(batch))
+        # this rank's loss: scaled so that DDP's average is the global batch's mean, or (local
+        # SGD) its own rows' mean
+        scale = 1 / len(share) if self.local else world / len(batch)
+        loss = self.loss(self.net, inputs, self.y[share], step, len(batch)) * scale
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss.detach() * (len(batch) / world)  # this rank's summed loss
+        if self.local:
+            self.local_steps += 1
+            if (step + 1) % self.sync_every == 0:
+                self.synchronise()
+        return loss.detach() / scale  # this rank's summed loss
+
+    def _averaged(self):
+        """The tensors local SGD averages: the model's parameters, its floating buffers and the
+        parameters' AdamW moments (the step counters agree anyway)."""
+        tensors = [p.data for p in self.model.parameters()]
+        tensors += [b for b in self.model.buffers() if b.is_floating_point()]
+        for p in self.model.parameters():
+            state = self.optimizer.state.get(p, {})
+            tensors += [state[k] for k in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if k in state]
+        return tensors
+
+    def synchronise(self):
+        """Local SGD: average the ranks' weights, buffers and AdamW moments (one all-reduce)."""
+        if self.local and self.local_steps:
+            average(self._averaged())
+            self.local_steps = 0
 
     def end_epoch(self, epoch):
+        self.synchronise()  # local SGD: the ranks agree before evaluating and saving
         last_step = epoch * self.steps_per_epoch - 1
         record = {"learning_rate": learning_rate_at(last_step, self.total_steps, self.cfg)}
         if self.monitor is not None:

@@ -16,6 +16,7 @@ from workbench.nn.runtime.device import resolve_device
 __all__ = [
     "Distributed",
     "all_reduce",
+    "average",
     "collective_device",
     "distributed_context",
     "flat_views",
@@ -90,3 +91,17 @@ def flat_views(shapes, like):
     flat = like.new_empty(sum(sizes))
     views = torch.split(flat, sizes)
     return flat, {k: v.view(shape) for (k, shape), v in zip(shapes.items(), views, strict=True)}
+
+
+def average(tensors):
+    """Average ``tensors`` (one dtype and device) over the ranks in place, with one all-reduce
+    of a flat buffer; nothing happens in a single process."""
+    world = distributed_context().world
+    if world == 1 or not tensors:
+        return
+    flat, views = flat_views({i: t.shape for i, t in enumerate(tensors)}, tensors[0])
+    for tensor, view in zip(tensors, views.values(), strict=True):
+        view.copy_(tensor)
+    all_reduce(flat).div_(world)
+    for tensor, view in zip(tensors, views.values(), strict=True):
+        tensor.copy_(view)
