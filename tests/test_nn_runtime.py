@@ -222,7 +222,11 @@ def test_relaunch_forwards_every_flag_but_nproc(monkeypatch):
 
 
 def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
-    from workbench.nn.runtime.launch import scaling_warning
+    from workbench.nn.runtime.launch import (
+        MIN_LOCAL_ROWS_PER_PROCESS,
+        local_update_advice,
+        scaling_warning,
+    )
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert "more processes than the 2 CPU cores" in scaling_warning(3, device="cpu")
@@ -237,6 +241,12 @@ def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
         assert scaling_warning(2, 1, device="cpu", **quiet) is None
     assert scaling_warning(1, 4, batch_size=1, device="cpu") is None  # no relaunch, no warning
     assert scaling_warning(4, 1, batch_size=8, device="cuda") is None  # not measured on GPUs
+    # below the synchronous break-even, the measured local-update recipe (the CNN's default)
+    advice = local_update_advice(2, 64, MIN_LOCAL_ROWS_PER_PROCESS, "0.006 for Fashion-MNIST")
+    message = scaling_warning(2, 1, batch_size=64, device="cpu", advice=advice)
+    assert "--sync-every 10 --batch-size 128 and raise --lr (0.006" in message
+    assert scaling_warning(2, 1, batch_size=128, min_rows=MIN_LOCAL_ROWS_PER_PROCESS,
+                           device="cpu") is None  # fmt: skip
 
 
 def test_ddp_broadcasts_buffers_only_for_running_statistics():

@@ -189,15 +189,14 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
 
 def _train(args):
     from workbench.nn.runtime.command import run_ranks
+    from workbench.nn.runtime.launch import local_update_advice
 
     batch = args.batch_size or defaults_for(args.data)["batch_size"]
     local = args.sync_every > 1
-    per_process = max(batch, MIN_ROWS_PER_PROCESS["local"])
-    advice = None if local else (
-        f"local updates reach it from {MIN_ROWS_PER_PROCESS['local']} rows per process: add "
-        f"--sync-every 10 --batch-size {per_process * args.nproc} and raise --lr (0.15 for "
-        "Fashion-MNIST; docs/benchmarks.md, section 13), or use one process with "
-        "--threads")  # fmt: skip
+    advice = None  # below the break-even, a synchronous run is pointed to the local recipe
+    if not local:
+        advice = local_update_advice(args.nproc, batch, MIN_ROWS_PER_PROCESS["local"],
+                                     "0.15 for Fashion-MNIST")  # fmt: skip
     return run_ranks(args, ("rbm", "train"), _train_process, batch_size=batch,
                      min_rows=MIN_ROWS_PER_PROCESS["local" if local else "synchronous"],
                      advice=advice)  # fmt: skip
