@@ -128,7 +128,7 @@ def time_to_quality(model):
         seconds = lambda p: p["history"][-1]["seconds"]  # noqa: E731
         scores = lambda p: (f"{p['final']['reconstruction_error']:>12.4f}"  # noqa: E731
                             f"{p['final']['pseudo_log_likelihood']:>10.1f}")  # fmt: skip
-    print(f"{title + ':':<31}{'run':<46}{'train s':>9}{header:>12}"
+    print(f"{title + ':':<31}{'run':<52}{'train s':>9}{header:>12}"
           f"{'test PLL' if model == 'rbm' else '':>10}{'speed-up':>10}")  # fmt: skip
     base = None
     recipe = RECIPES[model]
@@ -136,7 +136,7 @@ def time_to_quality(model):
                                 ("2 x 1, " + " ".join(recipe), recipe, 2)):  # fmt: skip
         (payload,), _ = run_command(argv + extra, nproc, 1)
         base = base or seconds(payload)
-        print(f"{'':<31}{label:<46}{seconds(payload):>9.1f}{scores(payload)}"
+        print(f"{'':<31}{label:<52}{seconds(payload):>9.1f}{scores(payload)}"
               f"{base / seconds(payload):>9.2f}x", flush=True)  # fmt: skip
 
 
