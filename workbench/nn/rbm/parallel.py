@@ -24,7 +24,8 @@ import torch
 from workbench.nn.runtime.distributed import all_reduce, distributed_context, flat_views, rows_of
 from workbench.nn.runtime.seeds import torch_generator
 
-__all__ = ["AVERAGED", "keep_local", "local_generator", "synchronise", "write_rows"]
+__all__ = ["AVERAGED", "after_local_update", "keep_local", "local_generator", "synchronise",
+           "write_rows"]  # fmt: skip
 
 AVERAGED = ("W", "a", "b", "dW", "da", "db", "q")  # state entries averaged over the ranks
 
@@ -59,6 +60,17 @@ def keep_local(state, chains, energies, own, sync_every):
         pending = state["pending_energies"] = energies.new_zeros(sync_every, n_chains)
     state["chains"][:, own[0] : own[1]] = chains
     pending[state.get("local_steps", 0), own[0] : own[1]] = energies
+
+
+def after_local_update(state, sync_every):
+    """Count a local update; every ``sync_every`` updates :func:`synchronise`. Returns the
+    gathered free energies (updates, C) then, (0, C) between synchronisations, None for CD."""
+    state["step"] += 1
+    state["local_steps"] = state.get("local_steps", 0) + 1
+    energies = synchronise(state) if state["step"] % sync_every == 0 else None
+    if energies is None and "chains" in state:
+        return state["chains"].new_empty(0, state["chains"].shape[1])
+    return energies
 
 
 def synchronise(state):

@@ -393,6 +393,14 @@ def update(state, batch, settings, lr, momentum, generator):
             shapes["swaps"] = (2,)
     if local:  # this rank's rows and chains are its whole batch
         B, C = v0.shape[0], vk.shape[0]
+        if C == 0:
+            raise InputError("n_chains", f"at least one chain per process ({world}) with "
+                             "sync_every > 1", state["chains"].shape[1])  # fmt: skip
+        if settings.method == "pcd":
+            energies = chain_free_energy(vk, field, a, settings)
+            parallel.keep_local(state, chains, energies, own, settings.sync_every)
+        if B == 0:  # a short last batch left this rank no rows: its chains moved, no step
+            return parallel.after_local_update(state, settings.sync_every)
     flat, parts = flat_views(shapes, W)
     # this rank's part of the gradient: its rows' positive sums / B - negative sums / C
     torch.mm(vk.T, phk, out=parts["W"]).addmm_(v0.T, ph0, beta=-1.0 / C, alpha=1.0 / B)
@@ -401,13 +409,10 @@ def update(state, batch, settings, lr, momentum, generator):
     if settings.sparsity_target is not None:
         torch.div(v0.sum(0), B, out=parts["v0_mean"])
         torch.div(ph0.sum(0), B, out=parts["h0_mean"])
-    if settings.method == "pcd":
+    if settings.method == "pcd" and not local:
         energies = chain_free_energy(vk, field, a, settings)
-        if local:
-            parallel.keep_local(state, chains, energies, own, settings.sync_every)
-        else:
-            parallel.write_rows(parts["chains"], chains, own, 1)
-            parallel.write_rows(parts["energies"], energies, own, 0)
+        parallel.write_rows(parts["chains"], chains, own, 1)
+        parallel.write_rows(parts["energies"], energies, own, 0)
         if "swaps" in parts:
             parts["swaps"][0], parts["swaps"][1] = accept.sum(), accept.numel()
     if world > 1 and not local:
@@ -427,14 +432,9 @@ def update(state, batch, settings, lr, momentum, generator):
     db.mul_(momentum).add_(grad_b, alpha=lr)
     for param, velocity in ((W, dW), (a, da), (b, db)):
         param.add_(velocity)
-    state["step"] += 1
     if local:
-        state["local_steps"] = state.get("local_steps", 0) + 1
-        due = state["step"] % settings.sync_every == 0
-        energies = parallel.synchronise(state) if due else None
-        if settings.method == "cd":
-            return None
-        return W.new_empty(0, state["chains"].shape[1]) if energies is None else energies
+        return parallel.after_local_update(state, settings.sync_every)
+    state["step"] += 1
     if settings.method == "cd":
         return None
     state["chains"] = parts["chains"].clone()

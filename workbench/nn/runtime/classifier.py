@@ -193,6 +193,8 @@ class ClassifierTask:
             offsets = torch.randint(-cfg.shift, cfg.shift + 1, (len(batch), 2),
                                     generator=torch_generator(cfg.seed, "shift", step))  # fmt: skip
             inputs = random_shift(inputs, torch.tensor_split(offsets, world)[rank], cfg.shift)
+        if self.local and len(share) == 0:  # a short last batch left this rank no rows
+            return self._after_local_step(step, None)
         # this rank's loss: scaled so that DDP's average is the global batch's mean, or (local
         # SGD) its own rows' mean
         scale = 1 / len(share) if self.local else world / len(batch)
@@ -200,11 +202,15 @@ class ClassifierTask:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        if self.local:
-            self.local_steps += 1
-            if (step + 1) % self.sync_every == 0:
-                self.synchronise()
-        return loss.detach() / scale  # this rank's summed loss
+        summed = loss.detach() / scale  # this rank's summed loss
+        return self._after_local_step(step, summed) if self.local else summed
+
+    def _after_local_step(self, step, summed):
+        """Local SGD: count the step, average the ranks every ``sync_every``; ``summed``."""
+        self.local_steps += 1
+        if (step + 1) % self.sync_every == 0:
+            self.synchronise()
+        return summed
 
     def _averaged(self):
         """The tensors local SGD averages: the model's parameters, its floating buffers and the
