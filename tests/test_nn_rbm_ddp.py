@@ -225,3 +225,19 @@ def test_local_updates_average_the_ranks_every_k_updates(tmp_path, monkeypatch, 
 def test_sync_every_is_refused_with_tempering():
     with pytest.raises(InputError, match="sync_every: expected 1 with parallel tempering"):
         RBM(4, n_temperatures=2, sync_every=2).fit(bars_stripes(3))
+
+
+def test_local_updates_need_a_chain_per_process(monkeypatch):
+    """With sync_every > 1 each rank's negative phase is its own chains': rank 1 of 2 with a
+    single chain would have none, and the update says so instead of dividing by zero."""
+    from workbench.nn.rbm import parallel, training
+    from workbench.nn.runtime import distributed
+
+    rbm = RBM(4, n_chains=1, sync_every=2, n_epochs=1, batch_size=4, monitor=False,
+              verbose=False, random_state=0).fit(bars_stripes(3))  # fmt: skip
+    context = lambda: distributed.Distributed(1, 2, 1)  # noqa: E731
+    for module in (distributed, training, parallel):
+        monkeypatch.setattr(module, "distributed_context", context)
+    batch = torch.from_numpy(bars_stripes(3)[:4]).float()
+    with pytest.raises(InputError, match="n_chains: expected at least one chain per process"):
+        training.update(rbm._state, batch, training.Settings.of(rbm), 0.05, 0.5, rbm._generator)
