@@ -241,3 +241,23 @@ def test_local_updates_need_a_chain_per_process(monkeypatch):
     batch = torch.from_numpy(bars_stripes(3)[:4]).float()
     with pytest.raises(InputError, match="n_chains: expected at least one chain per process"):
         training.update(rbm._state, batch, training.Settings.of(rbm), 0.05, 0.5, rbm._generator)
+
+
+def test_local_cd_rank_without_rows_takes_no_step(monkeypatch):
+    """CD with sync_every > 1: a short last batch of one row leaves rank 1 of 2 without rows;
+    its update changes no parameter and counts the step (no division by zero, no error)."""
+    from workbench.nn.rbm import parallel, training
+    from workbench.nn.runtime import distributed
+
+    rbm = RBM(4, method="cd", sync_every=2, n_epochs=1, batch_size=4, monitor=False,
+              verbose=False, random_state=0).fit(bars_stripes(3))  # fmt: skip
+    before = {k: rbm._state[k].clone() for k in ("W", "a", "b", "dW")}
+    context = lambda: distributed.Distributed(1, 2, 1)  # noqa: E731
+    for module in (distributed, training, parallel):
+        monkeypatch.setattr(module, "distributed_context", context)
+    step = rbm._state["step"]
+    batch = torch.from_numpy(bars_stripes(3)[:1]).float()
+    out = training.update(rbm._state, batch, training.Settings.of(rbm), 0.05, 0.5, rbm._generator)
+    assert out is None and rbm._state["step"] == step + 1
+    for name, value in before.items():
+        assert torch.equal(rbm._state[name], value), name

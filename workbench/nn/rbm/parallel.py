@@ -21,7 +21,7 @@ resumes the run exactly (the training loop honours interrupts only at multiples 
 
 import torch
 
-from workbench.nn.runtime.distributed import all_reduce, distributed_context, flat_views, rows_of
+from workbench.nn.runtime.distributed import average, distributed_context, rows_of
 from workbench.nn.runtime.seeds import torch_generator
 
 __all__ = ["AVERAGED", "after_local_update", "keep_local", "local_generator", "synchronise",
@@ -80,24 +80,14 @@ def synchronise(state):
     done, world = state.get("local_steps", 0), distributed_context().world
     if done == 0 or world == 1:
         return None
-    shapes = {name: state[name].shape for name in AVERAGED}
-    pcd = "chains" in state
-    if pcd:
-        n_chains = state["chains"].shape[1]
-        shapes.update(chains=state["chains"].shape, energies=(done, n_chains))
-    flat, parts = flat_views(shapes, state["W"])
-    for name in AVERAGED:
-        parts[name].copy_(state[name])
-    if pcd:
-        own = rows_of(n_chains)
-        write_rows(parts["chains"], state["chains"][:, own[0] : own[1]], own, 1)
-        parts["energies"].copy_(state["pending_energies"][:done])  # zeros at the others' rows
-    all_reduce(flat)
-    for name in AVERAGED:
-        torch.div(parts[name], world, out=state[name])
-    state["local_steps"] = 0
-    if not pcd:
+    state["local_steps"], averaged = 0, [state[name] for name in AVERAGED]
+    if "chains" not in state:
+        average(averaged)
         return None
-    state["chains"].copy_(parts["chains"])
+    chains, own = state["chains"], rows_of(state["chains"].shape[1])
+    chains[:, : own[0]].zero_()  # the others' (stale) rows: the sum places theirs
+    chains[:, own[1] :].zero_()
+    energies = state["pending_energies"][:done].clone()  # zeros at the others' rows
     state["pending_energies"].zero_()
-    return parts["energies"].clone()
+    average(averaged, summed=[chains, energies])
+    return energies

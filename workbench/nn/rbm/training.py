@@ -387,18 +387,18 @@ def update(state, batch, settings, lr, momentum, generator):
         phk = field if settings.hidden == "gaussian" else torch.sigmoid(field)
         if W_up is not W:  # doubled visible layer: the model's own field for F
             field = vk @ W + b
-        if not local:
+        energies = chain_free_energy(vk, field, a, settings)  # under the drawing parameters
+        if local and vk.shape[0] == 0:
+            raise InputError("n_chains", f"at least one chain per process ({world}) with "
+                             "sync_every > 1", C)  # fmt: skip
+        if local:
+            parallel.keep_local(state, chains, energies, own, settings.sync_every)
+        else:
             shapes.update(chains=(K, C, n_visible), energies=(C,))
         if K > 1:  # accepted and proposed swaps, summed until the monitor reads them
             shapes["swaps"] = (2,)
     if local:  # this rank's rows and chains are its whole batch
         B, C = v0.shape[0], vk.shape[0]
-        if C == 0:
-            raise InputError("n_chains", f"at least one chain per process ({world}) with "
-                             "sync_every > 1", state["chains"].shape[1])  # fmt: skip
-        if settings.method == "pcd":
-            energies = chain_free_energy(vk, field, a, settings)
-            parallel.keep_local(state, chains, energies, own, settings.sync_every)
         if B == 0:  # a short last batch left this rank no rows: its chains moved, no step
             return parallel.after_local_update(state, settings.sync_every)
     flat, parts = flat_views(shapes, W)
@@ -410,7 +410,6 @@ def update(state, batch, settings, lr, momentum, generator):
         torch.div(v0.sum(0), B, out=parts["v0_mean"])
         torch.div(ph0.sum(0), B, out=parts["h0_mean"])
     if settings.method == "pcd" and not local:
-        energies = chain_free_energy(vk, field, a, settings)
         parallel.write_rows(parts["chains"], chains, own, 1)
         parallel.write_rows(parts["energies"], energies, own, 0)
         if "swaps" in parts:

@@ -93,15 +93,19 @@ def flat_views(shapes, like):
     return flat, {k: v.view(shape) for (k, shape), v in zip(shapes.items(), views, strict=True)}
 
 
-def average(tensors):
-    """Average ``tensors`` (one dtype and device) over the ranks in place, with one all-reduce
-    of a flat buffer; nothing happens in a single process."""
-    world = distributed_context().world
-    if world == 1 or not tensors:
+def average(tensors, summed=()):
+    """Average ``tensors`` over the ranks and sum ``summed`` (all of one dtype and device), in
+    place, with one all-reduce of a flat buffer; nothing happens in a single process."""
+    world, parts = distributed_context().world, [*tensors, *summed]
+    if world == 1 or not parts:
         return
-    flat, views = flat_views({i: t.shape for i, t in enumerate(tensors)}, tensors[0])
-    for tensor, view in zip(tensors, views.values(), strict=True):
+    flat, views = flat_views({i: t.shape for i, t in enumerate(parts)}, parts[0])
+    views = list(views.values())
+    for tensor, view in zip(parts, views, strict=True):
         view.copy_(tensor)
-    all_reduce(flat).div_(world)
-    for tensor, view in zip(tensors, views.values(), strict=True):
-        tensor.copy_(view)
+    all_reduce(flat)
+    for i, (tensor, view) in enumerate(zip(parts, views, strict=True)):
+        if i < len(tensors):
+            torch.div(view, world, out=tensor)
+        else:
+            tensor.copy_(view)
