@@ -225,6 +225,7 @@ def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
     from workbench.nn.runtime.launch import (
         MIN_LOCAL_ROWS_PER_PROCESS,
         local_update_advice,
+        scaling_limits,
         scaling_warning,
     )
 
@@ -247,6 +248,10 @@ def test_scaling_warning_names_what_will_not_pay_off(monkeypatch):
     assert "--sync-every 10 --batch-size 128 and raise --lr (0.006" in message
     assert scaling_warning(2, 1, batch_size=128, min_rows=MIN_LOCAL_ROWS_PER_PROCESS,
                            device="cpu") is None  # fmt: skip
+    # what the training commands pass: the scheme's break-even, the recipe for synchronous runs
+    assert scaling_limits(10, 2, 128, lr_example="x") == {"batch_size": 128, "min_rows": 64}
+    limits = scaling_limits(1, 2, 64, lr_example="0.006 for Fashion-MNIST")
+    assert limits["min_rows"] == 1024 and limits["advice"] == advice
 
 
 def test_ddp_broadcasts_buffers_only_for_running_statistics():

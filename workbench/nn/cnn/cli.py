@@ -178,11 +178,7 @@ RESUME_OPTIONS = {"batch_size": "config.train.batch_size", "lr": "config.train.l
 def cmd_train(args):
     from workbench.nn.runtime import resolve_device, set_process_threads
     from workbench.nn.runtime.command import run_ranks
-    from workbench.nn.runtime.launch import (
-        MIN_LOCAL_ROWS_PER_PROCESS,
-        MIN_ROWS_PER_PROCESS,
-        local_update_advice,
-    )
+    from workbench.nn.runtime.launch import scaling_limits
 
     _check_args(args)
     set_process_threads(args.threads)  # the thread policy: --threads, else cores per process
@@ -190,15 +186,10 @@ def cmd_train(args):
     train, test = _load(args)
     n_classes = len(train.classes) if train.classes else int(train.y.max()) + 1
     config = _architecture(args, (1, *train.image_shape), n_classes)  # checks the arithmetic
-    local = args.sync_every > 1
-    min_rows = MIN_LOCAL_ROWS_PER_PROCESS if local else MIN_ROWS_PER_PROCESS
-    advice = None  # below the break-even, a synchronous run is pointed to the local recipe
-    if not local:
-        advice = local_update_advice(args.nproc, args.batch_size, MIN_LOCAL_ROWS_PER_PROCESS,
-                                     "0.006 for Fashion-MNIST")  # fmt: skip
+    limits = scaling_limits(args.sync_every, args.nproc, args.batch_size,
+                            lr_example="0.006 for Fashion-MNIST")  # fmt: skip
     return run_ranks(args, ("cnn", "train"), lambda a, device: _train_process(
-        a, device, train, test, n_classes, config), batch_size=args.batch_size,
-        min_rows=min_rows, advice=advice)  # fmt: skip
+        a, device, train, test, n_classes, config), **limits)  # fmt: skip
 
 
 def _train_process(args, device, train, test, n_classes, config):

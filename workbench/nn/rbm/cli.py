@@ -189,17 +189,14 @@ def _final_metrics(rbm, X, ais, ais_runs=100, ais_betas=2000, seed=0):
 
 def _train(args):
     from workbench.nn.runtime.command import run_ranks
-    from workbench.nn.runtime.launch import local_update_advice
+    from workbench.nn.runtime.launch import scaling_limits
 
     batch = args.batch_size or defaults_for(args.data)["batch_size"]
-    local = args.sync_every > 1
-    advice = None  # below the break-even, a synchronous run is pointed to the local recipe
-    if not local:
-        advice = local_update_advice(args.nproc, batch, MIN_ROWS_PER_PROCESS["local"],
-                                     "0.15 for Fashion-MNIST")  # fmt: skip
-    return run_ranks(args, ("rbm", "train"), _train_process, batch_size=batch,
-                     min_rows=MIN_ROWS_PER_PROCESS["local" if local else "synchronous"],
-                     advice=advice)  # fmt: skip
+    limits = scaling_limits(args.sync_every, args.nproc, batch,
+                            min_rows=MIN_ROWS_PER_PROCESS["synchronous"],
+                            min_local_rows=MIN_ROWS_PER_PROCESS["local"],
+                            lr_example="0.15 for Fashion-MNIST")  # fmt: skip
+    return run_ranks(args, ("rbm", "train"), _train_process, **limits)
 
 
 def _train_process(args, device):

@@ -23,8 +23,8 @@ from workbench.errors import InputError
 from workbench.nn.runtime.threads import default_threads
 
 __all__ = ["MIN_LOCAL_ROWS_PER_PROCESS", "MIN_ROWS_PER_PROCESS", "command_line",
-           "launch_torchrun", "local_update_advice", "scaling_warning", "torchrun_command",
-           "without_flag"]  # fmt: skip
+           "launch_torchrun", "local_update_advice", "scaling_limits", "scaling_warning",
+           "torchrun_command", "without_flag"]  # fmt: skip
 
 # Below this many rows of the global batch per process, two CPU processes did not reach 1.6x
 # one on a quiet 2-core machine (course LeNet, one thread each: 32 rows per process 1.21x, 128
@@ -46,6 +46,18 @@ def local_update_advice(nproc, batch_size, min_rows, lr_example):
         f"--batch-size {per_process * nproc} and raise --lr ({lr_example}; "
         "docs/benchmarks.md, section 13), or use one process with --threads"
     )
+
+
+def scaling_limits(sync_every, nproc, batch_size, *, min_rows=MIN_ROWS_PER_PROCESS,
+                   min_local_rows=MIN_LOCAL_ROWS_PER_PROCESS, lr_example):  # fmt: skip
+    """The scaling keywords of :func:`launch_torchrun` (through ``run_ranks``) for a training
+    command: the break-even of its scheme (``min_rows`` synchronous, ``min_local_rows`` with
+    local updates, ``sync_every`` > 1), and for a synchronous run the local-update recipe as
+    the advice (:func:`local_update_advice`, ``lr_example``)."""
+    if sync_every > 1:
+        return {"batch_size": batch_size, "min_rows": min_local_rows}
+    advice = local_update_advice(nproc, batch_size, min_local_rows, lr_example)
+    return {"batch_size": batch_size, "min_rows": min_rows, "advice": advice}
 
 
 def without_flag(argv, flag="--nproc"):
