@@ -149,11 +149,20 @@ torch.distributed.destroy_process_group()
 """
 
 
+def as_rank(monkeypatch, rank, world=2):
+    """Make the RBM's kernels see this process as ``rank`` of ``world`` (no process group)."""
+    from workbench.nn.rbm import parallel, training
+    from workbench.nn.runtime import distributed
+
+    context = lambda: distributed.Distributed(rank, world, rank)  # noqa: E731
+    for module in (distributed, training, parallel):
+        monkeypatch.setattr(module, "distributed_context", context)
+
+
 def emulate_two_ranks(monkeypatch, params, X):
     """Two ranks' local updates run in turn in this process (each rank's share through the
     ``rank`` the kernels see), averaged here every ``sync_every`` updates and at epoch ends."""
-    from workbench.nn.rbm import fitting, parallel, training
-    from workbench.nn.runtime import distributed
+    from workbench.nn.rbm import fitting, training
     from workbench.nn.runtime.seeds import numpy_rng
 
     est = RBM(**params)
@@ -186,9 +195,7 @@ def emulate_two_ranks(monkeypatch, params, X):
         momentum = training.momentum_at(settings, epoch)
         for i, batch in enumerate(batches):
             for rank in (0, 1):
-                context = lambda rank=rank: distributed.Distributed(rank, 2, rank)  # noqa: E731
-                for module in (distributed, training, parallel):  # the rank they see
-                    monkeypatch.setattr(module, "distributed_context", context)
+                as_rank(monkeypatch, rank)
                 training.update(states[rank], X[batch], settings, lr, momentum, generators[rank])
             if states[0]["step"] % params["sync_every"] == 0 or i == len(batches) - 1:
                 average()
@@ -230,14 +237,11 @@ def test_sync_every_is_refused_with_tempering():
 def test_local_updates_need_a_chain_per_process(monkeypatch):
     """With sync_every > 1 each rank's negative phase is its own chains': rank 1 of 2 with a
     single chain would have none, and the update says so instead of dividing by zero."""
-    from workbench.nn.rbm import parallel, training
-    from workbench.nn.runtime import distributed
+    from workbench.nn.rbm import training
 
     rbm = RBM(4, n_chains=1, sync_every=2, n_epochs=1, batch_size=4, monitor=False,
               verbose=False, random_state=0).fit(bars_stripes(3))  # fmt: skip
-    context = lambda: distributed.Distributed(1, 2, 1)  # noqa: E731
-    for module in (distributed, training, parallel):
-        monkeypatch.setattr(module, "distributed_context", context)
+    as_rank(monkeypatch, 1)
     batch = torch.from_numpy(bars_stripes(3)[:4]).float()
     with pytest.raises(InputError, match="n_chains: expected at least one chain per process"):
         training.update(rbm._state, batch, training.Settings.of(rbm), 0.05, 0.5, rbm._generator)
@@ -246,15 +250,12 @@ def test_local_updates_need_a_chain_per_process(monkeypatch):
 def test_local_cd_rank_without_rows_takes_no_step(monkeypatch):
     """CD with sync_every > 1: a short last batch of one row leaves rank 1 of 2 without rows;
     its update changes no parameter and counts the step (no division by zero, no error)."""
-    from workbench.nn.rbm import parallel, training
-    from workbench.nn.runtime import distributed
+    from workbench.nn.rbm import training
 
     rbm = RBM(4, method="cd", sync_every=2, n_epochs=1, batch_size=4, monitor=False,
               verbose=False, random_state=0).fit(bars_stripes(3))  # fmt: skip
     before = {k: rbm._state[k].clone() for k in ("W", "a", "b", "dW")}
-    context = lambda: distributed.Distributed(1, 2, 1)  # noqa: E731
-    for module in (distributed, training, parallel):
-        monkeypatch.setattr(module, "distributed_context", context)
+    as_rank(monkeypatch, 1)
     step = rbm._state["step"]
     batch = torch.from_numpy(bars_stripes(3)[:1]).float()
     out = training.update(rbm._state, batch, training.Settings.of(rbm), 0.05, 0.5, rbm._generator)
